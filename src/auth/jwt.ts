@@ -1,0 +1,109 @@
+/**
+ * Token verification (contract section 3, "Tokens"). Only algorithms from `auth.algorithms`
+ * are accepted; `none` is impossible (jose never verifies unsecured tokens through jwtVerify);
+ * a key of the wrong type for the algorithm is refused by jose. `sub` and `exp` are required.
+ */
+import { SignJWT, jwtVerify, errors, type JWTPayload } from 'jose';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { VerifyKey } from './keys.js';
+
+export interface Identity {
+  id: string;
+  name: string;
+  roles: string[];
+  /** Expiry, ms since epoch. */
+  expiresAt: number;
+  jti?: string | undefined;
+}
+
+export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'no_key';
+
+export type TokenVerdict = { ok: true; identity: Identity } | { ok: false; reason: TokenFailure };
+
+const MAX_NAME = 64;
+
+function toIdentity(payload: JWTPayload): Identity | null {
+  const sub = payload.sub;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128 || /[\u0000-\u001f\u007f]/.test(sub)) return null;
+  if (typeof payload.exp !== 'number') return null;
+  const rawName = payload['name'];
+  const name = typeof rawName === 'string' && rawName.trim() ? rawName.trim().slice(0, MAX_NAME) : sub.slice(0, MAX_NAME);
+  const rawRoles = payload['roles'];
+  if (rawRoles !== undefined && (!Array.isArray(rawRoles) || !rawRoles.every((r) => typeof r === 'string'))) return null;
+  const roles = ((rawRoles as string[] | undefined) ?? []).slice(0, 32);
+  const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
+  return { id: sub, name, roles, expiresAt: payload.exp * 1000, jti };
+}
+
+function classify(error: unknown): TokenFailure {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' || error.claim === 'iat' ? 'not_yet_valid' : 'bad_claims';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return 'bad_algorithm';
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return 'no_key';
+  if (error instanceof TypeError) return 'bad_algorithm'; // key type does not fit the algorithm
+  return 'malformed';
+}
+
+export class TokenVerifier {
+  constructor(
+    private readonly key: VerifyKey,
+    private readonly auth: Config['auth'],
+  ) {}
+
+  async verify(token: string): Promise<TokenVerdict> {
+    try {
+      const options = {
+        algorithms: this.auth.algorithms,
+        requiredClaims: ['sub', 'exp'],
+        clockTolerance: Math.floor(this.auth.clockSkewMs / 1000),
+        ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
+        ...(this.auth.audience ? { audience: this.auth.audience } : {}),
+      };
+      const { payload } =
+        this.key.kind === 'jwks' ? await jwtVerify(token, this.key.key, options) : await jwtVerify(token, this.key.key, options);
+      const identity = toIdentity(payload);
+      return identity ? { ok: true, identity } : { ok: false, reason: 'bad_claims' };
+    } catch (error) {
+      return { ok: false, reason: classify(error) };
+    }
+  }
+}
+
+export interface MintOptions {
+  sub: string;
+  name?: string | undefined;
+  roles?: string[] | undefined;
+  ttlMs: number;
+  jti?: string;
+}
+
+/** Signs an HS* token with the shared secret (CLI `bulwark token`, built-in accounts). */
+export async function mintToken(secret: Uint8Array, auth: Config['auth'], options: MintOptions): Promise<string> {
+  const alg = auth.algorithms.find((a) => a.startsWith('HS'));
+  if (!alg) throw new Error('minting needs an HMAC algorithm in auth.algorithms');
+  const now = Math.floor(Date.now() / 1000);
+  let jwt = new SignJWT({
+    ...(options.name ? { name: options.name } : {}),
+    ...(options.roles && options.roles.length ? { roles: options.roles } : {}),
+  })
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .setSubject(options.sub)
+    .setIssuedAt(now)
+    .setExpirationTime(now + Math.max(1, Math.round(options.ttlMs / 1000)))
+    .setJti(options.jti ?? randomUUID());
+  if (auth.issuer) jwt = jwt.setIssuer(auth.issuer);
+  if (auth.audience) jwt = jwt.setAudience(auth.audience);
+  return jwt.sign(secret);
+}
+
+/** Parses "15m", "2h", "30s", "7d" or plain milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new Error(`not a duration: ${text}`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+  return n * factor;
+}

@@ -1,0 +1,48 @@
+/**
+ * Resolves the key material for verifying (and, with a shared secret, signing) tokens.
+ * With no key configured, a random 256-bit secret is created once in the data directory with
+ * mode 0600: there is no built-in default secret.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config/schema.js';
+
+export type VerifyKey = { kind: 'secret'; key: Uint8Array } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
+
+export const SECRET_FILE = 'jwt-secret';
+
+/** Reads or creates the generated HMAC secret in the data directory. */
+export function loadOrCreateSecret(dataDir: string): Uint8Array {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, SECRET_FILE);
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return Buffer.from(text, 'base64url');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const secret = randomBytes(32);
+  writeFileSync(path, `${secret.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+/** The HMAC signing secret: configured, or generated in the data directory. */
+export function hmacSecret(config: Config): Uint8Array {
+  return config.auth.secret ? new TextEncoder().encode(config.auth.secret) : loadOrCreateSecret(config.dataDir);
+}
+
+export async function resolveVerifyKey(config: Config): Promise<VerifyKey> {
+  const { auth } = config;
+  if (auth.jwksUrl) {
+    // jose caches the set, refetches on an unknown kid (rotation) and rate-limits refetches.
+    return { kind: 'jwks', key: createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 }) };
+  }
+  if (auth.publicKey) {
+    const pem = auth.publicKey.includes('-----BEGIN') ? auth.publicKey : readFileSync(auth.publicKey, 'utf8');
+    return { kind: 'public', key: await importSPKI(pem, auth.algorithms[0]!) };
+  }
+  return { kind: 'secret', key: hmacSecret(config) };
+}

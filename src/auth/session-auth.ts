@@ -1,0 +1,149 @@
+/**
+ * Turning a token into an authenticated session (contract section 3): verification, admission
+ * checks (revocation, bans, per-user cap), `welcome`, live expiry with `auth.refresh_required`,
+ * and `auth.refresh`. Shared by the `auth` frame and the early token of the handshake.
+ */
+import type { Config } from '../config/schema.js';
+import { ok, refuse, type Reply } from '../domain/reply.js';
+import { CLOSE } from '../protocol/close-codes.js';
+import type { SecurityAudit } from '../security/audit.js';
+import type { SecurityEventType } from '../security/events.js';
+import type { Connection } from '../transport/connection.js';
+import type { Hub } from '../transport/hub.js';
+import type { Identity, TokenFailure, TokenVerifier } from './jwt.js';
+
+export interface Denial {
+  close: number;
+  reason: string;
+  event: SecurityEventType;
+  detail?: Record<string, unknown>;
+}
+
+/** A pluggable admission rule run after the token verified (revocation, bans, cluster caps). */
+export type AdmissionCheck = (identity: Identity, ip: string) => Denial | undefined | Promise<Denial | undefined>;
+
+export type VerifyOutcome = { ok: true; identity: Identity } | { ok: false; denial: Denial };
+
+function tokenDenial(reason: TokenFailure): Denial {
+  if (reason === 'expired') return { close: CLOSE.UNAUTHENTICATED, reason: 'token expired', event: 'token_expired' };
+  return { close: CLOSE.UNAUTHENTICATED, reason: 'invalid token', event: 'auth_failed', detail: { reason } };
+}
+
+export class SessionAuth {
+  private readonly checks: AdmissionCheck[] = [];
+
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly hub: Hub,
+    private readonly config: Config,
+    private readonly audit: SecurityAudit,
+  ) {
+    this.checks.push(this.userCap);
+  }
+
+  addCheck(check: AdmissionCheck): void {
+    this.checks.push(check);
+  }
+
+  /** Per-user connection cap on this node; the cluster-wide count is an added check. */
+  private readonly userCap: AdmissionCheck = (identity) =>
+    this.hub.userCount(identity.id) >= this.config.limits.maxConnectionsPerUser
+      ? { close: CLOSE.TOO_MANY, reason: 'too many connections', event: 'user_connection_cap' }
+      : undefined;
+
+  /** Verifies a token only (the handshake's early-token step answers 401 on failure). */
+  async verifyToken(token: string): Promise<VerifyOutcome> {
+    const verdict = await this.verifier.verify(token);
+    return verdict.ok ? { ok: true, identity: verdict.identity } : { ok: false, denial: tokenDenial(verdict.reason) };
+  }
+
+  /** Runs the admission checks for a verified identity. */
+  async admission(identity: Identity, ip: string): Promise<Denial | undefined> {
+    for (const check of this.checks) {
+      const denial = await check(identity, ip);
+      if (denial) return denial;
+    }
+    return undefined;
+  }
+
+  /** Verifies a token and runs admission checks, without touching any connection. */
+  async verify(token: string, ip: string): Promise<VerifyOutcome> {
+    const outcome = await this.verifyToken(token);
+    if (!outcome.ok) return outcome;
+    const denial = await this.admission(outcome.identity, ip);
+    return denial ? { ok: false, denial } : outcome;
+  }
+
+  /** A connection whose token was verified during the handshake. */
+  async admitEarly(conn: Connection, identity: Identity): Promise<void> {
+    const denial = await this.admission(identity, conn.ip);
+    if (conn.closing) return;
+    if (denial) return this.refuse(conn, denial, identity.id);
+    this.admit(conn, identity);
+  }
+
+  refuse(conn: Connection, denial: Denial, user?: string): void {
+    this.audit.emit(denial.event, { ip: conn.ip, user, detail: denial.detail });
+    conn.close(denial.close, denial.reason);
+  }
+
+  /** Authenticates the connection and sends `welcome`. */
+  admit(conn: Connection, identity: Identity, replyTo?: string): void {
+    conn.authenticate(identity);
+    conn.send({
+      type: 'welcome',
+      ...(replyTo !== undefined ? { id: replyTo } : {}),
+      user: { id: identity.id, name: identity.name, roles: identity.roles },
+      connectionId: conn.connectionId,
+      heartbeatMs: this.config.heartbeatMs,
+      limits: { maxPayloadBytes: this.config.limits.maxPayloadBytes, maxMessageChars: this.config.limits.maxMessageChars },
+    });
+    this.scheduleExpiry(conn, identity);
+  }
+
+  private scheduleExpiry(conn: Connection, identity: Identity): void {
+    conn.clearTimers();
+    const now = Date.now();
+    const expiresAt = identity.expiresAt;
+    conn.timer(expiresAt - this.config.auth.refreshLeadMs - now, () => {
+      if (conn.identity === identity) conn.send({ type: 'auth.refresh_required', expiresAt });
+    });
+    conn.timer(expiresAt - now, () => {
+      if (conn.identity !== identity) return;
+      this.audit.emit('token_expired', { ip: conn.ip, user: identity.id, detail: { live: true } });
+      conn.close(CLOSE.UNAUTHENTICATED, 'token expired');
+    });
+  }
+
+  /** The `auth` frame on an unauthenticated connection. */
+  async authFrame(conn: Connection, token: string, id: string | undefined): Promise<void> {
+    const outcome = await this.verify(token, conn.ip);
+    if (conn.closing) return;
+    if (!outcome.ok) return this.refuse(conn, outcome.denial);
+    this.admit(conn, outcome.identity, id);
+  }
+
+  /** `auth.refresh`: a new token for the same subject extends the session. */
+  async refresh(conn: Connection, token: string): Promise<Reply> {
+    const verdict = await this.verifier.verify(token);
+    if (!verdict.ok) {
+      this.audit.emit(verdict.reason === 'expired' ? 'token_expired' : 'auth_failed', { ip: conn.ip, user: conn.userId, detail: { reason: verdict.reason, refresh: true } });
+      return refuse('UNAUTHENTICATED', 'The new token is not valid.');
+    }
+    if (verdict.identity.id !== conn.userId) {
+      this.refuse(conn, { close: CLOSE.FORBIDDEN, reason: 'token subject changed', event: 'refresh_subject_mismatch' }, conn.userId);
+      return refuse('FORBIDDEN', 'The new token is for another user.');
+    }
+    for (const check of this.checks) {
+      if (check === this.userCap) continue;
+      const denial = await check(verdict.identity, conn.ip);
+      if (denial) {
+        this.refuse(conn, denial, conn.userId);
+        return refuse('UNAUTHENTICATED', denial.reason);
+      }
+    }
+    conn.refreshIdentity(verdict.identity);
+    this.scheduleExpiry(conn, verdict.identity);
+    return ok({ expiresAt: verdict.identity.expiresAt });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The bus carries server frames to the connections that should receive them, on this node and,
+ * in a cluster, on every node. A frame is serialized once by the publisher; the bus moves the
+ * string. Guarantees: per-publisher order is kept; delivery to local subscribers happens in the
+ * same turn as `publish` for the in-process bus, and within one Redis round trip for the Redis bus.
+ */
+
+export type Target =
+  | { kind: 'room'; room: string }
+  | { kind: 'user'; user: string }
+  | { kind: 'all' }
+  | { kind: 'admins' }
+  | { kind: 'connection'; connectionId: string };
+
+/** Side effects applied to the targeted connections after the frame is delivered. */
+export interface Effect {
+  /** Drop the targeted connections' subscription to this room (kick, delete). */
+  leave?: string;
+  /** Close the targeted connections. */
+  close?: { code: number; reason: string };
+  /** Only connections authenticated with this token id (revocation). */
+  jti?: string;
+}
+
+export interface Envelope {
+  target: Target;
+  /** Serialized server frame, or '' for an effect-only envelope. */
+  frame: string;
+  effect?: Effect;
+}
+
+export type Deliver = (envelope: Envelope) => void;
+
+export interface Bus {
+  readonly kind: 'memory' | 'redis';
+  publish(envelope: Envelope): void;
+  /** Registers this node's local delivery. */
+  attach(deliver: Deliver): void;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,26 @@
+/** `bulwark token --sub ID [--name N] [--roles a,b] [--ttl 15m]`: prints a JWT signed with the configured key. */
+import { loadConfig } from '../config/load.js';
+import { hmacSecret } from '../auth/keys.js';
+import { mintToken, parseDuration } from '../auth/jwt.js';
+import { splitArgs } from './args.js';
+
+export async function token(args: string[]): Promise<number> {
+  const { options, config: rest } = splitArgs(args, ['sub', 'name', 'roles', 'ttl']);
+  if (!options.sub) {
+    console.error('usage: bulwark token --sub ID [--name NAME] [--roles a,b] [--ttl 15m]');
+    return 1;
+  }
+  const config = loadConfig({ args: rest });
+  if (!config.auth.algorithms.some((a) => a.startsWith('HS'))) {
+    console.error('bulwark token: the configured key is a public key; mint tokens with your identity provider');
+    return 1;
+  }
+  const jwt = await mintToken(hmacSecret(config), config.auth, {
+    sub: options.sub,
+    name: options.name,
+    roles: options.roles ? options.roles.split(',').map((r) => r.trim()).filter(Boolean) : undefined,
+    ttlMs: parseDuration(options.ttl ?? '15m'),
+  });
+  console.log(jwt);
+  return 0;
+}

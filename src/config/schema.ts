@@ -1,0 +1,144 @@
+/**
+ * The one closed configuration schema (contract section 5). Unknown keys are rejected; every
+ * limit has a safe default here and nowhere else. Types are inferred from the schema.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().min(0);
+
+export const RateLimitRule = z.strictObject({
+  /** How many actions are allowed per window. */
+  points: positiveInt,
+  /** Window length in milliseconds. */
+  durationMs: positiveInt,
+});
+export type RateLimitRule = z.infer<typeof RateLimitRule>;
+
+/**
+ * Rate limits a real chat would choose: a person types at most a couple of messages a second
+ * in a burst, reconnects a handful of times a minute, and never needs a thousand room lists.
+ */
+export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
+  handshake: { points: 30, durationMs: 60_000 },
+  login: { points: 10, durationMs: 60_000 },
+  'chat.send': { points: 30, durationMs: 10_000 },
+  'room.create': { points: 10, durationMs: 60_000 },
+  'admin.broadcast': { points: 10, durationMs: 60_000 },
+  default: { points: 60, durationMs: 10_000 },
+};
+
+export const LimitsSchema = z.strictObject({
+  /** Largest accepted frame after decompression. @default 65536 */
+  maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(65_536),
+  /** Open connections per node. @default 10000 */
+  maxConnections: positiveInt.default(10_000),
+  /** Open connections from one client IP. @default 50 */
+  maxConnectionsPerIp: positiveInt.default(50),
+  /** Live connections for one user (`sub`) across the cluster. @default 10 */
+  maxConnectionsPerUser: positiveInt.default(10),
+  /** Message text length after trimming. @default 4000 */
+  maxMessageChars: positiveInt.max(65_536).default(4000),
+  /** Outbound buffer before a reader is a slow consumer (4409). @default 1048576 */
+  maxBufferedBytes: positiveInt.default(1024 * 1024),
+  /** Malformed frames tolerated before close 4400. @default 5 */
+  maxMalformedFrames: positiveInt.default(5),
+  /** Total size of the handshake request headers. @default 8192 */
+  maxHeaderBytes: positiveInt.max(65_536).default(8192),
+  /** Number of handshake request headers. @default 64 */
+  maxHeaderCount: positiveInt.max(1000).default(64),
+  /** Rooms one connection may have joined. @default 200 */
+  maxRoomsPerConnection: positiveInt.default(200),
+});
+
+export const AuthSchema = z.strictObject({
+  /** Time allowed for the `auth` frame after the upgrade. @default 10000 */
+  timeoutMs: positiveInt.default(10_000),
+  /** Accepted JWS algorithms; `none` can never be listed. @default ["HS256"] */
+  algorithms: z
+    .array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+    .min(1)
+    .default(['HS256']),
+  /** Tolerance for `exp`, `nbf` and `iat`. @default 30000 */
+  clockSkewMs: nonNegativeInt.max(600_000).default(30_000),
+  /** How long before `exp` the server sends `auth.refresh_required`. @default 60000 */
+  refreshLeadMs: positiveInt.default(60_000),
+  /** Accept `?token=` on the upgrade URL. Tokens in URLs end up in logs and history. @default false */
+  allowQueryToken: z.boolean().default(false),
+  /** Shared HMAC secret (at least 32 bytes). Generated in the data directory when no key is configured. */
+  secret: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** PEM public key (SPKI) for RS/PS/ES/EdDSA tokens. */
+  publicKey: z.string().optional(),
+  /** JWKS URL; keys are cached and refetched on an unknown `kid`. */
+  jwksUrl: z.url().optional(),
+  /** Required `iss`, when set. */
+  issuer: z.string().optional(),
+  /** Required `aud`, when set. */
+  audience: z.string().optional(),
+  /** Lifetime of access tokens minted by built-in accounts. @default 900000 */
+  accessTokenTtlMs: positiveInt.default(15 * 60_000),
+  /** Lifetime of refresh tokens of built-in accounts. @default 2592000000 */
+  refreshTokenTtlMs: positiveInt.default(30 * 24 * 3600_000),
+});
+
+export const ConfigSchema = z.strictObject({
+  /** Interface to bind. @default "127.0.0.1" */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** TCP port; 0 picks a free one. @default 8080 */
+  port: nonNegativeInt.max(65_535).default(8080),
+  /** Where SQLite, the generated secret and encryption keys live. @default "./data" */
+  dataDir: z.string().min(1).default('./data'),
+  /** pino level. @default "info" */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Proxy addresses whose `X-Forwarded-For` is believed. @default [] */
+  trustProxy: z.array(z.string().min(1)).default([]),
+  /** Ping interval; a connection with no pong within it is terminated. @default 30000 */
+  heartbeatMs: positiveInt.min(1000).default(30_000),
+  limits: LimitsSchema.default(LimitsSchema.parse({})),
+  auth: AuthSchema.default(AuthSchema.parse({})),
+  origins: z
+    .strictObject({
+      /** Allowed `Origin` values; empty means the server's own origin(s). @default [] */
+      allowed: z.array(z.string().min(1)).default([]),
+      /** Accept upgrades without an `Origin` header (non-browser clients). @default false */
+      allowMissing: z.boolean().default(false),
+    })
+    .default({ allowed: [], allowMissing: false }),
+  /** Named rules: `handshake`, `login`, a frame type, or `default`. Merged over the defaults. */
+  rateLimits: z.record(z.string().min(1), RateLimitRule).default({}),
+  replay: z
+    .strictObject({
+      /** How long a `chat.send` id is remembered per user. @default 600000 */
+      windowMs: positiveInt.default(600_000),
+      /** Largest accepted difference between a frame `ts` and the server clock. @default 120000 */
+      maxSkewMs: positiveInt.default(120_000),
+    })
+    .default({ windowMs: 600_000, maxSkewMs: 120_000 }),
+  abuse: z
+    .strictObject({
+      /** Score at which a user and IP are disconnected (4429) and banned. @default 100 */
+      threshold: positiveInt.default(100),
+    })
+    .default({ threshold: 100 }),
+  tls: z
+    .strictObject({
+      /** Path to a PEM certificate chain. */
+      cert: z.string().optional(),
+      /** Path to a PEM private key. */
+      key: z.string().optional(),
+    })
+    .default({}),
+  compression: z
+    .strictObject({
+      /** Negotiate permessage-deflate; inflated frames stay under `maxPayloadBytes`. @default false */
+      enabled: z.boolean().default(false),
+    })
+    .default({ enabled: false }),
+  /** Redis URL for the cluster bus and shared limits. */
+  redisUrl: z.string().optional(),
+  /** PostgreSQL URL; storage is SQLite under `dataDir` when unset. */
+  databaseUrl: z.string().optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,113 @@
+/** Messages: send (durable before ack and delivery), history paging, delete, announcements. */
+import { randomUUID } from 'node:crypto';
+import type { Bus } from '../bus/bus.js';
+import type { ClientFrameOf } from '../protocol/frames.js';
+import { RoomGoneError } from '../store/errors.js';
+import type { RoomRecord, Store } from '../store/store.js';
+import { mayBroadcast, mayDeleteMessage, mayRoom } from './policy.js';
+import { ok, refuse, type Reply } from './reply.js';
+import type { Session } from './session.js';
+import { wireMessage } from './wire.js';
+import { PAGE_LIMIT } from './rooms.js';
+
+export interface MessagesOptions {
+  onForbidden?: (session: Session, action: string, room: string) => void;
+}
+
+type Lookup = { ok: true; room: RoomRecord } | { ok: false; reply: Reply };
+
+export class Messages {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly options: MessagesOptions = {},
+  ) {}
+
+  /** The room id for a member: from the session's joined rooms, else from the store. */
+  private async memberRoomId(session: Session, name: string): Promise<number | Reply> {
+    const joined = session.rooms.get(name);
+    if (joined !== undefined) return joined;
+    const room = await this.store.getRoom(name);
+    if (!room) return refuse('NOT_FOUND', 'No such room.');
+    const state = await this.store.getMembership(room.id, session.user.id);
+    if (!mayRoom(session.user, 'send', { room, state })) return refuse('NOT_A_MEMBER', 'Join the room first.');
+    return room.id;
+  }
+
+  async send(session: Session, frame: ClientFrameOf<'chat.send'>): Promise<Reply> {
+    const roomId = await this.memberRoomId(session, frame.room);
+    if (typeof roomId !== 'number') return roomId;
+    if (frame.replyTo !== undefined) {
+      const target = await this.store.getMessage(roomId, frame.replyTo);
+      if (!target) return refuse('NOT_FOUND', 'The message replied to does not exist.');
+    }
+    let stored;
+    try {
+      stored = await this.store.appendMessage({
+        id: randomUUID(),
+        roomId,
+        roomName: frame.room,
+        userId: session.user.id,
+        userName: session.user.name,
+        text: frame.text,
+        ts: Date.now(),
+        replyTo: frame.replyTo,
+      });
+    } catch (error) {
+      if (error instanceof RoomGoneError) return refuse('NOT_FOUND', 'No such room.');
+      throw error;
+    }
+    // Committed: now (and only now) deliver and acknowledge. Serialized once for every recipient.
+    this.bus.publish({
+      target: { kind: 'room', room: frame.room },
+      frame: JSON.stringify({ type: 'chat.message', room: frame.room, message: wireMessage(stored) }),
+    });
+    return ok({ message: { id: stored.id, seq: stored.seq, ts: stored.ts } });
+  }
+
+  private async readableRoom(session: Session, name: string): Promise<Lookup> {
+    const room = await this.store.getRoom(name);
+    if (!room) return { ok: false, reply: refuse('NOT_FOUND', 'No such room.') };
+    if (!session.rooms.has(name)) {
+      const state = await this.store.getMembership(room.id, session.user.id);
+      if (!mayRoom(session.user, 'read', { room, state })) return { ok: false, reply: refuse('NOT_A_MEMBER', 'Join the room first.') };
+    }
+    return { ok: true, room };
+  }
+
+  async history(session: Session, frame: ClientFrameOf<'chat.history'>): Promise<Reply> {
+    const found = await this.readableRoom(session, frame.room);
+    if (!found.ok) return found.reply;
+    const page = await this.store.history(found.room.id, { before: frame.before, after: frame.after, limit: frame.limit ?? PAGE_LIMIT });
+    return ok({ room: frame.room, messages: page.messages.map(wireMessage), hasMore: page.hasMore });
+  }
+
+  async delete(session: Session, frame: ClientFrameOf<'chat.delete'>): Promise<Reply> {
+    const room = await this.store.getRoom(frame.room);
+    if (!room) return refuse('NOT_FOUND', 'No such room.');
+    const message = await this.store.getMessage(room.id, frame.message);
+    if (!message) return refuse('NOT_FOUND', 'No such message.');
+    if (!mayDeleteMessage(session.user, room, message)) {
+      this.options.onForbidden?.(session, 'chat.delete', room.name);
+      return refuse('FORBIDDEN', 'Only the author, the room owner or an admin may delete a message.');
+    }
+    if (!message.deleted) {
+      await this.store.deleteMessage(room.id, message.id);
+      this.bus.publish({
+        target: { kind: 'room', room: room.name },
+        frame: JSON.stringify({ type: 'chat.deleted', room: room.name, message: message.id }),
+      });
+    }
+    return ok({ room: room.name, message: message.id });
+  }
+
+  broadcast(session: Session, frame: ClientFrameOf<'admin.broadcast'>): Reply {
+    if (!mayBroadcast(session.user)) {
+      this.options.onForbidden?.(session, 'admin.broadcast', '');
+      return refuse('FORBIDDEN', 'Only admins may broadcast.');
+    }
+    const ts = Date.now();
+    this.bus.publish({ target: { kind: 'all' }, frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
+    return ok({ ts });
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Authorization, in one place: "may this user do this to this room or message?" (contract
+ * section 4 table). Pure functions of the facts; callers fetch the facts.
+ */
+import type { MembershipState, RoomRecord, StoredMessage } from '../store/store.js';
+import type { Principal } from './session.js';
+
+export type RoomAction = 'join' | 'read' | 'send' | 'invite' | 'kick' | 'delete';
+
+export interface RoomFacts {
+  room: RoomRecord;
+  /** The actor's membership state in the room, if any. */
+  state: MembershipState | undefined;
+}
+
+function manages(actor: Principal, room: RoomRecord): boolean {
+  return actor.admin || room.owner === actor.id;
+}
+
+export function mayRoom(actor: Principal, action: RoomAction, facts: RoomFacts): boolean {
+  const { room, state } = facts;
+  switch (action) {
+    case 'join':
+      if (room.owner === actor.id || actor.admin) return true;
+      if (state === 'kicked') return false;
+      return room.visibility === 'public' || state === 'member' || state === 'invited';
+    case 'read':
+    case 'send':
+      return state === 'member';
+    case 'invite':
+    case 'kick':
+    case 'delete':
+      return manages(actor, room);
+  }
+}
+
+/** Deleting a message: its author, the room owner, or an admin. */
+export function mayDeleteMessage(actor: Principal, room: RoomRecord, message: StoredMessage): boolean {
+  return message.userId === actor.id || manages(actor, room);
+}
+
+/** The owner cannot be kicked out of their own room. */
+export function mayKickTarget(room: RoomRecord, target: string): boolean {
+  return room.owner !== target;
+}
+
+export function mayBroadcast(actor: Principal): boolean {
+  return actor.admin;
+}

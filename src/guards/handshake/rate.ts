@@ -1,0 +1,13 @@
+/** Handshake rate per client IP (contract section 2, step 2): 429 with Retry-After. */
+import type { RateLimiter } from '../rate-limits.js';
+import type { HandshakeGuard } from './types.js';
+
+export function handshakeRateGuard(limiter: RateLimiter): HandshakeGuard {
+  return {
+    name: 'rate',
+    check: async function handshakeRate(req) {
+      const verdict = await limiter.consume(req.ip);
+      return verdict.ok ? undefined : { status: 429, event: 'handshake_rate_limited', reason: 'rate', retryAfterMs: verdict.retryAfterMs };
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Named rate limits (`rateLimits.<name>`), behind one interface so the Redis-backed store can
+ * replace the in-memory one for a cluster. A limit hit is a value with an honest retry time;
+ * only a broken store throws. Memory use is bounded: rate-limiter-flexible's memory store
+ * expires every key at the end of its window.
+ */
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimitRule } from '../config/schema.js';
+
+export type RateVerdict = { ok: true } | { ok: false; retryAfterMs: number };
+
+export interface RateLimiter {
+  consume(key: string, points?: number): Promise<RateVerdict>;
+  /** Forgets a key (successful login resets its failures). */
+  reset(key: string): Promise<void>;
+}
+
+export type RateLimiterFactory = (name: string, rule: RateLimitRule) => RateLimiterAbstract;
+
+export const memoryLimiterFactory: RateLimiterFactory = (name, rule) =>
+  new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: Math.max(1, Math.ceil(rule.durationMs / 1000)) });
+
+export function wrapLimiter(limiter: RateLimiterAbstract): RateLimiter {
+  return {
+    async consume(key, points = 1) {
+      try {
+        await limiter.consume(key, points);
+        return { ok: true };
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
+        throw rejection;
+      }
+    },
+    async reset(key) {
+      await limiter.delete(key);
+    },
+  };
+}
+
+/**
+ * An IP may carry many users (NAT, an office, a proxy pool), so per-IP frame limits are this
+ * many times the per-user rule; the per-user rule still binds each user.
+ */
+export const IP_SHARE = 10;
+
+export class RateLimits {
+  private readonly limiters = new Map<string, RateLimiter>();
+
+  constructor(
+    private readonly rules: Record<string, RateLimitRule>,
+    private readonly factory: RateLimiterFactory = memoryLimiterFactory,
+  ) {}
+
+  /** The limiter for a rule name, falling back to `default`; `ip` scope scales by IP_SHARE. */
+  get(name: string, scope: 'key' | 'ip' = 'key'): RateLimiter {
+    const cacheKey = scope === 'ip' ? `ip|${name}` : name;
+    let limiter = this.limiters.get(cacheKey);
+    if (!limiter) {
+      const ruleName = this.rules[name] ? name : 'default';
+      const rule = this.rules[ruleName]!;
+      const ruleKey = scope === 'ip' ? `ip|${ruleName}` : ruleName;
+      limiter = this.limiters.get(ruleKey);
+      if (!limiter) {
+        limiter = wrapLimiter(
+          scope === 'ip' ? this.factory(`ip:${ruleName}`, { points: rule.points * IP_SHARE, durationMs: rule.durationMs }) : this.factory(ruleName, rule),
+        );
+        this.limiters.set(ruleKey, limiter);
+      }
+      this.limiters.set(cacheKey, limiter);
+    }
+    return limiter;
+  }
+}

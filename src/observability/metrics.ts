@@ -1,0 +1,31 @@
+/**
+ * Prometheus metrics, on a registry owned by one server instance (tests run several servers in
+ * one process). Label values come from fixed sets (frame types, codes, reasons), never from input.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly openConnections = new Gauge({ name: 'bulwark_open_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  readonly framesIn = new Counter({ name: 'bulwark_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'], registers: [this.registry] });
+  readonly framesOut = new Counter({ name: 'bulwark_frames_out_total', help: 'Server frames sent, by type', labelNames: ['type'], registers: [this.registry] });
+  readonly errors = new Counter({ name: 'bulwark_errors_total', help: 'Error replies, by code', labelNames: ['code'], registers: [this.registry] });
+  readonly handshakeRefusals = new Counter({
+    name: 'bulwark_handshake_refusals_total',
+    help: 'Refused WebSocket handshakes, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly securityEvents = new Counter({ name: 'bulwark_security_events_total', help: 'Security events, by type', labelNames: ['type'], registers: [this.registry] });
+  readonly storeLatency = new Histogram({
+    name: 'bulwark_store_latency_seconds',
+    help: 'Time from a store write request to its commit',
+    labelNames: ['op'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaults?: boolean } = {}) {
+    if (options.defaults) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Client frame schemas of contract v1 (section 4): one strict schema per frame type, the single
+ * source of truth for the server's validation and the client SDK's types. No Node imports here.
+ */
+import { z } from 'zod';
+
+/** `id` is 1–64 chars of `[A-Za-z0-9_-]` (contract section 4). */
+export const FrameId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+/** Room names share the id alphabet so they are safe in logs, URLs and channel names. */
+export const RoomName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+/** A user id is a JWT `sub`: printable, bounded. */
+export const UserId = z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'must be printable');
+export const MessageId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a message id');
+const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Token = z.string().min(1).max(8192);
+/** Hard ceiling for text; the configured `limits.maxMessageChars` applies after trimming. */
+export const TEXT_HARD_MAX = 65536;
+const Text = z.string().max(TEXT_HARD_MAX);
+
+export const AuthFrame = z.strictObject({ type: z.literal('auth'), id: FrameId.optional(), token: Token });
+export const AuthRefreshFrame = z.strictObject({ type: z.literal('auth.refresh'), id: FrameId, token: Token });
+export const RoomCreateFrame = z.strictObject({
+  type: z.literal('room.create'),
+  id: FrameId,
+  room: RoomName,
+  visibility: z.enum(['public', 'private']),
+});
+export const RoomJoinFrame = z.strictObject({ type: z.literal('room.join'), id: FrameId, room: RoomName, since: Seq.optional() });
+export const RoomLeaveFrame = z.strictObject({ type: z.literal('room.leave'), id: FrameId, room: RoomName });
+export const RoomInviteFrame = z.strictObject({ type: z.literal('room.invite'), id: FrameId, room: RoomName, user: UserId });
+export const RoomKickFrame = z.strictObject({ type: z.literal('room.kick'), id: FrameId, room: RoomName, user: UserId });
+export const RoomDeleteFrame = z.strictObject({ type: z.literal('room.delete'), id: FrameId, room: RoomName });
+export const RoomListFrame = z.strictObject({ type: z.literal('room.list'), id: FrameId });
+export const ChatSendFrame = z.strictObject({
+  type: z.literal('chat.send'),
+  id: FrameId,
+  room: RoomName,
+  text: Text,
+  replyTo: MessageId.optional(),
+  ts: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+export const ChatHistoryFrame = z.strictObject({
+  type: z.literal('chat.history'),
+  id: FrameId,
+  room: RoomName,
+  before: Seq.optional(),
+  after: Seq.optional(),
+  limit: z.number().int().min(1).max(100).optional(),
+});
+export const ChatDeleteFrame = z.strictObject({ type: z.literal('chat.delete'), id: FrameId, room: RoomName, message: MessageId });
+export const AdminBroadcastFrame = z.strictObject({ type: z.literal('admin.broadcast'), id: FrameId, text: Text });
+
+/** Every client frame type, keyed by its `type`. */
+export const CLIENT_FRAMES = {
+  auth: AuthFrame,
+  'auth.refresh': AuthRefreshFrame,
+  'room.create': RoomCreateFrame,
+  'room.join': RoomJoinFrame,
+  'room.leave': RoomLeaveFrame,
+  'room.invite': RoomInviteFrame,
+  'room.kick': RoomKickFrame,
+  'room.delete': RoomDeleteFrame,
+  'room.list': RoomListFrame,
+  'chat.send': ChatSendFrame,
+  'chat.history': ChatHistoryFrame,
+  'chat.delete': ChatDeleteFrame,
+  'admin.broadcast': AdminBroadcastFrame,
+} as const;
+
+export type ClientFrameType = keyof typeof CLIENT_FRAMES;
+export type ClientFrameOf<T extends ClientFrameType> = z.infer<(typeof CLIENT_FRAMES)[T]>;
+export type ClientFrame = { [T in ClientFrameType]: ClientFrameOf<T> }[ClientFrameType];
+export const CLIENT_FRAME_TYPES = Object.keys(CLIENT_FRAMES) as ClientFrameType[];
+
+export function isClientFrameType(type: string): type is ClientFrameType {
+  return Object.prototype.hasOwnProperty.call(CLIENT_FRAMES, type);
+}
+
+// ---- server -> client ----
+
+export interface UserRef {
+  id: string;
+  name: string;
+}
+
+export interface Room {
+  name: string;
+  owner: string;
+  visibility: 'public' | 'private';
+  createdAt: number;
+}
+
+export interface LiveMessage {
+  id: string;
+  seq: number;
+  room: string;
+  user: UserRef;
+  text: string;
+  ts: number;
+  replyTo?: string;
+}
+
+export interface DeletedMessage {
+  id: string;
+  seq: number;
+  room: string;
+  deleted: true;
+}
+
+export type Message = LiveMessage | DeletedMessage;
+
+export interface SecurityAlertEvent {
+  type: string;
+  severity: string;
+  ts: number;
+  ip?: string;
+  user?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  user: { id: string; name: string; roles: string[] };
+  connectionId: string;
+  heartbeatMs: number;
+  limits: { maxPayloadBytes: number; maxMessageChars: number };
+}
+
+export interface AckFrame {
+  type: 'ack';
+  id: string;
+  [field: string]: unknown;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  id?: string;
+  code: import('./errors.js').ErrorCode;
+  message: string;
+  details?: import('./errors.js').ErrorDetail[];
+  retryAfterMs?: number;
+}
+
+export type ServerFrame =
+  | WelcomeFrame
+  | AckFrame
+  | ErrorFrame
+  | { type: 'chat.message'; room: string; message: LiveMessage }
+  | { type: 'chat.deleted'; room: string; message: string }
+  | { type: 'room.deleted'; room: string }
+  | { type: 'room.removed'; room: string }
+  | { type: 'announcement'; text: string; from: string; ts: number }
+  | { type: 'auth.refresh_required'; expiresAt: number }
+  | { type: 'security.alert'; event: SecurityAlertEvent }
+  | { type: 'close'; code: number; reason: string };

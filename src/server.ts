@@ -1,0 +1,159 @@
+/**
+ * Assembles one Bulwark node from its configuration: store, bus, hub, security audit, auth,
+ * guards, domain, pipeline and transports. `start()` listens; `stop()` is the SIGTERM path:
+ * stop accepting, close sockets with 1001, flush storage.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AddressInfo } from 'node:net';
+import { resolveVerifyKey } from './auth/keys.js';
+import { TokenVerifier } from './auth/jwt.js';
+import { SessionAuth } from './auth/session-auth.js';
+import type { Bus } from './bus/bus.js';
+import { MemoryBus } from './bus/memory-bus.js';
+import type { Config } from './config/schema.js';
+import { createDispatch } from './domain/dispatch.js';
+import { Messages } from './domain/messages.js';
+import { Rooms } from './domain/rooms.js';
+import type { Session } from './domain/session.js';
+import { capacityGuard } from './guards/handshake/capacity.js';
+import { headersGuard } from './guards/handshake/headers.js';
+import { normalizeOrigin, originGuard } from './guards/handshake/origin.js';
+import { handshakeRateGuard } from './guards/handshake/rate.js';
+import { subprotocolGuard } from './guards/handshake/subprotocol.js';
+import { tokenGuard } from './guards/handshake/token.js';
+import { FramePipeline } from './guards/pipeline.js';
+import { RateLimits } from './guards/rate-limits.js';
+import { createFrameGuards } from './guards/frame/index.js';
+import { createLogger } from './observability/log.js';
+import { Metrics } from './observability/metrics.js';
+import { CLOSE } from './protocol/close-codes.js';
+import { SecurityAudit } from './security/audit.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { createHttp } from './transport/http.js';
+import { Hub } from './transport/hub.js';
+import { WsTransport } from './transport/ws.js';
+
+export interface BulwarkOptions {
+  logger?: Logger;
+  store?: Store;
+  bus?: Bus;
+}
+
+export interface Bulwark {
+  readonly config: Config;
+  readonly store: Store;
+  readonly hub: Hub;
+  readonly audit: SecurityAudit;
+  readonly metrics: Metrics;
+  /** http(s)://host:port once started. */
+  url: string;
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::']);
+
+/** The server's own origins: what a browser sends when the bundled web app is served from here. */
+export function ownOrigins(host: string, port: number, tls: boolean): string[] {
+  const scheme = tls ? 'https' : 'http';
+  const hosts = LOOPBACK.has(host) ? ['127.0.0.1', 'localhost', '[::1]'] : [host.includes(':') ? `[${host}]` : host];
+  return hosts.map((h) => normalizeOrigin(`${scheme}://${h}:${port}`)).filter((o): o is string => o !== undefined);
+}
+
+export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+  const log = options.logger ?? createLogger(config.logLevel);
+  const metrics = new Metrics({ defaults: true });
+  const store: Store = options.store ?? new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), onBackgroundError: (err) => log.error({ err }, 'background write failed') });
+  const bus: Bus = options.bus ?? new MemoryBus();
+  const hub = new Hub();
+  bus.attach((envelope) => hub.deliver(envelope));
+  const audit = new SecurityAudit(store, log, metrics);
+  const tls = Boolean(config.tls.cert && config.tls.key);
+
+  const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
+  const auth = new SessionAuth(verifier, hub, config, audit);
+  const rateLimits = new RateLimits(config.rateLimits);
+
+  const onForbidden = (session: Session, action: string, room: string): void => {
+    audit.emit('forbidden_action', { ip: session.ip, user: session.user.id, detail: { action, room } });
+  };
+  const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, onForbidden });
+  const messages = new Messages(store, bus, { onForbidden });
+  const pipeline = new FramePipeline({
+    config,
+    audit,
+    metrics,
+    log,
+    auth,
+    guards: createFrameGuards({ config, rateLimits }),
+    dispatch: createDispatch(rooms, messages),
+  });
+
+  let allowedOrigins = new Set<string>();
+  const configured = config.origins.allowed.map((o) => normalizeOrigin(o) ?? o);
+
+  const { app, server } = createHttp({
+    config,
+    ready: async () => {
+      await store.ping();
+      await bus.ping();
+    },
+    metricsText: () => metrics.registry.metrics(),
+    metricsContentType: metrics.registry.contentType,
+  });
+
+  // eslint-disable-next-line prefer-const
+  let ws: WsTransport;
+  const handshakeGuards = [
+    headersGuard(config.limits),
+    originGuard({ allowed: () => allowedOrigins, allowMissing: config.origins.allowMissing }),
+    handshakeRateGuard(rateLimits.get('handshake')),
+    capacityGuard({ total: () => ws.total(), perIp: (ip) => ws.perIp(ip) }, config.limits),
+    subprotocolGuard(),
+    tokenGuard(auth, config.auth.allowQueryToken),
+  ];
+  ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, guards: handshakeGuards, tls });
+
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/ws') return ws.handleUpgrade(req, socket, head);
+    socket.on('error', () => socket.destroy());
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  let stopped = false;
+  const bulwark: Bulwark = {
+    config,
+    store,
+    hub,
+    audit,
+    metrics,
+    url: '',
+    async start() {
+      await app.listen({ host: config.host, port: config.port });
+      const port = (server.address() as AddressInfo).port;
+      allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      bulwark.url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+      log.info({ url: bulwark.url, store: store.kind, bus: bus.kind, origins: [...allowedOrigins] }, 'bulwark listening');
+      return bulwark.url;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      ws.stopAccepting();
+      hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
+      await ws.drain(2000);
+      ws.close();
+      await app.close();
+      await store.flush();
+      await store.close();
+      await bus.close();
+      log.info('bulwark stopped');
+      log.flush?.();
+    },
+  };
+  return bulwark;
+}

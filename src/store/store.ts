@@ -1,0 +1,106 @@
+/**
+ * The storage contract. Every backend (SQLite, PostgreSQL) implements it and passes the same
+ * conformance suite (test/store/conformance.ts).
+ *
+ * Guarantees:
+ * - `appendMessage` resolves only after the message is committed; its `seq` is the room's
+ *   previous `seq` + 1, without gaps, even when many appends race. Appends issued in the same
+ *   event-loop turn are committed together in one transaction (batching is the store's job, not
+ *   the caller's).
+ * - Every other write is committed when its promise resolves.
+ * - `recordSecurityEvent` never throws into the caller; events are batched like messages and
+ *   durable once `flush()` resolves.
+ * - `close()` flushes pending writes before releasing the database.
+ */
+import type { Room } from '../protocol/frames.js';
+
+export type Visibility = Room['visibility'];
+export type MembershipState = 'member' | 'invited' | 'kicked';
+
+export interface RoomRecord {
+  id: number;
+  name: string;
+  owner: string;
+  visibility: Visibility;
+  createdAt: number;
+}
+
+export interface NewMessage {
+  id: string;
+  roomId: number;
+  roomName: string;
+  userId: string;
+  userName: string;
+  text: string;
+  ts: number;
+  replyTo?: string | undefined;
+}
+
+export interface StoredMessage {
+  id: string;
+  seq: number;
+  roomName: string;
+  userId: string;
+  userName: string;
+  /** Empty when deleted. */
+  text: string;
+  ts: number;
+  replyTo?: string | undefined;
+  deleted: boolean;
+}
+
+export interface HistoryQuery {
+  /** Only messages with seq < before. */
+  before?: number | undefined;
+  /** Only messages with seq > after. */
+  after?: number | undefined;
+  limit: number;
+}
+
+export interface HistoryPage {
+  /** Ascending by seq. */
+  messages: StoredMessage[];
+  /** More messages exist beyond the page in the direction of the query. */
+  hasMore: boolean;
+}
+
+export type Severity = 'info' | 'notice' | 'warning' | 'error' | 'critical';
+
+export interface SecurityEventRecord {
+  ts: number;
+  type: string;
+  severity: Severity;
+  ip?: string | undefined;
+  user?: string | undefined;
+  detail?: Record<string, unknown> | undefined;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  createRoom(room: Omit<RoomRecord, 'id'>): Promise<RoomRecord | null>;
+  getRoom(name: string): Promise<RoomRecord | undefined>;
+  /** Removes the room, its memberships and its history. */
+  deleteRoom(roomId: number): Promise<void>;
+  /** Public rooms and the private rooms where the user is a member or invited. */
+  listRooms(userId: string): Promise<RoomRecord[]>;
+
+  getMembership(roomId: number, userId: string): Promise<MembershipState | undefined>;
+  setMembership(roomId: number, userId: string, state: MembershipState): Promise<void>;
+  removeMembership(roomId: number, userId: string): Promise<void>;
+
+  appendMessage(message: NewMessage): Promise<StoredMessage>;
+  getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined>;
+  /** Marks a message deleted (its text is erased, its seq kept). False when it does not exist. */
+  deleteMessage(roomId: number, messageId: string): Promise<boolean>;
+  history(roomId: number, query: HistoryQuery): Promise<HistoryPage>;
+
+  recordSecurityEvent(event: SecurityEventRecord): void;
+  listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
+
+  /** Throws when the database is unreachable (readiness). */
+  ping(): Promise<void>;
+  /** Resolves when every write issued so far is committed. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,17 @@
+/**
+ * How message text is turned into stored bytes and back. The plain codec stores UTF-8; the
+ * encrypting codec (security/at-rest.ts) stores AES-256-GCM with a key id on each row.
+ */
+export interface TextCodec {
+  encode(text: string): { body: Buffer; keyId: string | null };
+  decode(body: Buffer, keyId: string | null): string;
+}
+
+export const plainCodec: TextCodec = {
+  encode(text) {
+    return { body: Buffer.from(text, 'utf8'), keyId: null };
+  },
+  decode(body) {
+    return body.toString('utf8');
+  },
+};

@@ -1,0 +1,150 @@
+/**
+ * One client connection, whatever carries it (raw WebSocket or Socket.IO): the domain's
+ * Session port and the hub's Peer. It owns per-connection state (identity, joined rooms,
+ * malformed-frame count, expiry timers) and the slow-consumer rule for outbound frames.
+ */
+import type { Identity } from '../auth/jwt.js';
+import type { Principal, Session } from '../domain/session.js';
+import { CLOSE } from '../protocol/close-codes.js';
+import type { ServerFrame } from '../protocol/frames.js';
+import type { Hub, Peer } from './hub.js';
+
+/** What a transport provides to write to the client. */
+export interface Outbound {
+  send(data: string): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued for the client but not yet written to the kernel. */
+  bufferedBytes(): number;
+  /** Stop / restart reading from the client (inbound backpressure). */
+  pause(): void;
+  resume(): void;
+}
+
+export interface ConnectionHooks {
+  /** Outbound buffer over the limit: the connection is closed 4409 by the caller of this hook. */
+  onSlowConsumer(conn: Connection): void;
+  onFrameOut(type: string): void;
+}
+
+let counter = 0;
+const NODE_TAG = Math.random().toString(36).slice(2, 8);
+
+export class Connection implements Session, Peer {
+  readonly connectionId = `${NODE_TAG}-${(++counter).toString(36)}`;
+  readonly rooms = new Map<string, number>();
+  user!: Principal;
+  identity: Identity | undefined;
+  malformed = 0;
+  closing = false;
+  /** A frame of this connection is being handled; later ones wait in `inbox`. */
+  busy = false;
+  readonly inbox: string[] = [];
+  private paused = false;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    readonly ip: string,
+    private readonly out: Outbound,
+    private readonly hub: Hub,
+    private readonly maxBufferedBytes: number,
+    private readonly hooks: ConnectionHooks,
+  ) {}
+
+  get authenticated(): boolean {
+    return this.identity !== undefined;
+  }
+
+  get userId(): string | undefined {
+    return this.identity?.id;
+  }
+
+  get isAdmin(): boolean {
+    return this.identity !== undefined && this.user.admin;
+  }
+
+  get jti(): string | undefined {
+    return this.identity?.jti;
+  }
+
+  /** Becomes an authenticated session. */
+  authenticate(identity: Identity): void {
+    this.identity = identity;
+    this.user = { id: identity.id, name: identity.name, roles: identity.roles, admin: identity.roles.includes('admin') };
+    this.hub.authenticatedPeer(this);
+  }
+
+  /** Replaces the identity after `auth.refresh` (same `sub`, checked by the caller). */
+  refreshIdentity(identity: Identity): void {
+    this.identity = identity;
+  }
+
+  join(room: string, roomId: number): void {
+    if (this.rooms.has(room) && this.rooms.get(room) === roomId) return;
+    this.rooms.set(room, roomId);
+    this.hub.subscribe(this, room);
+  }
+
+  leave(room: string): void {
+    if (!this.rooms.delete(room)) return;
+    this.hub.unsubscribe(this, room);
+  }
+
+  dropRoom(room: string): void {
+    this.leave(room);
+  }
+
+  send(frame: ServerFrame): void {
+    this.hooks.onFrameOut(frame.type);
+    this.deliver(JSON.stringify(frame));
+  }
+
+  deliver(data: string): void {
+    if (this.closing) return;
+    // A reader that does not keep up must not make the server hold its backlog (contract 3).
+    if (this.out.bufferedBytes() + data.length > this.maxBufferedBytes) {
+      this.hooks.onSlowConsumer(this);
+      this.close(CLOSE.SLOW_CONSUMER, 'slow consumer');
+      return;
+    }
+    this.out.send(data);
+  }
+
+  pauseInput(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.out.pause();
+  }
+
+  resumeInput(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.out.resume();
+  }
+
+  timer(ms: number, fn: () => void): void {
+    // Node timers overflow past 2^31-1 ms (~24.8 days); such far timers are not needed.
+    if (ms > 2_147_483_647) return;
+    const t = setTimeout(fn, Math.max(0, ms));
+    t.unref();
+    this.timers.push(t);
+  }
+
+  clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.clearTimers();
+    this.out.close(code, reason);
+  }
+
+  /** Transport reports the connection is gone. */
+  released(): void {
+    this.closing = true;
+    this.clearTimers();
+    this.hub.closed(this, this.ip, this.rooms.keys());
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The one HTTP(S) server: Fastify routes for health, readiness, metrics and the apps, security
+ * headers on every response, and the upgrade hook that hands `/ws` to the WebSocket transport.
+ * The Node server is built here so header size, header count and timeouts are bounded.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { securityHeaders } from './security-headers.js';
+
+export interface HttpServerOptions {
+  config: Config;
+  /** Readiness: resolves when storage and bus are reachable. */
+  ready(): Promise<void>;
+  metricsText(): Promise<string>;
+  metricsContentType: string;
+}
+
+export function createHttp(options: HttpServerOptions): { app: FastifyInstance; server: Server } {
+  const { config } = options;
+  const tls = Boolean(config.tls.cert && config.tls.key);
+  const headers = securityHeaders(tls);
+  let server!: Server;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      const serverOptions = { maxHeaderSize: Math.max(config.limits.maxHeaderBytes, 4096), requestTimeout: 30_000, headersTimeout: 10_000 };
+      server = tls
+        ? (createHttpsServer({ ...serverOptions, cert: readFileSync(config.tls.cert!), key: readFileSync(config.tls.key!) }, handler) as unknown as Server)
+        : createHttpServer(serverOptions, handler);
+      server.maxHeadersCount = config.limits.maxHeaderCount;
+      return server;
+    },
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.headers(headers);
+    return payload;
+  });
+  app.setErrorHandler((error: { statusCode?: number }, _req, reply) => {
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    void reply.code(status).send({ error: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'Something went wrong on the server.' : 'The request is not valid.' });
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    void reply.code(404).send({ error: 'NOT_FOUND', message: 'No such resource.' });
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await options.ready();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(options.metricsContentType);
+    return options.metricsText();
+  });
+  return { app, server };
+}

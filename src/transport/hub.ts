@@ -1,0 +1,132 @@
+/**
+ * This node's registry of live connections and their room subscriptions, and the local end of
+ * the bus: it turns an envelope into writes on the right connections. A frame arrives already
+ * serialized, so a broadcast to N subscribers serializes once.
+ */
+import type { Envelope } from '../bus/bus.js';
+
+export interface Peer {
+  readonly connectionId: string;
+  readonly userId: string | undefined;
+  readonly isAdmin: boolean;
+  readonly jti: string | undefined;
+  /** Writes one serialized frame. */
+  deliver(data: string): void;
+  /** Drops the subscription locally without touching storage (kick, delete, leave elsewhere). */
+  dropRoom(room: string): void;
+  close(code: number, reason: string): void;
+}
+
+function addTo<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(peer);
+}
+
+function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(peer);
+  if (set.size === 0) map.delete(key);
+}
+
+export class Hub {
+  private readonly rooms = new Map<string, Set<Peer>>();
+  private readonly users = new Map<string, Set<Peer>>();
+  private readonly authenticated = new Set<Peer>();
+  private readonly admins = new Set<Peer>();
+  private readonly byId = new Map<string, Peer>();
+  /** Every open connection, authenticated or not. */
+  private readonly open = new Set<Peer>();
+  private readonly perIp = new Map<string, number>();
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  ipCount(ip: string): number {
+    return this.perIp.get(ip) ?? 0;
+  }
+
+  userCount(user: string): number {
+    return this.users.get(user)?.size ?? 0;
+  }
+
+  roomSize(room: string): number {
+    return this.rooms.get(room)?.size ?? 0;
+  }
+
+  opened(peer: Peer, ip: string): void {
+    this.open.add(peer);
+    this.byId.set(peer.connectionId, peer);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+  }
+
+  authenticatedPeer(peer: Peer): void {
+    this.authenticated.add(peer);
+    if (peer.userId !== undefined) addTo(this.users, peer.userId, peer);
+    if (peer.isAdmin) this.admins.add(peer);
+  }
+
+  closed(peer: Peer, ip: string, rooms: Iterable<string>): void {
+    if (!this.open.delete(peer)) return;
+    this.byId.delete(peer.connectionId);
+    const n = (this.perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(ip);
+    else this.perIp.set(ip, n);
+    this.authenticated.delete(peer);
+    this.admins.delete(peer);
+    if (peer.userId !== undefined) removeFrom(this.users, peer.userId, peer);
+    for (const room of rooms) removeFrom(this.rooms, room, peer);
+  }
+
+  subscribe(peer: Peer, room: string): void {
+    addTo(this.rooms, room, peer);
+  }
+
+  unsubscribe(peer: Peer, room: string): void {
+    removeFrom(this.rooms, room, peer);
+  }
+
+  /** Local delivery of a bus envelope. */
+  deliver(envelope: Envelope): void {
+    const { target, frame, effect } = envelope;
+    let peers: Iterable<Peer> | undefined;
+    switch (target.kind) {
+      case 'room':
+        peers = this.rooms.get(target.room);
+        break;
+      case 'user':
+        peers = this.users.get(target.user);
+        break;
+      case 'all':
+        peers = this.authenticated;
+        break;
+      case 'admins':
+        peers = this.admins;
+        break;
+      case 'connection': {
+        const one = this.byId.get(target.connectionId);
+        peers = one ? [one] : undefined;
+        break;
+      }
+    }
+    if (!peers) return;
+    if (!effect) {
+      for (const peer of peers) peer.deliver(frame);
+      return;
+    }
+    // Effects change the sets being iterated: take a snapshot first.
+    for (const peer of [...peers]) {
+      if (effect.jti !== undefined && peer.jti !== effect.jti) continue;
+      if (frame) peer.deliver(frame);
+      if (effect.leave !== undefined) peer.dropRoom(effect.leave);
+      if (effect.close) peer.close(effect.close.code, effect.close.reason);
+    }
+  }
+
+  /** Closes every connection (shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const peer of [...this.open]) peer.close(code, reason);
+  }
+}
