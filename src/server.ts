@@ -6,7 +6,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
-import { resolveVerifyKey } from './auth/keys.js';
+import { hmacSecret, resolveVerifyKey } from './auth/keys.js';
+import { Accounts } from './auth/accounts.js';
+import { Revocations } from './auth/revocation.js';
 import { TokenVerifier } from './auth/jwt.js';
 import { SessionAuth } from './auth/session-auth.js';
 import type { Bus } from './bus/bus.js';
@@ -32,6 +34,11 @@ import { SecurityAudit } from './security/audit.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
+import { registerAuthRoutes } from './transport/api-auth.js';
+import { registerStatic } from './transport/static.js';
+import { clientIp } from './transport/client-ip.js';
+import { Bans } from './security/bans.js';
+import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './transport/hub.js';
 import { WsTransport } from './transport/ws.js';
 
@@ -47,6 +54,8 @@ export interface Bulwark {
   readonly hub: Hub;
   readonly audit: SecurityAudit;
   readonly metrics: Metrics;
+  readonly bans: Bans;
+  readonly revocations: Revocations;
   /** http(s)://host:port once started. */
   url: string;
   start(): Promise<string>;
@@ -75,6 +84,14 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
   const auth = new SessionAuth(verifier, hub, config, audit);
   const rateLimits = new RateLimits(config.rateLimits);
+  const revocations = new Revocations(store, bus, audit);
+  const bans = new Bans(store, bus, audit);
+  await Promise.all([revocations.load(), bans.load()]);
+  auth.addCheck((identity, ip) => {
+    if (revocations.isRevoked(identity.jti)) return { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' };
+    const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
+    return ban ? { close: CLOSE.FORBIDDEN, reason: 'banned', event: 'banned_refused', detail: { kind: ban.kind } } : undefined;
+  });
 
   const onForbidden = (session: Session, action: string, room: string): void => {
     audit.emit('forbidden_action', { ip: session.ip, user: session.user.id, detail: { action, room } });
@@ -103,16 +120,24 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metricsText: () => metrics.registry.metrics(),
     metricsContentType: metrics.registry.contentType,
   });
+  const trusted = new Set(config.trustProxy);
+  if (config.auth.algorithms.some((a) => a.startsWith('HS'))) {
+    const accounts = new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'));
+    registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
+  }
+  await registerStatic(app);
 
   // eslint-disable-next-line prefer-const
   let ws: WsTransport;
   const handshakeGuards = [
     headersGuard(config.limits),
     originGuard({ allowed: () => allowedOrigins, allowMissing: config.origins.allowMissing }),
+    ipBanGuard(bans),
     handshakeRateGuard(rateLimits.get('handshake')),
     capacityGuard({ total: () => ws.total(), perIp: (ip) => ws.perIp(ip) }, config.limits),
     subprotocolGuard(),
     tokenGuard(auth, config.auth.allowQueryToken),
+    userBanGuard(bans),
   ];
   ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, guards: handshakeGuards, tls });
 
@@ -123,6 +148,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
+  // Revocations and bans written by other processes (CLI, other nodes) arrive within a second.
+  const poller = setInterval(() => {
+    Promise.all([revocations.poll(), bans.poll()]).catch((err: unknown) => log.error({ err }, 'revocation/ban poll failed'));
+  }, 500);
+  poller.unref();
+
   let stopped = false;
   const bulwark: Bulwark = {
     config,
@@ -130,6 +161,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     hub,
     audit,
     metrics,
+    bans,
+    revocations,
     url: '',
     async start() {
       await app.listen({ host: config.host, port: config.port });
@@ -143,6 +176,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(poller);
       ws.stopAccepting();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
       await ws.drain(2000);

@@ -25,6 +25,7 @@ export const SECURITY_EVENTS = {
   login_locked: 'warning',
   register_refused: 'notice',
   refresh_reuse: 'critical',
+  csp_violation: 'warning',
   // session (contract section 3)
   binary_frame: 'notice',
   frame_too_big: 'warning',

@@ -12,6 +12,11 @@ import { plainCodec, type TextCodec } from './text-codec.js';
 import { WriteBatcher, type BatchedWrite } from './write-batcher.js';
 import { RoomGoneError } from './errors.js';
 import type {
+  BanKind,
+  BanRecord,
+  RefreshTokenRecord,
+  RevocationRecord,
+  UserRecord,
   HistoryPage,
   HistoryQuery,
   MembershipState,
@@ -89,6 +94,16 @@ export class SqliteStore implements Store {
     pageBetween: Statement;
     insertEvent: Statement;
     eventsSince: Statement;
+    insertUser: Statement;
+    userById: Statement;
+    insertRefresh: Statement;
+    refreshByHash: Statement;
+    useRefresh: Statement;
+    revokeFamily: Statement;
+    insertRevocation: Statement;
+    revocationsAfter: Statement;
+    insertBan: Statement;
+    bansAfter: Statement;
   };
 
   constructor(options: SqliteStoreOptions) {
@@ -141,6 +156,16 @@ export class SqliteStore implements Store {
       ),
       insertEvent: db.prepare('INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES (?, ?, ?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?'),
+      insertUser: db.prepare('INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
+      userById: db.prepare('SELECT id, name, password_hash, roles, created_at FROM users WHERE id = ?'),
+      insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
+      refreshByHash: db.prepare('SELECT hash, family, user_id, expires_at, used_at, revoked FROM refresh_tokens WHERE hash = ?'),
+      useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND revoked = 0'),
+      revokeFamily: db.prepare('UPDATE refresh_tokens SET revoked = 1 WHERE family = ?'),
+      insertRevocation: db.prepare('INSERT INTO revocations (jti, expires_at) VALUES (?, ?)'),
+      revocationsAfter: db.prepare('SELECT id, jti, expires_at FROM revocations WHERE id > ? AND expires_at > ? ORDER BY id LIMIT 10000'),
+      insertBan: db.prepare('INSERT INTO bans (kind, value, until, level, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
+      bansAfter: db.prepare('SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > ? ORDER BY id LIMIT 10000'),
     };
     const runAll = db.transaction((ops: readonly BatchedWrite[]) => ops.map((op) => op.run()));
     const runOne = db.transaction((op: BatchedWrite) => op.run());
@@ -306,6 +331,77 @@ export class SqliteStore implements Store {
         user: r.user_id ?? undefined,
         detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
       })),
+    );
+  }
+
+  createUser(user: UserRecord): Promise<boolean> {
+    return this.batcher.enqueue(
+      () => this.sql.insertUser.run(user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt).changes > 0,
+    );
+  }
+
+  getUser(id: string): Promise<UserRecord | undefined> {
+    const row = this.sql.userById.get(id) as { id: string; name: string; password_hash: string; roles: string; created_at: number } | undefined;
+    return Promise.resolve(
+      row && { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at },
+    );
+  }
+
+  insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.insertRefresh.run(token.hash, token.family, token.userId, token.expiresAt);
+    });
+  }
+
+  getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
+    const row = this.sql.refreshByHash.get(hash) as
+      | { hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: number }
+      | undefined;
+    return Promise.resolve(
+      row && { hash: row.hash, family: row.family, userId: row.user_id, expiresAt: row.expires_at, usedAt: row.used_at, revoked: row.revoked === 1 },
+    );
+  }
+
+  useRefreshToken(hash: string, at: number): Promise<boolean> {
+    return this.batcher.enqueue(() => this.sql.useRefresh.run(at, hash).changes > 0);
+  }
+
+  revokeRefreshFamily(family: string): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.revokeFamily.run(family);
+    });
+  }
+
+  addRevocation(jti: string, expiresAt: number): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.insertRevocation.run(jti, expiresAt);
+    });
+  }
+
+  revocationsAfter(afterId: number, now: number): Promise<RevocationRecord[]> {
+    const rows = this.sql.revocationsAfter.all(afterId, now) as Array<{ id: number; jti: string; expires_at: number }>;
+    return Promise.resolve(rows.map((r) => ({ id: r.id, jti: r.jti, expiresAt: r.expires_at })));
+  }
+
+  addBan(ban: Omit<BanRecord, 'id'>): Promise<BanRecord> {
+    return this.batcher.enqueue(() => {
+      const id = this.sql.insertBan.pluck().get(ban.kind, ban.value, ban.until, ban.level, ban.reason, ban.createdAt) as number;
+      return { id, ...ban };
+    });
+  }
+
+  bansAfter(afterId: number): Promise<BanRecord[]> {
+    const rows = this.sql.bansAfter.all(afterId) as Array<{
+      id: number;
+      kind: BanKind;
+      value: string;
+      until: number;
+      level: number;
+      reason: string;
+      created_at: number;
+    }>;
+    return Promise.resolve(
+      rows.map((r) => ({ id: r.id, kind: r.kind, value: r.value, until: r.until, level: r.level, reason: r.reason, createdAt: r.created_at })),
     );
   }
 

@@ -75,6 +75,45 @@ export interface SecurityEventRecord {
   detail?: Record<string, unknown> | undefined;
 }
 
+export interface UserRecord {
+  /** Lower-case username; also the JWT `sub`. */
+  id: string;
+  name: string;
+  passwordHash: string;
+  roles: string[];
+  createdAt: number;
+}
+
+export interface RefreshTokenRecord {
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  hash: string;
+  family: string;
+  userId: string;
+  expiresAt: number;
+  usedAt: number | null;
+  revoked: boolean;
+}
+
+export interface RevocationRecord {
+  id: number;
+  jti: string;
+  expiresAt: number;
+}
+
+export type BanKind = 'user' | 'ip';
+
+export interface BanRecord {
+  id: number;
+  kind: BanKind;
+  value: string;
+  /** Ms since epoch; 0 means the entry lifts an earlier ban. */
+  until: number;
+  /** How many bans this subject has had (the ban period doubles each time). */
+  level: number;
+  reason: string;
+  createdAt: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -97,6 +136,24 @@ export interface Store {
 
   recordSecurityEvent(event: SecurityEventRecord): void;
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
+
+  // Built-in accounts
+  /** False when the username is taken. */
+  createUser(user: UserRecord): Promise<boolean>;
+  getUser(id: string): Promise<UserRecord | undefined>;
+  insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void>;
+  getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
+  /** Atomically marks a refresh token used; false when it was already used or revoked (reuse). */
+  useRefreshToken(hash: string, at: number): Promise<boolean>;
+  revokeRefreshFamily(family: string): Promise<void>;
+
+  // Revocations and bans: append-only logs that every node polls by id.
+  addRevocation(jti: string, expiresAt: number): Promise<void>;
+  /** Revocations with id > afterId that have not expired. */
+  revocationsAfter(afterId: number, now: number): Promise<RevocationRecord[]>;
+  addBan(ban: Omit<BanRecord, 'id'>): Promise<BanRecord>;
+  /** Ban log entries with id > afterId (including lifts, `until` = 0). */
+  bansAfter(afterId: number): Promise<BanRecord[]>;
 
   /** Throws when the database is unreachable (readiness). */
   ping(): Promise<void>;

@@ -45,4 +45,36 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX security_events_ts ON security_events(ts);
   `,
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    roles TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE refresh_tokens (
+    hash TEXT PRIMARY KEY,
+    family TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    revoked INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  CREATE INDEX refresh_tokens_family ON refresh_tokens(family);
+  CREATE TABLE revocations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    jti TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE bans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('user','ip')),
+    value TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,0 +1,96 @@
+/**
+ * Bans of users and IPs (contract section 4, "Errors"): a banned IP is refused at the handshake
+ * (403), a banned user at the handshake when it sends an early token (403) and at `auth` (close
+ * 4403). Each new ban of the same subject lasts twice as long as the last (1 min, 2, 4, ...).
+ * The ban log lives in the store; every node applies it and polls it, so the CLI's `bulwark ban`
+ * reaches a running server within a second.
+ */
+import type { Bus } from '../bus/bus.js';
+import { CLOSE } from '../protocol/close-codes.js';
+import type { BanKind, BanRecord, Store } from '../store/store.js';
+import type { SecurityAudit } from './audit.js';
+
+export const FIRST_BAN_MS = 60_000;
+/** A subject with no ban for this long starts again at the first period. */
+const LEVEL_MEMORY_MS = 24 * 3600_000;
+
+export function banPeriodMs(level: number): number {
+  return FIRST_BAN_MS * 2 ** Math.min(Math.max(level - 1, 0), 20);
+}
+
+const key = (kind: BanKind, value: string): string => `${kind}:${value}`;
+
+export class Bans {
+  /** Latest log entry per subject; entries are dropped a day after they lapse. */
+  private readonly latest = new Map<string, BanRecord>();
+  private lastId = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly audit: SecurityAudit,
+  ) {}
+
+  /** The active ban for a subject, if any. */
+  active(kind: BanKind, value: string | undefined): BanRecord | undefined {
+    if (value === undefined) return undefined;
+    const record = this.latest.get(key(kind, value));
+    return record && record.until > Date.now() ? record : undefined;
+  }
+
+  list(): BanRecord[] {
+    const now = Date.now();
+    return [...this.latest.values()].filter((b) => b.until > now);
+  }
+
+  /** Bans for the next doubling period (or `durationMs`), closes live connections of the subject. */
+  async ban(kind: BanKind, value: string, reason: string, options: { durationMs?: number; closeCode?: number } = {}): Promise<BanRecord> {
+    const prev = this.latest.get(key(kind, value));
+    const recent = prev && prev.createdAt > Date.now() - LEVEL_MEMORY_MS - banPeriodMs(prev.level);
+    const level = recent ? prev.level + 1 : 1;
+    const now = Date.now();
+    const record = await this.store.addBan({ kind, value, until: now + (options.durationMs ?? banPeriodMs(level)), level, reason, createdAt: now });
+    this.apply(record, options.closeCode ?? CLOSE.FORBIDDEN);
+    return record;
+  }
+
+  async unban(kind: BanKind, value: string): Promise<void> {
+    const prev = this.latest.get(key(kind, value));
+    const record = await this.store.addBan({ kind, value, until: 0, level: prev?.level ?? 0, reason: 'lifted', createdAt: Date.now() });
+    this.apply(record, CLOSE.FORBIDDEN);
+  }
+
+  private apply(record: BanRecord, closeCode: number): void {
+    this.lastId = Math.max(this.lastId, record.id);
+    this.latest.set(key(record.kind, record.value), record);
+    if (record.until === 0) {
+      this.audit.emit('ban_removed', record.kind === 'ip' ? { ip: record.value } : { user: record.value });
+      return;
+    }
+    this.audit.emit('ban_added', {
+      ...(record.kind === 'ip' ? { ip: record.value } : { user: record.value }),
+      detail: { until: record.until, level: record.level, reason: record.reason },
+    });
+    if (record.kind === 'user') {
+      this.bus.publish({ target: { kind: 'user', user: record.value }, frame: '', effect: { close: { code: closeCode, reason: 'banned' } } });
+    }
+  }
+
+  /** Applies entries other processes wrote; forgets subjects idle for a day. */
+  async poll(): Promise<void> {
+    for (const record of await this.store.bansAfter(this.lastId)) {
+      if (record.id <= this.lastId) continue;
+      this.apply(record, CLOSE.FORBIDDEN);
+    }
+    const forget = Date.now() - LEVEL_MEMORY_MS;
+    for (const [k, record] of this.latest) if (record.until < forget && record.createdAt < forget) this.latest.delete(k);
+  }
+
+  /** Loads the log without re-announcing it. */
+  async load(): Promise<void> {
+    for (const record of await this.store.bansAfter(0)) {
+      this.lastId = Math.max(this.lastId, record.id);
+      this.latest.set(key(record.kind, record.value), record);
+    }
+  }
+}
