@@ -1,0 +1,157 @@
+/**
+ * The SDK's public types. Frame shapes come from the server's own schemas
+ * (`src/protocol/frames.ts`) as types only, so the bundle carries no schema library.
+ */
+import type {
+  ClientFrameOf,
+  ClientFrameType,
+  LiveMessage,
+  Message,
+  Room,
+  SecurityAlertEvent,
+  ServerFrame,
+  WelcomeFrame,
+} from '../src/protocol/frames.js';
+import type { BulwarkError } from './errors.js';
+
+export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame };
+export type { DeletedMessage, UserRef, ErrorFrame, AckFrame } from '../src/protocol/frames.js';
+
+/** Frame types a caller may send with `request()`; `auth` is the SDK's own business. */
+export type RequestType = Exclude<ClientFrameType, 'auth'>;
+
+/** The fields of a request: the frame without `type`; `id` is generated when left out. */
+export type RequestFields<T extends RequestType> = Omit<ClientFrameOf<T>, 'type' | 'id'> & { id?: string };
+
+/** What each request's `ack` carries besides `type` and `id` (contract section 4). */
+export interface AckFields {
+  'auth.refresh': { expiresAt: number };
+  'room.create': { room: Room };
+  'room.join': { room: Room; history: Message[]; hasMore: boolean };
+  'room.leave': { room: string };
+  'room.invite': { room: string; user: string };
+  'room.kick': { room: string; user: string };
+  'room.delete': { room: string };
+  'room.list': { rooms: Room[] };
+  'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
+  'chat.history': { room: string; messages: Message[]; hasMore: boolean };
+  'chat.delete': { room: string; message: string };
+  'admin.broadcast': { ts: number };
+}
+
+export type AckOf<T extends RequestType> = { type: 'ack'; id: string } & AckFields[T];
+
+/** Why the token provider is being asked. */
+export type TokenReason =
+  /** Opening a connection (the first, or a reconnect). */
+  | 'connect'
+  /** The server sent `auth.refresh_required`: the current token expires soon. */
+  | 'refresh'
+  /** The server refused the last token (4401/4403); return a different one to keep going. */
+  | 'rejected';
+
+export type TokenProvider = (context: { reason: TokenReason }) => string | Promise<string>;
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export type StateChange =
+  | { state: 'connecting'; attempt: number }
+  | { state: 'open'; welcome: WelcomeFrame; resumed: boolean }
+  | { state: 'reconnecting'; inMs: number; attempt: number; code: number; reason: string }
+  | { state: 'closed'; code: number; reason: string };
+
+export interface ClientEvents {
+  /** Every state change, in one stream. */
+  state: StateChange;
+  connecting: { attempt: number };
+  /** Authenticated (`welcome` received). `resumed` is true after a reconnect. */
+  open: { welcome: WelcomeFrame; resumed: boolean };
+  /** The connection dropped; the next attempt starts in `inMs` milliseconds. */
+  reconnecting: { inMs: number; attempt: number; code: number; reason: string };
+  /** For good: the user closed the client, or the server said not to come back. */
+  closed: { code: number; reason: string };
+  /**
+   * A chat message, live or recovered after a reconnect (`resumed: true`), delivered once per
+   * message id and in `seq` order per room.
+   */
+  message: { room: string; message: LiveMessage; resumed: boolean };
+  /** A message was deleted (live, or learnt while resuming). */
+  deleted: { room: string; message: string };
+  /** Rooms that went away while joined. */
+  'room.deleted': { room: string };
+  'room.removed': { room: string };
+  /** Catch-up after a reconnect finished for a room. */
+  resumed: { room: string; missed: number };
+  announcement: { text: string; from: string; ts: number };
+  'security.alert': { event: SecurityAlertEvent };
+  /** The session was extended with a new token. */
+  refreshed: { expiresAt: number };
+  /** An error that belongs to no request: an unsolicited `error` frame, a failed refresh or resume. */
+  error: BulwarkError;
+  /** Every frame the server sent, parsed, before the SDK handles it. */
+  frame: ServerFrame;
+}
+
+/** The parts of a WebSocket the SDK uses; both the browser's and the `ws` package's fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket`, or `ws`'s default export in Node. */
+export type WebSocketImplementation = new (url: string, protocols: string[], options?: never) => object;
+
+export interface ReconnectOptions {
+  /** Upper bound of the first jitter window. @default 500 */
+  baseMs: number;
+  /** Largest jitter window. @default 30000 */
+  maxMs: number;
+  /** Give up (state `closed`) after this many failed attempts in a row. @default Infinity */
+  maxAttempts: number;
+  /** Least wait after a 4429 close or a 429/503 without `Retry-After`. @default 5000 */
+  overloadFloorMs: number;
+  /** Randomness in [0, 1). @default Math.random */
+  random: () => number;
+}
+
+export interface ConnectOptions {
+  /** `ws://host:port/ws` or `wss://…`. */
+  url: string;
+  /** A JWT, or a function returning one (called on every connect, on refresh and after a refusal). */
+  token: string | TokenProvider;
+  /**
+   * How the token travels: as the subprotocol `bulwark.bearer.<jwt>` during the handshake, or as
+   * an `auth` frame after it. @default "subprotocol"
+   */
+  authMode?: 'subprotocol' | 'frame';
+  /** The WebSocket class; required in Node 20 (pass `ws`). @default globalThis.WebSocket */
+  WebSocket?: WebSocketImplementation;
+  /** Node only (`ws`): the `Origin` header. Browsers always send their page's origin. */
+  origin?: string;
+  /** Node only (`ws`): extra handshake headers. */
+  headers?: Record<string, string>;
+  /** Reply timeout of `request()`, counted from the call. @default 10000 */
+  requestTimeoutMs?: number;
+  /** Time allowed from dialling to `welcome` before the attempt counts as failed. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Reconnect policy, or `false` to never reconnect. */
+  reconnect?: Partial<ReconnectOptions> | false;
+  /** Most unacknowledged `send()`s kept while disconnected. @default 100 */
+  outboxLimit?: number;
+  /** Start connecting immediately. @default true */
+  autoConnect?: boolean;
+}
+
+export interface SendOptions {
+  /** The message this one answers (a server message id). */
+  replyTo?: string;
+  /** The idempotency key; generated when left out. Reusing one makes the server ignore the copy. */
+  id?: string;
+}
+
+export type SendAck = AckOf<'chat.send'>;
