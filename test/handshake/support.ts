@@ -1,0 +1,164 @@
+/**
+ * Shared tools for the attack tests (handshake, auth, admission, TLS): a live recorder of the
+ * security events a server emits, the stored event rows, Prometheus counters read over HTTP,
+ * raw HTTP over `node:net` for handshakes a well-behaved client would never send, and small
+ * bounded waits.
+ */
+import { connect as netConnect } from 'node:net';
+import type { SecurityEventRecord } from '../../src/store/store.js';
+import type { TestServer } from '../helpers/server.js';
+
+/** Config that keeps the loopback test client under the per-IP handshake rate and caps. */
+export const ROOMY = {
+  rateLimits: { handshake: { points: 100_000, durationMs: 60_000 }, default: { points: 100_000, durationMs: 10_000 } },
+  limits: { maxConnectionsPerIp: 1000 },
+} as const;
+
+export interface Recorded {
+  type: string;
+  ip: string | undefined;
+  user: string | undefined;
+  detail: Record<string, unknown> | undefined;
+}
+
+/** Records every security event the server emits from now on (the same path as the log line and the row). */
+export class EventRecorder {
+  readonly events: Recorded[] = [];
+
+  constructor(server: TestServer) {
+    server.bulwark.audit.onEvent((type, event) => {
+      this.events.push({ type, ip: event.ip, user: event.user, detail: event.detail });
+    });
+  }
+
+  /** A mark to count events emitted after it. */
+  mark(): number {
+    return this.events.length;
+  }
+
+  since(mark: number, type?: string): Recorded[] {
+    const slice = this.events.slice(mark);
+    return type === undefined ? slice : slice.filter((e) => e.type === type);
+  }
+
+  /** Waits (bounded) until at least `n` events of `type` were emitted after `mark`. */
+  async waitFor(mark: number, type: string, n = 1, timeoutMs = 3000): Promise<Recorded[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = this.since(mark, type);
+      if (found.length >= n) return found;
+      await sleep(20);
+    }
+    return this.since(mark, type);
+  }
+}
+
+/** The stored `security_events` rows (after flushing the write batcher). */
+export async function storedEvents(server: TestServer, type?: string): Promise<SecurityEventRecord[]> {
+  await server.bulwark.store.flush();
+  const rows = await server.bulwark.store.listSecurityEvents(0, 100_000);
+  return type === undefined ? rows : rows.filter((r) => r.type === type);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `predicate` until true or the deadline; returns the last value. */
+export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 3000, stepMs = 20): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(stepMs);
+  }
+}
+
+/** Reads one sample of a Prometheus metric from `GET /metrics` (0 when absent). */
+export async function metricValue(server: TestServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const found: Record<string, string> = {};
+    for (const pair of (m[3] ?? '').split(',').filter(Boolean)) {
+      const eq = pair.indexOf('=');
+      found[pair.slice(0, eq)] = JSON.parse(pair.slice(eq + 1)) as string;
+    }
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) total += Number(m[4]);
+  }
+  return total;
+}
+
+export interface RawResponse {
+  /** HTTP status of the first response line, or 0 when the server sent nothing. */
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+  /** Milliseconds from sending to the end of the response (or the socket closing). */
+  elapsedMs: number;
+}
+
+/** Sends raw bytes on a new TCP connection and reads until the server closes (or the timeout). */
+export function rawRequest(server: Pick<TestServer, 'url'>, request: string | Buffer, timeoutMs = 5000): Promise<RawResponse> {
+  const url = new URL(server.url);
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const chunks: Buffer[] = [];
+    const socket = netConnect({ host: url.hostname, port: Number(url.port) });
+    let settled = false;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(parseRaw(Buffer.concat(chunks).toString('latin1'), Date.now() - started));
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      // A refused handshake answers with a complete HTTP response; an accepted one with 101.
+      const text = Buffer.concat(chunks).toString('latin1');
+      const head = text.indexOf('\r\n\r\n');
+      if (head >= 0) {
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, head));
+        if (text.startsWith('HTTP/1.1 101') || (length && text.length >= head + 4 + Number(length[1]))) finish();
+      }
+    });
+    socket.on('error', finish);
+    socket.on('close', finish);
+    socket.write(request);
+  });
+}
+
+function parseRaw(text: string, elapsedMs: number): RawResponse {
+  const head = text.indexOf('\r\n\r\n');
+  const lines = (head >= 0 ? text.slice(0, head) : text).split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? 0);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status, headers, text: head >= 0 ? text.slice(head + 4) : '', elapsedMs };
+}
+
+/** A syntactically valid WebSocket upgrade request for `/ws`, with extra header lines. */
+export function upgradeRequest(server: Pick<TestServer, 'url' | 'origin'>, extra: string[] = [], path = '/ws'): string {
+  const url = new URL(server.url);
+  return [
+    `GET ${path} HTTP/1.1`,
+    `Host: ${url.host}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Protocol: bulwark.v1',
+    `Origin: ${server.origin}`,
+    ...extra,
+    '',
+    '',
+  ].join('\r\n');
+}
