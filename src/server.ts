@@ -32,6 +32,9 @@ import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { AbuseScores } from './security/abuse.js';
+import { AdminAlerts } from './security/alerts.js';
+import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
@@ -56,6 +59,8 @@ export interface Bulwark {
   readonly metrics: Metrics;
   readonly bans: Bans;
   readonly revocations: Revocations;
+  /** Sizes of every structure keyed by client-controlled values (each has a cap). */
+  boundedSizes(): Record<string, number>;
   /** http(s)://host:port once started. */
   url: string;
   start(): Promise<string>;
@@ -74,7 +79,10 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
 export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics({ defaults: true });
-  const store: Store = options.store ?? new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), onBackgroundError: (err) => log.error({ err }, 'background write failed') });
+  const codec = config.encryption.enabled ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE)) : undefined;
+  const store: Store =
+    options.store ??
+    new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), codec, onBackgroundError: (err) => log.error({ err }, 'background write failed') });
   const bus: Bus = options.bus ?? new MemoryBus();
   const hub = new Hub();
   bus.attach((envelope) => hub.deliver(envelope));
@@ -87,6 +95,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
   await Promise.all([revocations.load(), bans.load()]);
+  const abuse = new AbuseScores(config, bans, audit);
+  const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
   auth.addCheck((identity, ip) => {
     if (revocations.isRevoked(identity.jti)) return { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' };
     const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
@@ -98,13 +108,14 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   };
   const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, onForbidden });
   const messages = new Messages(store, bus, { onForbidden });
+  const frameGuards = createFrameGuards({ config, rateLimits, audit });
   const pipeline = new FramePipeline({
     config,
     audit,
     metrics,
     log,
     auth,
-    guards: createFrameGuards({ config, rateLimits }),
+    guards: frameGuards.list,
     dispatch: createDispatch(rooms, messages),
   });
 
@@ -151,6 +162,11 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   // Revocations and bans written by other processes (CLI, other nodes) arrive within a second.
   const poller = setInterval(() => {
     Promise.all([revocations.poll(), bans.poll()]).catch((err: unknown) => log.error({ err }, 'revocation/ban poll failed'));
+    try {
+      if (codec?.reloadIfChanged()) log.info({ key: codec.currentKeyId }, 'encryption key ring reloaded');
+    } catch (err) {
+      log.error({ err }, 'encryption key ring reload failed');
+    }
   }, 500);
   poller.unref();
 
@@ -163,6 +179,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     bans,
     revocations,
+    boundedSizes: () => ({
+      idempotencyKeys: frameGuards.replay.size,
+      spamTracking: frameGuards.spam.size,
+      abuseScores: abuse.size,
+      revocations: revocations.size,
+    }),
     url: '',
     async start() {
       await app.listen({ host: config.host, port: config.port });
@@ -177,6 +199,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       if (stopped) return;
       stopped = true;
       clearInterval(poller);
+      alerts.close();
       ws.stopAccepting();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
       await ws.drain(2000);

@@ -32,10 +32,10 @@ export class Revocations {
     this.apply(jti, expiresAt, by);
   }
 
-  private apply(jti: string, expiresAt: number, by?: string): void {
+  private apply(jti: string, expiresAt: number, by?: string, announce = true): void {
     if (this.revoked.has(jti)) return;
     this.revoked.set(jti, expiresAt);
-    this.audit.emit('token_revoked', { user: by, detail: { jti } });
+    if (announce) this.audit.emit('token_revoked', { user: by, detail: { jti } });
     this.bus.publish({ target: { kind: 'all' }, frame: '', effect: { jti, close: { code: CLOSE.UNAUTHENTICATED, reason: 'token revoked' } } });
   }
 
@@ -45,7 +45,7 @@ export class Revocations {
     const rows = await this.store.revocationsAfter(this.lastId, now);
     for (const row of rows) {
       this.lastId = Math.max(this.lastId, row.id);
-      this.apply(row.jti, row.expiresAt);
+      this.apply(row.jti, row.expiresAt, undefined, false);
     }
     for (const [jti, until] of this.revoked) if (until <= now) this.revoked.delete(jti);
   }

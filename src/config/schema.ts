@@ -20,7 +20,7 @@ export type RateLimitRule = z.infer<typeof RateLimitRule>;
  * in a burst, reconnects a handful of times a minute, and never needs a thousand room lists.
  */
 export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
-  handshake: { points: 30, durationMs: 60_000 },
+  handshake: { points: 20, durationMs: 10_000 },
   login: { points: 10, durationMs: 60_000 },
   'chat.send': { points: 30, durationMs: 10_000 },
   'room.create': { points: 10, durationMs: 60_000 },
@@ -112,14 +112,66 @@ export const ConfigSchema = z.strictObject({
       windowMs: positiveInt.default(600_000),
       /** Largest accepted difference between a frame `ts` and the server clock. @default 120000 */
       maxSkewMs: positiveInt.default(120_000),
+      /** Idempotency keys remembered per node (oldest forgotten first). @default 100000 */
+      maxKeys: positiveInt.default(100_000),
     })
-    .default({ windowMs: 600_000, maxSkewMs: 120_000 }),
+    .default({ windowMs: 600_000, maxSkewMs: 120_000, maxKeys: 100_000 }),
+  spam: z
+    .strictObject({
+      /** Links allowed in one message. @default 3 */
+      maxLinks: nonNegativeInt.default(3),
+      /** Longest run of one repeated character. @default 20 */
+      maxCharRun: positiveInt.default(20),
+      /** Case-insensitive phrases that mark a message as spam. */
+      keywords: z.array(z.string().min(1).max(100)).max(200).default(['buy now', 'click here', 'free money']),
+      /** Extra regular expressions (case-insensitive) that mark a message as spam. @default [] */
+      patterns: z.array(z.string().min(1).max(200)).max(50).default([]),
+      /** Identical messages a user may send within `repeatWindowMs`. @default 2 */
+      maxRepeats: positiveInt.default(2),
+      /** @default 30000 */
+      repeatWindowMs: positiveInt.default(30_000),
+      /** Spam refusals within `repeatWindowMs` before the user is muted. @default 3 */
+      muteAfter: positiveInt.default(3),
+      /** How long a mute lasts. @default 60000 */
+      muteMs: positiveInt.default(60_000),
+    })
+    .default({
+      maxLinks: 3,
+      maxCharRun: 20,
+      keywords: ['buy now', 'click here', 'free money'],
+      patterns: [],
+      maxRepeats: 2,
+      repeatWindowMs: 30_000,
+      muteAfter: 3,
+      muteMs: 60_000,
+    }),
   abuse: z
     .strictObject({
       /** Score at which a user and IP are disconnected (4429) and banned. @default 100 */
       threshold: positiveInt.default(100),
+      /** Scores decay: a score counts violations within this window. @default 600000 */
+      windowMs: positiveInt.default(600_000),
+      /**
+       * Ban loopback and `trustProxy` addresses too. Off by default: behind a local reverse proxy
+       * every client shares that address, and banning it would lock everyone out. @default false
+       */
+      banProxyIps: z.boolean().default(false),
+      /** Users and IPs tracked at once (least recent forgotten first). @default 100000 */
+      maxTracked: positiveInt.default(100_000),
     })
-    .default({ threshold: 100 }),
+    .default({ threshold: 100, windowMs: 600_000, banProxyIps: false, maxTracked: 100_000 }),
+  alerts: z
+    .strictObject({
+      /** Live `security.alert` frames per second to admins; the rest are counted and summarized. @default 5 */
+      perSecond: positiveInt.default(5),
+    })
+    .default({ perSecond: 5 }),
+  encryption: z
+    .strictObject({
+      /** Encrypt message text at rest with AES-256-GCM. @default true */
+      enabled: z.boolean().default(true),
+    })
+    .default({ enabled: true }),
   tls: z
     .strictObject({
       /** Path to a PEM certificate chain. */

@@ -110,17 +110,25 @@ export class FramePipeline {
 
   private async guardsThenDispatch(ctx: FrameContext): Promise<Reply> {
     const { guards, audit } = this.deps;
-    for (let i = 0; i < guards.length; i++) {
-      let verdict = guards[i]!.check(ctx);
+    let reply: Reply | undefined;
+    let passed = 0;
+    for (; passed < guards.length; passed++) {
+      let verdict = guards[passed]!.check(ctx);
       if (verdict instanceof Promise) verdict = await verdict;
       if (verdict === undefined) continue;
       if ('answer' in verdict) return verdict.answer;
       if (verdict.event) audit.emit(verdict.event, { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: ctx.frame.type, ...verdict.detail } });
-      return verdict;
+      reply = verdict;
+      break;
     }
-    const reply =
-      ctx.frame.type === 'auth.refresh' ? await this.deps.auth.refresh(ctx.conn, ctx.frame.token) : await this.deps.dispatch(ctx.conn, ctx.frame);
-    for (let i = 0; i < guards.length; i++) guards[i]!.after?.(ctx, reply);
+    try {
+      reply ??= ctx.frame.type === 'auth.refresh' ? await this.deps.auth.refresh(ctx.conn, ctx.frame.token) : await this.deps.dispatch(ctx.conn, ctx.frame);
+    } catch (error) {
+      reply = { ok: false, code: 'INTERNAL' };
+      this.deps.log.error({ err: error, type: ctx.frame.type, conn: ctx.conn.connectionId }, 'frame handler failed');
+    }
+    // Every guard that let the frame through learns how it ended (idempotency keys settle here).
+    for (let i = 0; i < passed; i++) guards[i]!.after?.(ctx, reply);
     return reply;
   }
 

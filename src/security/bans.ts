@@ -60,14 +60,15 @@ export class Bans {
     this.apply(record, CLOSE.FORBIDDEN);
   }
 
-  private apply(record: BanRecord, closeCode: number): void {
+  /** `announce` is false for entries another process wrote (and recorded its own event for). */
+  private apply(record: BanRecord, closeCode: number, announce = true): void {
     this.lastId = Math.max(this.lastId, record.id);
     this.latest.set(key(record.kind, record.value), record);
     if (record.until === 0) {
-      this.audit.emit('ban_removed', record.kind === 'ip' ? { ip: record.value } : { user: record.value });
+      if (announce) this.audit.emit('ban_removed', record.kind === 'ip' ? { ip: record.value } : { user: record.value });
       return;
     }
-    this.audit.emit('ban_added', {
+    if (announce) this.audit.emit('ban_added', {
       ...(record.kind === 'ip' ? { ip: record.value } : { user: record.value }),
       detail: { until: record.until, level: record.level, reason: record.reason },
     });
@@ -80,7 +81,7 @@ export class Bans {
   async poll(): Promise<void> {
     for (const record of await this.store.bansAfter(this.lastId)) {
       if (record.id <= this.lastId) continue;
-      this.apply(record, CLOSE.FORBIDDEN);
+      this.apply(record, CLOSE.FORBIDDEN, false);
     }
     const forget = Date.now() - LEVEL_MEMORY_MS;
     for (const [k, record] of this.latest) if (record.until < forget && record.createdAt < forget) this.latest.delete(k);

@@ -193,7 +193,7 @@ export class SqliteStore implements Store {
       roomName,
       userId: row.user_id,
       userName: row.user_name,
-      text: deleted ? '' : this.codec.decode(row.body, row.key_id),
+      text: deleted ? '' : this.codec.decode(row.body, row.key_id, row.id),
       ts: row.ts,
       replyTo: row.reply_to ?? undefined,
       deleted,
@@ -243,7 +243,7 @@ export class SqliteStore implements Store {
 
   appendMessage(message: NewMessage): Promise<StoredMessage> {
     // Encrypt outside the transaction so the batch holds the write lock as briefly as possible.
-    const { body, keyId } = this.codec.encode(message.text);
+    const { body, keyId } = this.codec.encode(message.text, message.id);
     return this.batcher.enqueue(() => {
       const seq = this.sql.nextSeq.get(message.roomId) as number | undefined;
       if (seq === undefined) throw new RoomGoneError();

@@ -3,8 +3,9 @@
  * encrypting codec (security/at-rest.ts) stores AES-256-GCM with a key id on each row.
  */
 export interface TextCodec {
-  encode(text: string): { body: Buffer; keyId: string | null };
-  decode(body: Buffer, keyId: string | null): string;
+  /** `aad` binds the ciphertext to its row (the message id). */
+  encode(text: string, aad?: string): { body: Buffer; keyId: string | null };
+  decode(body: Buffer, keyId: string | null, aad?: string): string;
 }
 
 export const plainCodec: TextCodec = {

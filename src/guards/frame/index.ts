@@ -1,15 +1,29 @@
 /** The frame guards, in the order they run (after parse, auth state and schema). */
 import type { Config } from '../../config/schema.js';
+import type { SecurityAudit } from '../../security/audit.js';
 import type { RateLimits } from '../rate-limits.js';
 import { rateGuard } from './rate.js';
+import { replayGuard, type ReplayGuard } from './replay.js';
+import { spamGuard, type SpamGuard } from './spam.js';
 import { textGuard } from './text.js';
 import type { FrameGuard } from './types.js';
 
 export interface FrameGuardDeps {
   config: Config;
   rateLimits: RateLimits;
+  audit: SecurityAudit;
 }
 
-export function createFrameGuards(deps: FrameGuardDeps): FrameGuard[] {
-  return [rateGuard(deps.rateLimits), textGuard(deps.config.limits.maxMessageChars)];
+export interface FrameGuards {
+  /** Run in this order: rate -> replay -> text (length, sanitize) -> spam. */
+  list: FrameGuard[];
+  replay: ReplayGuard;
+  spam: SpamGuard;
+}
+
+export function createFrameGuards(deps: FrameGuardDeps): FrameGuards {
+  const { config } = deps;
+  const replay = replayGuard(config.replay);
+  const spam = spamGuard(config.spam, config.abuse.maxTracked, deps.audit);
+  return { list: [rateGuard(deps.rateLimits), replay, textGuard(config.limits.maxMessageChars), spam], replay, spam };
 }

@@ -25,6 +25,6 @@ export type FrameVerdict = undefined | GuardRefusal | { answer: Reply };
 export interface FrameGuard {
   readonly name: string;
   check(ctx: FrameContext): FrameVerdict | Promise<FrameVerdict>;
-  /** Called after the domain answered a frame that passed every guard. */
+  /** Called with the final reply of every frame this guard let through (refused later or answered). */
   after?(ctx: FrameContext, reply: Reply): void;
 }

@@ -1,0 +1,96 @@
+/**
+ * Spam rules for `chat.send` (contract section 4, seed "isSpam"): link floods, long runs of one
+ * character, configured keywords and patterns, and the same message repeated by one user. Users
+ * who keep tripping the rules are muted for a while. Per-user memory is an LRU bounded by count
+ * and time.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../../config/schema.js';
+import type { SecurityAudit } from '../../security/audit.js';
+import type { FrameGuard } from './types.js';
+
+const LINK = /\bhttps?:\/\/|\bwww\./gi;
+
+interface Recent {
+  digest: string;
+  count: number;
+}
+
+interface Strikes {
+  count: number;
+  mutedUntil: number;
+}
+
+export function longestRun(text: string): number {
+  let best = 0;
+  let run = 0;
+  let prev = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    run = c === prev ? run + 1 : 1;
+    prev = c;
+    if (run > best) best = run;
+  }
+  return best;
+}
+
+export type SpamRule = 'links' | 'char_run' | 'keyword' | 'pattern' | 'repeat';
+
+export function spamRule(text: string, rules: Config['spam'], patterns: readonly RegExp[], keywords: readonly string[]): SpamRule | undefined {
+  const links = text.match(LINK);
+  if (links && links.length > rules.maxLinks) return 'links';
+  if (longestRun(text) > rules.maxCharRun) return 'char_run';
+  const lower = text.toLowerCase();
+  for (const k of keywords) if (lower.includes(k)) return 'keyword';
+  for (const p of patterns) if (p.test(text)) return 'pattern';
+  return undefined;
+}
+
+export interface SpamGuard extends FrameGuard {
+  readonly size: number;
+}
+
+export function spamGuard(rules: Config['spam'], maxTracked: number, audit: SecurityAudit): SpamGuard {
+  const patterns = rules.patterns.map((p) => new RegExp(p, 'i'));
+  const keywords = rules.keywords.map((k) => k.toLowerCase());
+  const recent = new LRUCache<string, Recent>({ max: maxTracked, ttl: rules.repeatWindowMs });
+  const strikes = new LRUCache<string, Strikes>({ max: maxTracked, ttl: Math.max(rules.repeatWindowMs, rules.muteMs) });
+
+  return {
+    name: 'spam',
+    get size() {
+      return recent.size + strikes.size;
+    },
+    check: function spam(ctx) {
+      const frame = ctx.frame;
+      if (frame.type !== 'chat.send') return undefined;
+      const user = ctx.conn.userId!;
+      const now = Date.now();
+      const s = strikes.get(user);
+      if (s && s.mutedUntil > now) {
+        return { ok: false, code: 'SPAM', message: 'You are muted for a while.', retryAfterMs: s.mutedUntil - now, event: 'spam_detected', detail: { rule: 'muted' } };
+      }
+      let rule = spamRule(frame.text, rules, patterns, keywords);
+      if (!rule) {
+        const digest = createHash('sha1').update(frame.room).update('\u0000').update(frame.text).digest('base64');
+        const last = recent.get(user);
+        if (last && last.digest === digest) {
+          last.count++;
+          if (last.count > rules.maxRepeats) rule = 'repeat';
+        } else {
+          recent.set(user, { digest, count: 1 });
+        }
+      }
+      if (!rule) return undefined;
+      const next: Strikes = { count: (s?.count ?? 0) + 1, mutedUntil: 0 };
+      if (next.count >= rules.muteAfter) {
+        next.mutedUntil = now + rules.muteMs;
+        next.count = 0;
+        audit.emit('user_muted', { ip: ctx.conn.ip, user, detail: { untilMs: rules.muteMs } });
+      }
+      strikes.set(user, next);
+      return { ok: false, code: 'SPAM', message: 'The message looks like spam.', event: 'spam_detected', detail: { rule } };
+    },
+  };
+}

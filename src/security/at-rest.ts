@@ -1,0 +1,124 @@
+/**
+ * Encryption of message text at rest: AES-256-GCM (node:crypto) with a fresh 96-bit IV per
+ * message and the message id as associated data, so a ciphertext cannot be moved to another
+ * row. Each row records the id of its key. Keys come from `BULWARK_ENCRYPTION_KEYS`
+ * (`id:base64,id:base64`, the last one current) or from `<dataDir>/keys.json` (mode 0600),
+ * created on first start. `bulwark keys rotate` adds a key: new writes use it, old rows stay
+ * readable with theirs.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TextCodec } from '../store/text-codec.js';
+
+export const KEYS_FILE = 'keys.json';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface KeyRing {
+  current: string;
+  keys: Map<string, Buffer>;
+}
+
+interface KeysFile {
+  current: string;
+  keys: Record<string, string>;
+}
+
+function parseEnvKeys(raw: string): KeyRing {
+  const keys = new Map<string, Buffer>();
+  let current = '';
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const colon = part.indexOf(':');
+    if (colon <= 0) throw new Error('BULWARK_ENCRYPTION_KEYS: expected id:base64 entries');
+    const id = part.slice(0, colon);
+    const key = Buffer.from(part.slice(colon + 1), 'base64');
+    if (key.length !== 32) throw new Error(`BULWARK_ENCRYPTION_KEYS: key ${id} must be 32 bytes`);
+    keys.set(id, key);
+    current = id;
+  }
+  if (!current) throw new Error('BULWARK_ENCRYPTION_KEYS: no key');
+  return { current, keys };
+}
+
+function readKeysFile(path: string): KeyRing {
+  const data = JSON.parse(readFileSync(path, 'utf8')) as KeysFile;
+  const keys = new Map(Object.entries(data.keys).map(([id, b64]) => [id, Buffer.from(b64, 'base64')] as const));
+  if (!keys.has(data.current)) throw new Error(`${path}: current key ${data.current} is missing`);
+  return { current: data.current, keys };
+}
+
+function writeKeysFile(path: string, ring: KeyRing): void {
+  const data: KeysFile = { current: ring.current, keys: Object.fromEntries([...ring.keys].map(([id, k]) => [id, k.toString('base64')])) };
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+  chmodSync(path, 0o600);
+}
+
+/** Loads the key ring from the environment, or from the data directory (created if absent). */
+export function loadKeyRing(dataDir: string, env: NodeJS.ProcessEnv = process.env): KeyRing {
+  if (env.BULWARK_ENCRYPTION_KEYS) return parseEnvKeys(env.BULWARK_ENCRYPTION_KEYS);
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, KEYS_FILE);
+  if (existsSync(path)) return readKeysFile(path);
+  const ring: KeyRing = { current: 'k1', keys: new Map([['k1', randomBytes(32)]]) };
+  writeKeysFile(path, ring);
+  return ring;
+}
+
+/** Adds a new current key to `<dataDir>/keys.json`; returns its id. */
+export function rotateKeyFile(dataDir: string): string {
+  const ring = loadKeyRing(dataDir, {});
+  let n = ring.keys.size + 1;
+  while (ring.keys.has(`k${n}`)) n++;
+  const id = `k${n}`;
+  ring.keys.set(id, randomBytes(32));
+  ring.current = id;
+  writeKeysFile(join(dataDir, KEYS_FILE), ring);
+  return id;
+}
+
+export class EncryptingCodec implements TextCodec {
+  private mtimeMs = 0;
+
+  constructor(
+    private ring: KeyRing,
+    private readonly reloadFrom?: string,
+  ) {
+    if (reloadFrom && existsSync(reloadFrom)) this.mtimeMs = statSync(reloadFrom).mtimeMs;
+  }
+
+  /** Picks up a rotation done by the CLI while the server runs. */
+  reloadIfChanged(): boolean {
+    if (!this.reloadFrom || !existsSync(this.reloadFrom)) return false;
+    const mtime = statSync(this.reloadFrom).mtimeMs;
+    if (mtime === this.mtimeMs) return false;
+    this.mtimeMs = mtime;
+    this.ring = readKeysFile(this.reloadFrom);
+    return true;
+  }
+
+  get currentKeyId(): string {
+    return this.ring.current;
+  }
+
+  encode(text: string, aad?: string): { body: Buffer; keyId: string | null } {
+    const key = this.ring.keys.get(this.ring.current)!;
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    if (aad) cipher.setAAD(Buffer.from(aad, 'utf8'));
+    const encrypted = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+    return { body: Buffer.concat([iv, cipher.getAuthTag(), encrypted]), keyId: this.ring.current };
+  }
+
+  decode(body: Buffer, keyId: string | null, aad?: string): string {
+    if (keyId === null) return body.toString('utf8');
+    const key = this.ring.keys.get(keyId);
+    if (!key) throw new Error(`message key ${keyId} is not in the key ring`);
+    const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, IV_BYTES));
+    decipher.setAuthTag(body.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    if (aad) decipher.setAAD(Buffer.from(aad, 'utf8'));
+    return Buffer.concat([decipher.update(body.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+  }
+}
