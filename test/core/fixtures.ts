@@ -1,7 +1,8 @@
 /**
  * Shared pieces of the core integration suite. The core tests exercise rooms, messages and the
- * router, not the rate limits (those have their own suite), so they run with limits loose enough
- * that hundreds of frames from one loopback address are never throttled.
+ * router, not the rate limits or abuse scoring (those have their own suites), so they run with
+ * limits loose enough that hundreds of frames and dozens of deliberate refusals from one loopback
+ * address are never throttled or banned. Texts stay varied so no spam rule is tripped.
  */
 import type { Frame, TestClient } from '../helpers/client.js';
 
@@ -9,6 +10,7 @@ const LOOSE = { points: 1_000_000, durationMs: 60_000 };
 
 /** Config for servers whose tests send many frames or open many sockets from 127.0.0.1. */
 export const LOOSE_LIMITS: Record<string, unknown> = {
+  abuse: { threshold: 1_000_000 },
   rateLimits: {
     handshake: LOOSE,
     default: LOOSE,
@@ -57,6 +59,13 @@ export function seqs(messages: readonly WireMessage[]): number[] {
 export function range(from: number, to: number): number[] {
   const out: number[] = [];
   for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}
+
+/** `length` characters of varied text (no long run of one character, no link, no keyword). */
+export function variedText(length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += String.fromCharCode(97 + ((i * 7) % 26));
   return out;
 }
 

@@ -10,7 +10,7 @@ import { CLIENT_FRAME_TYPES } from '../../src/protocol/frames.js';
 import { ERROR_CODES } from '../../src/protocol/errors.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/client.js';
-import { LOOSE_LIMITS } from './fixtures.js';
+import { LOOSE_LIMITS, variedText } from './fixtures.js';
 
 /**
  * One valid frame of every client type (written from the contract's table), sent by `owner`,
@@ -258,9 +258,9 @@ describe('the frame router', () => {
     const client = await fresh();
     const base = { type: 'chat.send', id: 'big', room: 'lobby', text: '' };
     const overhead = JSON.stringify(base).length;
-    const under = await client.request({ ...base, text: 'y'.repeat(4096 - overhead) });
+    const under = await client.request({ ...base, text: variedText(4096 - overhead) });
     assert.notEqual(under.code, 'INVALID_PAYLOAD', 'a frame within the limit reaches the schema');
-    client.send({ ...base, id: 'big2', text: 'y'.repeat(4097 - overhead) });
+    client.send({ ...base, id: 'big2', text: variedText(4097 - overhead) });
     assert.equal((await client.closed).code, 1009);
   });
 
