@@ -186,6 +186,14 @@ export const ConfigSchema = z.strictObject({
       enabled: z.boolean().default(false),
     })
     .default({ enabled: false }),
+  socketio: z
+    .strictObject({
+      /** Serve the Socket.IO transport at `/socket.io/`. @default true */
+      enabled: z.boolean().default(true),
+      /** Allow HTTP long-polling (off: WebSocket transport only). Its buffers follow `limits`. @default false */
+      polling: z.boolean().default(false),
+    })
+    .default({ enabled: true, polling: false }),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
   /** PostgreSQL URL; storage is SQLite under `dataDir` when unset. */
