@@ -142,8 +142,17 @@ describe('documentation', () => {
     walk(defaults, '');
   });
 
-  it('documents the default rate-limit rules and every frame type', () => {
+  it('documents the default rate-limit rules with their values, and every frame type', () => {
     assert.deepEqual(missing(Object.keys(DEFAULT_RATE_LIMITS)), []);
+    for (const doc of [readme, protocol]) {
+      const rows = doc.split('\n');
+      for (const [name, rule] of Object.entries(DEFAULT_RATE_LIMITS)) {
+        const row = rows.find((r) => r.startsWith(`| \`${name}\` |`));
+        assert.ok(row, `no rate-limit row for ${name}`);
+        const shown = `${rule.points} per ${rule.durationMs / 1000} s`;
+        assert.ok(row.includes(shown), `rate rule ${name}: expected "${shown}" in ${row}`);
+      }
+    }
     assert.deepEqual(missing(CLIENT_FRAME_TYPES), []);
   });
 
