@@ -86,7 +86,8 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     this.dial = impl as unknown as Dial;
     this.backoff = options.reconnect === false ? false : { ...DEFAULT_BACKOFF, maxAttempts: Infinity, overloadFloorMs: 5000, ...options.reconnect };
     this.outbox = new Outbox(options.outboxLimit ?? 100);
-    if (options.autoConnect !== false) this.connect();
+    // Deferred, so listeners attached right after `connect()` see the first `connecting`.
+    if (options.autoConnect !== false) queueMicrotask(() => this._state === 'idle' && this.connect());
   }
 
   get state(): ConnectionState {
@@ -153,15 +154,16 @@ export class BulwarkClient extends Emitter<ClientEvents> {
 
   /**
    * Sends a frame with an id and resolves with its `ack`, or rejects with the server's `error`
-   * (a `BulwarkError` carrying the wire code), `TIMEOUT`, `DISCONNECTED` or `CLOSED`. Made while
-   * the connection is down, the request waits for the next `welcome` (within the timeout).
+   * (a `BulwarkError` carrying the wire code), `TIMEOUT`, `DISCONNECTED` or `CLOSED`. Made before
+   * `welcome` or while the connection is down, the request waits for the next `welcome` (within
+   * the timeout).
    */
   request<T extends RequestType>(type: T, fields: RequestFields<T>, options: { timeoutMs?: number } = {}): Promise<AckOf<T>> {
     const id = fields.id ?? newId();
     const frame = { ...fields, type, id };
     return new Promise<AckOf<T>>((resolve, reject) => {
-      if (this._state === 'closed' || this._state === 'idle') {
-        reject(new BulwarkError('CLOSED', 'The client is not connected; call connect() first.'));
+      if (this._state === 'closed') {
+        reject(new BulwarkError('CLOSED', 'The client is closed.'));
         return;
       }
       if (this.pending.has(id) || this.waiting.has(id)) {
@@ -190,7 +192,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
    * Resolves with the ack (`duplicate: true` when the server had it already).
    */
   send(room: string, text: string, options: SendOptions = {}): Promise<SendAck> {
-    if (this._state === 'closed' || this._state === 'idle') return Promise.reject(new BulwarkError('CLOSED', 'The client is not connected; call connect() first.'));
+    if (this._state === 'closed') return Promise.reject(new BulwarkError('CLOSED', 'The client is closed.'));
     if (this.outbox.full) {
       return Promise.reject(
         new BulwarkError('OUTBOX_FULL', `The outbox is full: ${this.outbox.limit} messages are waiting for the connection. Try again once it is back.`),
