@@ -80,19 +80,20 @@ describe('client SDK: outbox', () => {
 
   it('queues sends while disconnected and flushes them in order after the reconnect, once each', async () => {
     server = await startServer({ config });
-    let hold: ReturnType<typeof gate> | undefined;
+    const hold = gate();
+    let holding = false;
     const token = await server.token('queuer');
     const client = sdk(server, {
       reconnect: { baseMs: 50 },
       token: async () => {
-        if (hold) await hold.promise;
+        if (holding) await hold.promise;
         return token;
       },
     });
     clients.push(client);
     await client.request('room.create', { room: 'queued', visibility: 'public' });
     await client.join('queued');
-    hold = gate();
+    holding = true;
     const down = nextEvent(client, 'reconnecting');
     server = await server.restart();
     await down;
