@@ -162,3 +162,18 @@ export function upgradeRequest(server: Pick<TestServer, 'url' | 'origin'>, extra
     '',
   ].join('\r\n');
 }
+
+/**
+ * Signs a token with the test server's HMAC secret, with exactly the claims given (no defaults):
+ * for expired, not-yet-valid, claim-less or wrongly addressed tokens the server's minting refuses to make.
+ */
+export async function signHs(server: TestServer, claims: Record<string, unknown>, header: { alg?: string; kid?: string } = {}): Promise<string> {
+  const { SignJWT } = await import('jose');
+  const { hmacSecret } = await import('../../src/auth/keys.js');
+  return new SignJWT(claims).setProtectedHeader({ alg: header.alg ?? 'HS256', typ: 'JWT', ...(header.kid ? { kid: header.kid } : {}) }).sign(hmacSecret(server.config));
+}
+
+/** Seconds since the epoch, offset by `deltaS`. */
+export function epoch(deltaS = 0): number {
+  return Math.floor(Date.now() / 1000) + deltaS;
+}
