@@ -114,3 +114,12 @@ export async function roomWith(owner: TestClient, members: TestClient[], visibil
 export function discard(client: TestClient, type: string): void {
   for (let i = client.frames.length - 1; i >= 0; i--) if (client.frames[i]!.type === type) client.frames.splice(i, 1);
 }
+
+/** The close code of a client's socket, or 'open' when it is still open after `ms`. */
+export async function closeCode(client: TestClient, ms = 3000): Promise<number | 'open'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'open'>((resolve) => (timer = setTimeout(() => resolve('open'), ms)));
+  const result = await Promise.race([client.closed.then((c) => c.code), timeout]);
+  clearTimeout(timer);
+  return result;
+}
