@@ -1,7 +1,9 @@
 /**
  * The per-frame path, in one place: parse -> authentication state -> schema -> guards (rate,
  * replay, sanitize, spam, in the order given) -> domain -> exactly one reply per `id`.
- * The transport hands over text frames that already passed the size and binary checks.
+ * The transport hands over text frames that already passed the size and binary checks
+ * (`handleText`), or frames it already decoded (`handleValue`, Socket.IO); past parsing both
+ * take the same path.
  */
 import type { Logger } from 'pino';
 import type { SessionAuth } from '../auth/session-auth.js';
@@ -10,15 +12,18 @@ import type { Reply } from '../domain/reply.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import { ERROR_MESSAGES, type ErrorCode, type ErrorDetail } from '../protocol/errors.js';
-import type { ClientFrame, ErrorFrame } from '../protocol/frames.js';
+import type { ClientFrame, ErrorFrame, ServerFrame } from '../protocol/frames.js';
 import type { SecurityAudit } from '../security/audit.js';
 import type { SecurityEventType } from '../security/events.js';
-import type { Connection } from '../transport/connection.js';
-import { parseFrame, replyId } from './frame/parse.js';
+import type { Connection, DecodedFrame, Inbound } from '../transport/connection.js';
+import { checkFrame, parseFrame, replyId } from './frame/parse.js';
 import { validateFrame } from './frame/schema.js';
 import type { FrameContext, FrameGuard } from './frame/types.js';
 
 export type Dispatch = (conn: Connection, frame: ClientFrame) => Promise<Reply> | Reply;
+
+/** Where one frame's reply goes when it does not go over the connection (a Socket.IO ack). */
+export type Responder = (frame: ServerFrame) => void;
 
 export interface PipelineDeps {
   config: Config;
@@ -43,15 +48,27 @@ export class FramePipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
   handleText(conn: Connection, raw: string): void {
-    if (conn.busy) {
-      if (conn.inbox.push(raw) === INBOX_HIGH_WATER) conn.pauseInput();
-      return;
-    }
-    this.process(conn, raw);
+    this.enqueue(conn, raw);
   }
 
-  private process(conn: Connection, raw: string): void {
-    const pending = this.step(conn, raw);
+  /**
+   * A frame a transport already decoded. `type`, when given, is the type the transport carried it
+   * under and must equal the frame's own; `respond` takes the frame's reply (and only it).
+   */
+  handleValue(conn: Connection, frame: DecodedFrame): void {
+    this.enqueue(conn, frame);
+  }
+
+  private enqueue(conn: Connection, input: Inbound): void {
+    if (conn.busy) {
+      if (conn.inbox.push(input) === INBOX_HIGH_WATER) conn.pauseInput();
+      return;
+    }
+    this.process(conn, input);
+  }
+
+  private process(conn: Connection, input: Inbound): void {
+    const pending = this.step(conn, input);
     if (!pending) return;
     conn.busy = true;
     void pending.then(() => this.next(conn));
@@ -63,30 +80,37 @@ export class FramePipeline {
     if (conn.inbox.length <= INBOX_LOW_WATER) conn.resumeInput();
   }
 
-  /** Handles one frame; returns a promise when the answer is asynchronous. */
-  private step(conn: Connection, raw: string): Promise<void> | undefined {
-    const parsed = parseFrame(raw);
+  /** Handles one frame; returns a promise when the answer is asynchronous. Parsing is the only step that depends on the transport. */
+  private step(conn: Connection, input: Inbound): Promise<void> | undefined {
+    const decoded = typeof input === 'string' ? undefined : input;
+    const respond = decoded?.respond;
+    const parsed = decoded ? checkFrame(decoded.value) : parseFrame(input as string);
     if (!parsed.ok) {
       if (!conn.authenticated) return this.unauthenticated(conn, 'not_json');
-      return this.malformed(conn, undefined, 'BAD_REQUEST', 'malformed_frame', { reason: parsed.reason });
+      return this.malformed(conn, undefined, 'BAD_REQUEST', 'malformed_frame', { reason: parsed.reason }, undefined, respond);
     }
     const value = parsed.value;
     const id = replyId(value);
     if (!conn.authenticated && value['type'] !== 'auth') return this.unauthenticated(conn, 'not_auth_first');
     if (typeof value['type'] !== 'string') {
-      return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', undefined, [{ path: 'type', message: 'required string' }]);
+      return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', undefined, [{ path: 'type', message: 'required string' }], respond);
+    }
+    // A frame sent under one name but typed as another (Socket.IO event `chat.send` carrying a
+    // `room.delete`) would slip past anything that trusts the name: refuse it.
+    if (decoded?.type !== undefined && decoded.type !== value['type']) {
+      return this.malformed(conn, id, 'BAD_REQUEST', 'malformed_frame', { reason: 'type_mismatch' }, undefined, respond);
     }
     const checked = validateFrame(value);
     if (!checked.ok) {
       if (!conn.authenticated) return this.unauthenticated(conn, 'invalid_auth_frame');
-      if (checked.unknownType) return this.malformed(conn, id, 'UNKNOWN_TYPE', 'unknown_type', { type: String(value['type']).slice(0, 32) });
-      return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', { type: value['type'] }, checked.details);
+      if (checked.unknownType) return this.malformed(conn, id, 'UNKNOWN_TYPE', 'unknown_type', { type: String(value['type']).slice(0, 32) }, undefined, respond);
+      return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', { type: value['type'] }, checked.details, respond);
     }
     const frame = checked.frame;
     this.deps.metrics.framesIn.inc({ type: frame.type });
     if (frame.type === 'auth') {
       if (conn.authenticated) {
-        this.reply(conn, id, { ok: false, code: 'BAD_REQUEST', message: 'Already authenticated.' });
+        this.reply(conn, id, { ok: false, code: 'BAD_REQUEST', message: 'Already authenticated.' }, respond);
         return undefined;
       }
       return this.deps.auth.authFrame(conn, frame.token, id).catch((error: unknown) => {
@@ -94,10 +118,10 @@ export class FramePipeline {
         conn.close(CLOSE.INTERNAL, 'internal error');
       });
     }
-    return this.run(conn, { conn, frame }, id);
+    return this.run(conn, { conn, frame }, id, respond);
   }
 
-  private async run(conn: Connection, ctx: FrameContext, id: string | undefined): Promise<void> {
+  private async run(conn: Connection, ctx: FrameContext, id: string | undefined, respond: Responder | undefined): Promise<void> {
     let reply: Reply;
     try {
       reply = await this.guardsThenDispatch(ctx);
@@ -105,7 +129,7 @@ export class FramePipeline {
       this.deps.log.error({ err: error, type: ctx.frame.type, conn: conn.connectionId }, 'frame handler failed');
       reply = { ok: false, code: 'INTERNAL' };
     }
-    this.reply(conn, id, reply);
+    this.reply(conn, id, reply, respond);
   }
 
   private async guardsThenDispatch(ctx: FrameContext): Promise<Reply> {
@@ -145,9 +169,10 @@ export class FramePipeline {
     event: SecurityEventType,
     detail?: Record<string, unknown>,
     details?: ErrorDetail[],
+    respond?: Responder,
   ): undefined {
     this.deps.audit.emit(event, { ip: conn.ip, user: conn.userId, detail });
-    this.reply(conn, id, details ? { ok: false, code, details } : { ok: false, code });
+    this.reply(conn, id, details ? { ok: false, code, details } : { ok: false, code }, respond);
     if (++conn.malformed >= this.deps.config.limits.maxMalformedFrames) {
       this.deps.audit.emit('malformed_limit', { ip: conn.ip, user: conn.userId, detail: { count: conn.malformed } });
       conn.close(CLOSE.MALFORMED, 'too many malformed frames');
@@ -155,10 +180,12 @@ export class FramePipeline {
     return undefined;
   }
 
-  reply(conn: Connection, id: string | undefined, reply: Reply): void {
+  /** Sends a frame's one reply: to `respond` when the transport gave one, else over the connection. */
+  reply(conn: Connection, id: string | undefined, reply: Reply, respond?: Responder): void {
+    const send = respond ?? ((frame: ServerFrame) => conn.send(frame));
     if (reply.ok) {
       if (id === undefined) return;
-      conn.send({ type: 'ack', id, ...reply.body });
+      send({ type: 'ack', id, ...reply.body });
       return;
     }
     this.deps.metrics.errors.inc({ code: reply.code });
@@ -166,6 +193,6 @@ export class FramePipeline {
     if (id !== undefined) frame.id = id;
     if (reply.details) frame.details = reply.details;
     if (reply.retryAfterMs !== undefined) frame.retryAfterMs = reply.retryAfterMs;
-    conn.send(frame);
+    send(frame);
   }
 }

@@ -20,6 +20,21 @@ export interface Outbound {
   resume(): void;
 }
 
+/**
+ * A client frame waiting its turn: raw text (raw WebSocket), or a value a transport already
+ * decoded (Socket.IO), with the frame type the transport named out of band and the callback that
+ * takes this frame's one reply (a Socket.IO acknowledgement).
+ */
+export type Inbound = string | DecodedFrame;
+
+export interface DecodedFrame {
+  readonly value: unknown;
+  /** The type the transport carried the frame under (the Socket.IO event name); must equal `value.type`. */
+  readonly type?: string;
+  /** Takes the `ack` or `error` reply of this frame instead of the connection. */
+  readonly respond?: (frame: ServerFrame) => void;
+}
+
 export interface ConnectionHooks {
   /** Outbound buffer over the limit: the connection is closed 4409 by the caller of this hook. */
   onSlowConsumer(conn: Connection): void;
@@ -38,7 +53,7 @@ export class Connection implements Session, Peer {
   closing = false;
   /** A frame of this connection is being handled; later ones wait in `inbox`. */
   busy = false;
-  readonly inbox: string[] = [];
+  readonly inbox: Inbound[] = [];
   private paused = false;
   private timers: NodeJS.Timeout[] = [];
 

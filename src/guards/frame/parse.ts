@@ -33,6 +33,11 @@ export function parseFrame(raw: string): ParseResult {
   } catch {
     return { ok: false, reason: 'not_json' };
   }
+  return checkFrame(value);
+}
+
+/** The checks after JSON decoding, for transports that hand over decoded values (Socket.IO). */
+export function checkFrame(value: unknown): ParseResult {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'not_object' };
   if (!withinBounds(value, 0)) return { ok: false, reason: 'too_complex' };
   return { ok: true, value: value as Record<string, unknown> };
