@@ -1,0 +1,388 @@
+/**
+ * A load-generator process. The orchestrator (bench/run.ts) forks a few of these, pinned away
+ * from the server's core, and drives them over IPC: open authenticated connections, pump the
+ * echo window, join the fanout room, publish at a rate, report counts and latency histograms.
+ * Every loop is bounded in count and every wait in time.
+ */
+import { performance } from 'node:perf_hooks';
+import { Hist } from '../lib/hist.js';
+import { benchToken } from '../lib/jwt.js';
+import { LiteWs, encodeFrame } from './lite-ws.js';
+import { PROTOCOLS, type ClientProtocol } from './protocols.js';
+
+export interface InitArgs {
+  protocol: string;
+  port: number;
+  secret: string;
+  localAddresses: string[];
+  workerIndex: number;
+}
+
+type Json = Record<string, unknown>;
+interface Request {
+  seq: number;
+  op: string;
+  args: Json;
+}
+
+/** Wall-clock milliseconds with sub-µs resolution, comparable across processes. */
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
+interface Client {
+  ws: LiteWs;
+  user: string;
+  /** Send times of requests awaiting their ack, oldest first (replies come in order). */
+  inflight: number[];
+  probe: boolean;
+}
+
+let init: InitArgs;
+let proto: ClientProtocol;
+let secret: Buffer;
+let origin = '';
+let addrIndex = 0;
+let nextId = 1;
+const groups = new Map<string, Client[]>();
+
+// Counters shared by the scenario handlers.
+let measuring = false;
+let running = false;
+let ops = 0;
+let errors = 0;
+let deliveries = 0;
+let totalDeliveries = 0;
+let dropped = 0;
+const hist = new Hist();
+let echoText = '';
+let pongFrame: Buffer | undefined;
+
+function send(reply: Json): void {
+  process.send?.(reply);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens one authenticated connection. Resolves with the handshake+auth latency in ms. */
+function openClient(user: string, onClose: () => void): Promise<{ client: Client; ms: number }> {
+  const t0 = performance.now();
+  const localAddress = init.localAddresses.length ? init.localAddresses[addrIndex++ % init.localAddresses.length] : undefined;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const client: Client = { ws: undefined as unknown as LiteWs, user, inflight: [], probe: false };
+    const hello = (): void => client.ws.send(proto.hello(benchToken(secret, user)));
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      client.ws.close();
+      reject(new Error(why));
+    };
+    const ws = new LiteWs({
+      port: init.port,
+      path: proto.path,
+      origin,
+      protocols: proto.protocols,
+      ...(localAddress ? { localAddress } : {}),
+      onText: (buf, start, end) => {
+        const kind = proto.classify(buf, start, end);
+        if (kind === 'ping' && pongFrame) return ws.sendRaw(pongFrame);
+        if (kind === 'open' && proto.waitForOpen) return hello();
+        if (kind === 'welcome') {
+          if (settled) return;
+          settled = true;
+          ws.onText = idleHandler(client);
+          resolve({ client, ms: performance.now() - t0 });
+          return;
+        }
+        if (kind === 'refused' || kind === 'error') fail(`auth refused: ${buf.toString('utf8', start, Math.min(end, start + 200))}`);
+      },
+      onClose: () => {
+        if (!settled) fail('closed during auth');
+        else onClose();
+      },
+    });
+    client.ws = ws;
+    ws.ready().then(
+      () => {
+        if (!proto.waitForOpen) hello();
+      },
+      (err: Error) => fail(err.message),
+    );
+  });
+}
+
+/** After auth: answer application pings, ignore the rest until a scenario takes over. */
+function idleHandler(_client: Client) {
+  return (buf: Buffer, start: number, end: number): void => {
+    if (pongFrame && proto.classify(buf, start, end) === 'ping') _client.ws.sendRaw(pongFrame);
+  };
+}
+
+async function connectMany(args: Json): Promise<Json> {
+  const users = args['users'] as string[];
+  const tag = String(args['tag']);
+  const concurrency = Number(args['concurrency'] ?? 64);
+  const timeoutMs = Number(args['timeoutMs'] ?? 60_000);
+  const list = groups.get(tag) ?? [];
+  groups.set(tag, list);
+  const h = new Hist();
+  const failures: string[] = [];
+  let failed = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const deadline = t0 + timeoutMs;
+  const lane = async (): Promise<void> => {
+    while (next < users.length && performance.now() < deadline) {
+      const user = users[next++]!;
+      try {
+        const { client, ms } = await withTimeout(
+          openClient(user, () => {
+            dropped++;
+          }),
+          15_000,
+          `auth of ${user}`,
+        );
+        list.push(client);
+        h.record(ms);
+      } catch (err) {
+        failed++;
+        if (failures.length < 5) failures.push((err as Error).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, lane));
+  return { ok: users.length - failed, failed, failures, elapsedMs: performance.now() - t0, hist: h.toSparse() };
+}
+
+/** Sends one request on every client of a group and waits for every reply (ack or error). */
+async function requestAll(list: Client[], frame: (c: Client, id: number) => string | undefined, timeoutMs: number): Promise<{ acked: number; errors: string[] }> {
+  const errs: string[] = [];
+  let acked = 0;
+  const waits = list.map(
+    (c) =>
+      new Promise<void>((resolve) => {
+        const text = frame(c, nextId++);
+        if (text === undefined) return resolve();
+        const prev = c.ws.onText;
+        c.ws.onText = (buf, start, end) => {
+          const kind = proto.classify(buf, start, end);
+          if (kind === 'ping') return prev(buf, start, end);
+          if (kind === 'ack' || kind === 'error') {
+            if (kind === 'ack') acked++;
+            else if (errs.length < 5) errs.push(buf.toString('utf8', start, Math.min(end, start + 200)));
+            c.ws.onText = prev;
+            resolve();
+          }
+        };
+        c.ws.send(text);
+      }),
+  );
+  await withTimeout(Promise.all(waits), timeoutMs, 'replies').catch((err: Error) => errs.push(err.message));
+  return { acked, errors: errs };
+}
+
+function textFor(n: number, stamp: boolean): string {
+  // ~100-byte frames; the text varies (a spam filter must not see identical messages).
+  const t = stamp ? `@${wallNow().toFixed(3)}@` : '';
+  return `${t}bench msg ${n} from the load generator ${echoText}`;
+}
+
+// ---- echo ----
+
+function echoHandler(c: Client) {
+  return (buf: Buffer, start: number, end: number): void => {
+    const kind = proto.classify(buf, start, end);
+    if (kind === 'ack' || kind === 'error') {
+      const sent = c.inflight.shift();
+      if (measuring) {
+        if (kind === 'ack') {
+          ops++;
+          if (sent !== undefined) hist.record(performance.now() - sent);
+        } else errors++;
+      }
+      if (running) echoSend(c);
+    } else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
+  };
+}
+
+function echoSend(c: Client): void {
+  const id = nextId++;
+  c.inflight.push(performance.now());
+  c.ws.sendRaw(encodeFrame(proto.send(`echo-${c.user}`, id, textFor(id, false))));
+}
+
+async function echoPrepare(): Promise<Json> {
+  const list = groups.get('echo') ?? [];
+  const r = await requestAll(list, (c, id) => proto.echoRoom(`echo-${c.user}`, id), 30_000);
+  return { acked: r.acked, errors: r.errors };
+}
+
+function echoStart(args: Json): Json {
+  const window = Number(args['window'] ?? 10);
+  running = true;
+  for (const c of groups.get('echo') ?? []) {
+    c.inflight = [];
+    c.ws.onText = echoHandler(c);
+    c.ws.socket.cork();
+    for (let i = 0; i < window; i++) echoSend(c);
+    c.ws.socket.uncork();
+  }
+  return {};
+}
+
+// ---- fanout ----
+
+const MARK = 0x40; // '@'
+
+function subscriberHandler(c: Client) {
+  return (buf: Buffer, start: number, end: number): void => {
+    const kind = proto.classify(buf, start, end);
+    if (kind === 'message') {
+      totalDeliveries++;
+      if (!measuring) return;
+      deliveries++;
+      if (!c.probe) return;
+      const a = buf.indexOf(MARK, start);
+      if (a < 0 || a >= end) return;
+      const b = buf.indexOf(MARK, a + 1);
+      if (b < 0 || b >= end) return;
+      const sentAt = Number(buf.toString('latin1', a + 1, b));
+      if (Number.isFinite(sentAt)) hist.record(wallNow() - sentAt);
+    } else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
+  };
+}
+
+async function fanoutJoin(args: Json): Promise<Json> {
+  const room = String(args['room']);
+  const probeEvery = Number(args['probeEvery'] ?? 10);
+  const list = groups.get('subs') ?? [];
+  const r = await requestAll(list, (_c, id) => proto.join(room, id), 60_000);
+  list.forEach((c, i) => {
+    c.probe = i % probeEvery === 0;
+    c.ws.onText = subscriberHandler(c);
+  });
+  return { acked: r.acked, errors: r.errors };
+}
+
+async function fanoutCreate(args: Json): Promise<Json> {
+  const list = groups.get('pub') ?? [];
+  const r = await requestAll(list, (_c, id) => proto.createRoom(String(args['room']), id), 10_000);
+  return { acked: r.acked, errors: r.errors };
+}
+
+async function publish(args: Json): Promise<Json> {
+  const pub = (groups.get('pub') ?? [])[0];
+  if (!pub) return { sent: 0, acked: 0, errors: 0 };
+  const room = String(args['room']);
+  const rate = Number(args['rate']);
+  const durationMs = Number(args['durationMs']);
+  let sent = 0;
+  let acked = 0;
+  let errs = 0;
+  pub.ws.onText = (buf, start, end) => {
+    const kind = proto.classify(buf, start, end);
+    if (kind === 'ack') acked++;
+    else if (kind === 'error') errs++;
+    else if (kind === 'ping' && pongFrame) pub.ws.sendRaw(pongFrame);
+  };
+  const t0 = performance.now();
+  const maxPerTick = Math.max(1, Math.ceil(rate / 50));
+  while (performance.now() - t0 < durationMs) {
+    const due = Math.floor((rate * (performance.now() - t0)) / 1000) - sent;
+    for (let i = 0; i < Math.min(due, maxPerTick); i++) {
+      const id = nextId++;
+      pub.ws.send(proto.send(room, id, textFor(id, true)));
+      sent++;
+    }
+    await sleep(1);
+  }
+  return { sent, acked, errors: errs, elapsedMs: performance.now() - t0 };
+}
+
+// ---- dispatch ----
+
+function closeAll(): Json {
+  running = false;
+  measuring = false;
+  let n = 0;
+  for (const list of groups.values()) {
+    for (const c of list) {
+      c.ws.close();
+      n++;
+    }
+  }
+  groups.clear();
+  return { closed: n };
+}
+
+async function handle(req: Request): Promise<Json> {
+  const { op, args } = req;
+  switch (op) {
+    case 'init':
+      init = args as unknown as InitArgs;
+      proto = PROTOCOLS[init.protocol]!;
+      if (!proto) throw new Error(`unknown protocol ${init.protocol}`);
+      secret = Buffer.from(init.secret, 'utf8');
+      origin = `http://127.0.0.1:${init.port}`;
+      pongFrame = proto.pong === undefined ? undefined : encodeFrame(proto.pong);
+      echoText = 'lorem ipsum';
+      return { pid: process.pid };
+    case 'connect':
+      return connectMany(args);
+    case 'mark':
+      ops = 0;
+      errors = 0;
+      deliveries = 0;
+      hist.reset();
+      measuring = true;
+      return {};
+    case 'report': {
+      measuring = false;
+      const out = { ops, errors, deliveries, dropped, hist: hist.toSparse() };
+      return out;
+    }
+    case 'count':
+      return { totalDeliveries, dropped };
+    case 'echo.prepare':
+      return echoPrepare();
+    case 'echo.start':
+      return echoStart(args);
+    case 'echo.stop':
+      running = false;
+      measuring = false;
+      return { ops, errors, hist: hist.toSparse() };
+    case 'fanout.create':
+      return fanoutCreate(args);
+    case 'fanout.join':
+      return fanoutJoin(args);
+    case 'publish':
+      return publish(args);
+    case 'closeAll':
+      return closeAll();
+    case 'exit':
+      closeAll();
+      setTimeout(() => process.exit(0), 50);
+      return {};
+    default:
+      throw new Error(`unknown op ${op}`);
+  }
+}
+
+process.on('message', (req: Request) => {
+  handle(req).then(
+    (result) => send({ seq: req.seq, ok: true, result }),
+    (err: Error) => send({ seq: req.seq, ok: false, error: err.message }),
+  );
+});
+process.on('disconnect', () => process.exit(0));

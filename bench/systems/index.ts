@@ -1,0 +1,111 @@
+/**
+ * Systems under test. Each entry starts one server process (pinned to the server core) and
+ * names the client protocol adapter the load generator uses with it. To add a system — e.g.
+ * `bulwark-socketio` (Bulwark's Socket.IO transport, issue 7) — add an entry here and, if its
+ * wire format is new, an adapter in ../loadgen/protocols.ts.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_DIR, REPO_DIR, spawnMeasured, stopChild, waitForPort } from '../lib/proc.js';
+
+export interface StartOptions {
+  port: number;
+  /** Fresh directory for this server's data, config and log. */
+  dir: string;
+  /** Shared HMAC secret (utf8 bytes are the key). */
+  secret: string;
+  cpu: string | undefined;
+  /** Write a V8 CPU profile here on exit (`--cpu-prof`). */
+  profileDir?: string | undefined;
+}
+
+export interface ServerHandle {
+  pid: number;
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface SystemDef {
+  name: string;
+  /** Key into PROTOCOLS (loadgen/protocols.ts). */
+  protocol: string;
+  /** One-line description for the report. */
+  describe: string;
+  start(opts: StartOptions): Promise<ServerHandle>;
+}
+
+/**
+ * Bulwark's bench configuration: defaults everywhere (every defence on), only the numbers that
+ * one loopback address and a few thousand benchmark users would trip are raised.
+ */
+export function bulwarkBenchConfig(opts: StartOptions): Record<string, unknown> {
+  return {
+    host: '127.0.0.1',
+    port: opts.port,
+    dataDir: join(opts.dir, 'data'),
+    auth: { secret: opts.secret },
+    limits: { maxConnections: 20_000, maxConnectionsPerIp: 20_000 },
+    rateLimits: {
+      handshake: { points: 1_000_000, durationMs: 60_000 },
+      'chat.send': { points: 10_000_000, durationMs: 10_000 },
+      'room.create': { points: 1_000_000, durationMs: 60_000 },
+      default: { points: 1_000_000, durationMs: 10_000 },
+    },
+  };
+}
+
+function spawnServer(opts: StartOptions, nodeArgs: string[], env: Record<string, string> = {}): ChildProcess {
+  mkdirSync(opts.dir, { recursive: true });
+  const log = openSync(join(opts.dir, 'server.log'), 'a');
+  const prof = opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [];
+  const child = spawnMeasured(opts.cpu, process.execPath, [...prof, ...nodeArgs], { cwd: REPO_DIR, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+  closeSync(log);
+  return child;
+}
+
+async function handle(child: ChildProcess, port: number): Promise<ServerHandle> {
+  try {
+    await waitForPort(port, 20_000, child);
+  } catch (err) {
+    await stopChild(child, 1000);
+    throw err;
+  }
+  return { pid: child.pid!, port, child, stop: () => stopChild(child, 8000) };
+}
+
+export const SYSTEMS: Record<string, SystemDef> = {
+  bulwark: {
+    name: 'bulwark',
+    protocol: 'bulwark',
+    describe: 'Bulwark (dist/src/cli/main.js serve), default defences, SQLite history, JWT auth frame',
+    async start(opts) {
+      const cfg = join(opts.dir, 'bulwark.json');
+      mkdirSync(opts.dir, { recursive: true });
+      writeFileSync(cfg, JSON.stringify(bulwarkBenchConfig(opts), null, 2));
+      const child = spawnServer(opts, [join(REPO_DIR, 'dist/src/cli/main.js'), 'serve', '--config', cfg]);
+      return handle(child, opts.port);
+    },
+  },
+  'raw-ws': {
+    name: 'raw-ws',
+    protocol: 'raw',
+    describe: 'bare ws: JSON echo and a for-of broadcast loop, no checks',
+    async start(opts) {
+      const child = spawnServer(opts, ['--import', 'tsx', join(BENCH_DIR, 'systems/raw-ws-server.ts'), String(opts.port)]);
+      return handle(child, opts.port);
+    },
+  },
+  'socketio-seed': {
+    name: 'socketio-seed',
+    protocol: 'socketio-seed',
+    describe: 'Socket.IO + seed middleware (jsonwebtoken, Map rate limits, joi, sanitize-html), no storage',
+    async start(opts) {
+      const child = spawnServer(opts, ['--import', 'tsx', join(BENCH_DIR, 'systems/socketio-seed-server.ts'), String(opts.port)], {
+        BENCH_JWT_SECRET: opts.secret,
+      });
+      return handle(child, opts.port);
+    },
+  },
+};
