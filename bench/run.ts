@@ -294,6 +294,7 @@ const SCENARIOS: Record<string, { unit: string; metric: Row['metric']; run: (ctx
 // ---------------------------------------------------------------- store scenario
 
 interface StoreReply {
+  codec?: string;
   messages?: number;
   queries?: number;
   roomSize?: number;
@@ -322,7 +323,7 @@ async function storeScenario(pin: Pinning, tmp: string): Promise<Row> {
         p50Ms: hh.quantile(0.5),
         p99Ms: hh.quantile(0.99),
         cpuUsPerOp: a.cpuUs / appends,
-        extra: { appendP50Ms: ah.quantile(0.5), appendP99Ms: ah.quantile(0.99), historyRoomMessages: hq.roomSize, historyCpuUsPerQuery: hq.cpuUs / queries },
+        extra: { codec: a.codec, appendP50Ms: ah.quantile(0.5), appendP99Ms: ah.quantile(0.99), historyRoomMessages: hq.roomSize, historyCpuUsPerQuery: hq.cpuUs / queries },
       };
       perRun.push(out);
       log(
@@ -358,8 +359,8 @@ function aggregate(scenario: string, system: string, metric: Row['metric'], perR
   // Scenario-specific extras: medians across runs.
   const extraKeys = new Set(perRun.flatMap((r) => Object.keys(r.extra ?? {})));
   for (const k of extraKeys) {
-    const vals = perRun.map((r) => Number(r.extra?.[k]));
-    (row as unknown as Json)[k] = round(spread(vals).median);
+    const raw = perRun.map((r) => r.extra?.[k]);
+    (row as unknown as Json)[k] = typeof raw[0] === 'string' ? raw[0] : round(spread(raw.map(Number)).median);
   }
   if (perRun.some((r) => r.curve)) {
     // Median curve: per publisher rate, medians over the runs that reached that rate.
@@ -512,6 +513,8 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number): BenchResult 
       nice: niceApplied,
       loadAverageAtEnd: loadavg().map((x) => round(x)),
       commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8' }).stdout.trim(),
+      /** Uncommitted changes under src/ were part of the measured build. */
+      srcDirty: spawnSync('git', ['status', '--porcelain', 'src'], { cwd: REPO_DIR, encoding: 'utf8' }).stdout.trim() !== '',
       systems: Object.fromEntries(systems.map((s) => [s, SYSTEMS[s]!.describe])),
       params: P,
       notes: quick

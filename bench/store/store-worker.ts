@@ -5,12 +5,35 @@
  * on a large room. CPU per op is this process's own process.cpuUsage().
  */
 import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { Hist } from '../lib/hist.js';
 
 type Json = Record<string, unknown>;
+type Codec = ConstructorParameters<typeof SqliteStore>[0]['codec'];
+
+/**
+ * The server encrypts message text at rest by default (AES-256-GCM); the store scenario does the
+ * same with the server's own codec when src/ has it, so stored msgs/s includes the encryption.
+ */
+let codec: Codec;
+let codecName = 'plain';
+async function loadCodec(): Promise<void> {
+  try {
+    const mod = (await import('../../src/security/at-rest.js')) as {
+      EncryptingCodec?: new (ring: { current: string; keys: Map<string, Buffer> }) => NonNullable<Codec>;
+    };
+    if (mod.EncryptingCodec) {
+      codec = new mod.EncryptingCodec({ current: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
+      codecName = 'aes-256-gcm (EncryptingCodec)';
+    }
+  } catch {
+    codecName = 'plain (no EncryptingCodec in src/)';
+  }
+}
+const codecReady = loadCodec();
 
 const cpuNow = (): number => {
   const u = process.cpuUsage();
@@ -31,7 +54,8 @@ function message(roomId: number, i: number): { id: string; roomId: number; roomN
 
 async function openRoom(path: string): Promise<{ store: SqliteStore; roomId: number }> {
   mkdirSync(dirname(path), { recursive: true });
-  const store = new SqliteStore({ path });
+  await codecReady;
+  const store = new SqliteStore(codec ? { path, codec } : { path });
   const existing = await store.getRoom('big');
   const room = existing ?? (await store.createRoom({ name: 'big', owner: 'bench', visibility: 'public', createdAt: Date.now() }));
   if (!room) throw new Error('cannot create room');
@@ -60,7 +84,7 @@ async function append(args: Json): Promise<Json> {
   const elapsedMs = performance.now() - t0;
   const cpuUs = cpuNow() - cpu0;
   await store.close();
-  return { messages: done, elapsedMs, cpuUs, hist: hist.toSparse() };
+  return { messages: done, elapsedMs, cpuUs, hist: hist.toSparse(), codec: codecName };
 }
 
 /** History pages of `limit` at random positions (and the latest page) on the big room. */
