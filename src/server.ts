@@ -44,6 +44,7 @@ import { Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './transport/hub.js';
 import { WsTransport } from './transport/ws.js';
+import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
 export interface BulwarkOptions {
   logger?: Logger;
@@ -140,21 +141,50 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
 
   // eslint-disable-next-line prefer-const
   let ws: WsTransport;
+  let sio: SocketIoTransport | undefined;
   const handshakeGuards = [
     headersGuard(config.limits),
     originGuard({ allowed: () => allowedOrigins, allowMissing: config.origins.allowMissing }),
     ipBanGuard(bans),
     handshakeRateGuard(rateLimits.get('handshake')),
-    capacityGuard({ total: () => ws.total(), perIp: (ip) => ws.perIp(ip) }, config.limits),
+    // Both transports' connections count (the hub holds both; each adds its handshakes in flight).
+    capacityGuard({ total: () => ws.total() + (sio?.pending() ?? 0), perIp: (ip) => ws.perIp(ip) + (sio?.pendingFrom(ip) ?? 0) }, config.limits),
     subprotocolGuard(),
     tokenGuard(auth, config.auth.allowQueryToken),
     userBanGuard(bans),
   ];
   ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, guards: handshakeGuards, tls });
 
+  if (config.socketio.enabled) {
+    // The same guards as /ws except the bulwark.v1 subprotocol, which Socket.IO clients cannot offer.
+    const guards = handshakeGuards.filter((g) => g.name !== 'subprotocol');
+    sio = new SocketIoTransport({
+      config,
+      hub,
+      pipeline,
+      auth,
+      audit,
+      metrics,
+      log,
+      guards,
+      sessionGuards: guards.filter((g) => g.name === 'headers' || g.name === 'origin' || g.name === 'ip-ban'),
+      allowedOrigins: () => allowedOrigins,
+      tls,
+    });
+    const transport = sio;
+    // Long-polling requests bypass Fastify's routing and body parsing: engine.io reads them itself.
+    app.addHook('onRequest', (req, reply, done) => {
+      const path = req.url.split('?')[0];
+      if (path !== SOCKETIO_PATH && path !== '/socket.io') return done();
+      reply.hijack();
+      transport.handleRequest(req.raw, reply.raw);
+    });
+  }
+
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ws') return ws.handleUpgrade(req, socket, head);
+    if (sio && (path === SOCKETIO_PATH || path === '/socket.io')) return sio.handleUpgrade(req, socket, head);
     socket.on('error', () => socket.destroy());
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
@@ -201,9 +231,11 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       clearInterval(poller);
       alerts.close();
       ws.stopAccepting();
+      sio?.stopAccepting();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
-      await ws.drain(2000);
+      await Promise.all([ws.drain(2000), sio?.drain(2000)]);
       ws.close();
+      sio?.close();
       await app.close();
       await store.flush();
       await store.close();
