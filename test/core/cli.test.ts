@@ -15,7 +15,7 @@ import { loadOrCreateSecret } from '../../src/auth/keys.js';
 import { mintToken } from '../../src/auth/jwt.js';
 import { AuthSchema } from '../../src/config/schema.js';
 import { openSocket, type TestClient } from '../helpers/client.js';
-import { messagesOf, range, seqs } from './fixtures.js';
+import { closedWithin, messagesOf, range, seqs } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -138,7 +138,7 @@ describe('bulwark serve and token', () => {
     const served = await serve(['--data-dir', tempDir()]);
     const client = await openSocket(served);
     client.send({ type: 'auth', token: await signed(tempDir(), 'mallory') });
-    assert.equal((await client.closed).code, 4401);
+    assert.equal((await closedWithin(client)).code, 4401);
     served.child.kill('SIGTERM');
     assert.equal((await served.exit).code, 0);
   });
@@ -158,7 +158,7 @@ describe('bulwark serve and token', () => {
     await client.ok({ type: 'room.join', room: 'durable' });
     for (let i = 1; i <= 10; i++) await client.ok({ type: 'chat.send', room: 'durable', text: `message ${i}` });
     served.child.kill('SIGTERM');
-    assert.equal((await client.closed).code, 1001);
+    assert.equal((await closedWithin(client)).code, 1001);
     const exit = await served.exit;
     assert.equal(exit.code, 0, exit.stderr);
     assert.equal(exit.signal, null);

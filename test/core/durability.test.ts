@@ -10,7 +10,7 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, openSocket } from '../helpers/client.js';
-import { LOOSE_LIMITS, messagesOf, outcome, range, sendMany, seqs, type WireMessage, type WireRoom } from './fixtures.js';
+import { closedWithin, LOOSE_LIMITS, messagesOf, outcome, range, sendMany, seqs, type WireMessage, type WireRoom } from './fixtures.js';
 
 async function fullHistory(client: Awaited<ReturnType<typeof connect>>, room: string): Promise<WireMessage[]> {
   const out: WireMessage[] = [];
@@ -119,8 +119,8 @@ describe('stopping the server', () => {
     const authed = await connect(server, 'olga');
     const pending = await openSocket(server); // opened but never authenticated
     await server.stop();
-    assert.equal((await authed.closed).code, 1001);
-    assert.equal((await pending.closed).code, 1001);
+    assert.equal((await closedWithin(authed)).code, 1001);
+    assert.equal((await closedWithin(pending)).code, 1001);
     await assert.rejects(openSocket(server), (error: NodeJS.ErrnoException) => error.code === 'ECONNREFUSED');
     await assert.rejects(fetch(`${server.url}/healthz`));
   });

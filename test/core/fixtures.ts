@@ -81,6 +81,14 @@ export function discard(client: TestClient, type: string): void {
   for (let i = client.frames.length - 1; i >= 0; i--) if (client.frames[i]!.type === type) client.frames.splice(i, 1);
 }
 
+/** The close code and reason, or code -1 when the socket is still open after `ms` (a fast, clear failure). */
+export function closedWithin(client: TestClient, ms = 5000): Promise<{ code: number; reason: string }> {
+  return Promise.race([
+    client.closed,
+    new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: -1, reason: `still open after ${ms} ms` }), ms).unref()),
+  ]);
+}
+
 /** A plain-text HTTP GET against the test server. */
 export async function get(url: string): Promise<{ status: number; headers: Headers; text: string }> {
   const res = await fetch(url);

@@ -10,7 +10,7 @@ import { CLIENT_FRAME_TYPES } from '../../src/protocol/frames.js';
 import { ERROR_CODES } from '../../src/protocol/errors.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type Frame, type TestClient } from '../helpers/client.js';
-import { LOOSE_LIMITS, variedText } from './fixtures.js';
+import { closedWithin, LOOSE_LIMITS, variedText } from './fixtures.js';
 
 /**
  * One valid frame of every client type (written from the contract's table), sent by `owner`,
@@ -251,7 +251,7 @@ describe('the frame router', () => {
   it('closes 1003 on a binary frame', async () => {
     const client = await fresh();
     client.sendRaw(Buffer.from('{"type":"room.list","id":"b"}'), true);
-    assert.equal((await client.closed).code, 1003);
+    assert.equal((await closedWithin(client)).code, 1003);
   });
 
   it('closes 1009 on a frame over limits.maxPayloadBytes, and accepts one just under it', async () => {
@@ -261,7 +261,7 @@ describe('the frame router', () => {
     const under = await client.request({ ...base, text: variedText(4096 - overhead) });
     assert.notEqual(under.code, 'INVALID_PAYLOAD', 'a frame within the limit reaches the schema');
     client.send({ ...base, id: 'big2', text: variedText(4097 - overhead) });
-    assert.equal((await client.closed).code, 1009);
+    assert.equal((await closedWithin(client)).code, 1009);
   });
 
   it('closes 4400 after limits.maxMalformedFrames malformed frames', async () => {
@@ -270,7 +270,7 @@ describe('the frame router', () => {
     for (let i = 0; i < 4; i++) assert.equal((await client.next('error')).code, 'BAD_REQUEST');
     assert.equal((await client.request({ type: 'room.list' })).type, 'ack', 'four are tolerated');
     client.sendRaw('{nope');
-    assert.equal((await client.closed).code, 4400);
+    assert.equal((await closedWithin(client)).code, 4400);
   });
 });
 

@@ -5,6 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join as joinPath } from 'node:path';
+import Database from 'better-sqlite3';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type TestClient } from '../helpers/client.js';
 import { LOOSE_LIMITS, messagesOf, outcome, type WireRoom } from './fixtures.js';
@@ -89,6 +91,10 @@ describe('rooms', () => {
     const again = await olga.ok({ type: 'room.invite', id: 'invite-2', room: name, user: 'max' });
     assert.equal(again.id, 'invite-2');
     assert.equal(outcome(await max.request({ type: 'chat.send', room: name, text: 'still a member' })), 'ack');
+    // Membership is stored, not just remembered by the joined connection: a new one reads history unjoined.
+    const maxTwo = await connect(server, 'max', { name: 'Max' });
+    assert.equal(outcome(await maxTwo.request({ type: 'chat.history', room: name })), 'ack');
+    maxTwo.close();
   });
 
   it('room.kick sends room.removed {room} to every connection of the user and stops their delivery', async () => {
@@ -116,8 +122,16 @@ describe('rooms', () => {
     await olga.ok({ type: 'room.join', room: name });
     await max.ok({ type: 'room.join', room: name });
     for (let i = 0; i < 3; i++) await max.ok({ type: 'chat.send', room: name, text: `old ${i}` });
+    const roomId = (await server.bulwark.store.getRoom(name))!.id;
     await olga.ok({ type: 'room.delete', room: name });
     const deleted = await max.waitFor((f) => f.type === 'room.deleted');
+    // "history removed" means gone from the database, not merely unreachable.
+    const db = new Database(joinPath(server.dataDir, 'bulwark.db'), { readonly: true });
+    try {
+      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM messages WHERE room_id = ?').get(roomId) as { n: number }).n, 0);
+    } finally {
+      db.close();
+    }
     assert.deepEqual(deleted, { type: 'room.deleted', room: name });
     assert.equal(outcome(await max.request({ type: 'chat.send', room: name, text: 'hello?' })), 'NOT_FOUND');
     assert.equal(outcome(await max.request({ type: 'room.join', room: name })), 'NOT_FOUND');

@@ -8,7 +8,7 @@ import { SignJWT } from 'jose';
 import { hmacSecret } from '../../src/auth/keys.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, openSocket } from '../helpers/client.js';
-import { LOOSE_LIMITS } from './fixtures.js';
+import { closedWithin, LOOSE_LIMITS } from './fixtures.js';
 
 describe('authentication', () => {
   let server: TestServer;
@@ -50,7 +50,7 @@ describe('authentication', () => {
 
   it('closes 4408 when no auth frame arrives within auth.timeoutMs', async () => {
     const client = await openSocket(server);
-    const { code } = await client.closed;
+    const { code } = await closedWithin(client);
     assert.equal(code, 4408);
     assert.equal(client.frames.length, 0, 'nothing is sent to an unauthenticated socket');
   });
@@ -58,7 +58,7 @@ describe('authentication', () => {
   it('closes 4401 when the first frame is not auth', async () => {
     const client = await openSocket(server);
     client.send({ type: 'room.list', id: 'early' });
-    const { code } = await client.closed;
+    const { code } = await closedWithin(client);
     assert.equal(code, 4401);
     assert.equal(client.frames.length, 0, 'the early frame gets no reply');
   });
@@ -66,7 +66,7 @@ describe('authentication', () => {
   it('closes 4401 when the first frame is not JSON', async () => {
     const client = await openSocket(server);
     client.sendRaw('hello');
-    assert.equal((await client.closed).code, 4401);
+    assert.equal((await closedWithin(client)).code, 4401);
   });
 
   it('closes 4401 for an auth frame with a token signed by another key', async () => {
@@ -77,7 +77,7 @@ describe('authentication', () => {
       .sign(new TextEncoder().encode('x'.repeat(32)));
     const client = await openSocket(server);
     client.send({ type: 'auth', token: forged });
-    assert.equal((await client.closed).code, 4401);
+    assert.equal((await closedWithin(client)).code, 4401);
     assert.equal(client.frames.length, 0);
   });
 
@@ -91,7 +91,7 @@ describe('authentication', () => {
       .sign(hmacSecret(server.config));
     const client = await openSocket(server);
     client.send({ type: 'auth', token: old });
-    const closed = await client.closed;
+    const closed = await closedWithin(client);
     assert.equal(closed.code, 4401);
     assert.equal(closed.reason, 'token expired');
   });
@@ -99,7 +99,7 @@ describe('authentication', () => {
   it('closes 4401 for an auth frame that breaks its schema', async () => {
     const client = await openSocket(server);
     client.send({ type: 'auth', token: await server.token('x'), extra: true });
-    assert.equal((await client.closed).code, 4401);
+    assert.equal((await closedWithin(client)).code, 4401);
   });
 
   it('refuses a second auth on an authenticated connection with BAD_REQUEST and keeps it open', async () => {
@@ -117,11 +117,11 @@ describe('authentication', () => {
     const b = await connect(server, 'capped');
     const c = await openSocket(server);
     c.send({ type: 'auth', token: await server.token('capped') });
-    assert.equal((await c.closed).code, 4429);
+    assert.equal((await closedWithin(c)).code, 4429);
     // The first two are untouched, and a slot frees up when one closes.
     assert.equal((await a.request({ type: 'room.list' })).type, 'ack');
     b.close();
-    await b.closed;
+    await closedWithin(b);
     await waitUntil(() => server.bulwark.hub.userCount('capped') < 2);
     const d = await connect(server, 'capped');
     assert.equal((await d.request({ type: 'room.list' })).type, 'ack');
@@ -150,7 +150,7 @@ describe('authentication', () => {
   it('closes 4403 when auth.refresh carries a token for another sub', async () => {
     const client = await connect(server, 'victim');
     client.send({ type: 'auth.refresh', id: 'swap', token: await server.token('intruder') });
-    assert.equal((await client.closed).code, 4403);
+    assert.equal((await closedWithin(client)).code, 4403);
   });
 
   it('sends auth.refresh_required before exp and closes 4401 "token expired" at exp without a refresh', async () => {
