@@ -248,8 +248,13 @@ export class SocketIoTransport {
     const hs = this.request(req);
     if (!this.accepting) return done({ status: 503, event: 'capacity_refused', reason: 'shutdown', retryAfterMs: 5000 }, hs);
     const existing = hs.url.searchParams.has('sid');
-    const release = existing ? () => undefined : this.hold(hs.ip);
-    void this.runGuards(existing ? this.deps.sessionGuards : this.deps.guards, hs).then(
+    let release = (): void => undefined;
+    // The handshake counts against the caps from the moment it passes the capacity check (in the
+    // same tick, so a burst cannot overshoot), not before: N slots admit N connections.
+    const passed = (guard: HandshakeGuard): void => {
+      if (guard.name === 'capacity') release = this.hold(hs.ip);
+    };
+    void this.runGuards(existing ? this.deps.sessionGuards : this.deps.guards, hs, passed).then(
       (refusal) => {
         if (refusal) {
           release();
@@ -267,11 +272,12 @@ export class SocketIoTransport {
     );
   }
 
-  private async runGuards(guards: readonly HandshakeGuard[], req: HandshakeRequest): Promise<HandshakeRefusal | undefined> {
+  private async runGuards(guards: readonly HandshakeGuard[], req: HandshakeRequest, passed: (guard: HandshakeGuard) => void): Promise<HandshakeRefusal | undefined> {
     for (const guard of guards) {
       let verdict = guard.check(req);
       if (verdict instanceof Promise) verdict = await verdict;
       if (verdict) return verdict;
+      passed(guard);
     }
     return undefined;
   }

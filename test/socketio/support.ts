@@ -1,0 +1,153 @@
+/**
+ * A contract client over the real `socket.io-client`, for tests: frames go out as events named by
+ * their type with an acknowledgement, server frames arrive as events, and a refused handshake is
+ * the `connect_error` it produced. Every wait is bounded.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { TestServer } from '../helpers/server.js';
+
+export type Frame = Record<string, unknown> & { type: string };
+
+export interface SioOptions {
+  token?: string;
+  /** `null` sends no Origin header. */
+  origin?: string | null;
+  transports?: Array<'websocket' | 'polling'>;
+  headers?: Record<string, string>;
+}
+
+export interface ConnectRefused {
+  message: string;
+  /** `{ code, closeCode }` when the refusal came after the transport opened. */
+  data: { code: string; closeCode: number } | undefined;
+  /** What the transport reported (for an HTTP refusal: the status). */
+  description: string;
+}
+
+let nextId = 0;
+
+export class SioClient {
+  readonly frames: Frame[] = [];
+  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+  /** The `close {code, reason}` event, or undefined when the socket went without one. */
+  readonly closed: Promise<{ code: number; reason: string } | undefined>;
+  /** The disconnect reason. */
+  readonly disconnected: Promise<string>;
+  welcome: Frame | undefined;
+
+  constructor(readonly socket: Socket) {
+    socket.onAny((_type: string, frame: Frame) => {
+      this.frames.push(frame);
+      const i = this.waiters.findIndex((w) => w.match(frame));
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
+    });
+    let close: { code: number; reason: string } | undefined;
+    socket.on('close', (frame: { code: number; reason: string }) => (close = frame));
+    this.disconnected = new Promise((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+    this.closed = this.disconnected.then(() => close);
+  }
+
+  /** Resolves with the first server frame (already received or future) matching. */
+  waitFor(match: (f: Frame) => boolean, timeoutMs = 3000): Promise<Frame> {
+    const seen = this.frames.find(match);
+    if (seen) {
+      this.frames.splice(this.frames.indexOf(seen), 1);
+      return Promise.resolve(seen);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(new Error(`timed out waiting for an event; got ${JSON.stringify(this.frames.slice(-5))}`));
+      }, timeoutMs);
+      const done = (f: Frame): void => {
+        clearTimeout(timer);
+        this.frames.splice(this.frames.indexOf(f), 1);
+        resolve(f);
+      };
+      this.waiters.push({ match, resolve: done });
+    });
+  }
+
+  next(type: string, timeoutMs?: number): Promise<Frame> {
+    return this.waitFor((f) => f.type === type, timeoutMs);
+  }
+
+  /** Emits the frame (a fresh id unless given) with an ack; resolves with the `ack` or `error` it receives. */
+  request(frame: Record<string, unknown> & { type: string }, timeoutMs = 3000): Promise<Frame> {
+    const id = 'id' in frame ? frame.id : `s${++nextId}`;
+    return this.socket.timeout(timeoutMs).emitWithAck(frame.type, { ...frame, id }) as Promise<Frame>;
+  }
+
+  /** Like request, but throws unless the reply is an ack. */
+  async ok(frame: Record<string, unknown> & { type: string }): Promise<Frame> {
+    const reply = await this.request(frame);
+    if (reply.type !== 'ack') throw new Error(`expected ack for ${frame.type}, got ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  /** True when no event matching arrives within `ms`. */
+  async quiet(match: (f: Frame) => boolean, ms = 200): Promise<boolean> {
+    try {
+      await this.waitFor(match, ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+function open(server: Pick<TestServer, 'url' | 'origin'>, options: SioOptions): Socket {
+  const origin = options.origin === undefined ? server.origin : options.origin;
+  return io(server.url, {
+    transports: options.transports ?? ['websocket'],
+    auth: options.token !== undefined ? { token: options.token } : {},
+    extraHeaders: { ...(origin !== null ? { Origin: origin } : {}), ...options.headers },
+    reconnection: false,
+    forceNew: true,
+    timeout: 3000,
+  });
+}
+
+/** Connects and waits for `welcome`; rejects with the connect_error when refused. */
+export async function sioConnect(server: TestServer, sub: string, options: SioOptions & { roles?: string[]; name?: string } = {}): Promise<SioClient> {
+  const token = options.token ?? (await server.token(sub, { roles: options.roles, name: options.name }));
+  const socket = open(server, { ...options, token });
+  const client = new SioClient(socket);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+  client.welcome = await client.next('welcome');
+  return client;
+}
+
+/** The refusal of a handshake expected to fail (throws if it connects). */
+export async function sioRefused(server: Pick<TestServer, 'url' | 'origin'>, options: SioOptions = {}): Promise<ConnectRefused> {
+  const socket = open(server, options);
+  try {
+    return await new Promise<ConnectRefused>((resolve, reject) => {
+      socket.once('connect', () => reject(new Error('the handshake was accepted')));
+      socket.once('connect_error', (error: Error & { data?: ConnectRefused['data']; description?: unknown }) => {
+        const d = error.description as { message?: string } | number | string | undefined;
+        resolve({ message: error.message, data: error.data, description: typeof d === 'object' && d !== null ? String(d.message) : String(d) });
+      });
+    });
+  } finally {
+    socket.close();
+  }
+}
+
+/** The HTTP status in a transport-level refusal ("Unexpected server response: 403", "xhr poll error" 400). */
+export function statusOf(refused: ConnectRefused): number | undefined {
+  const m = /(\d{3})/.exec(refused.description);
+  return m ? Number(m[1]) : undefined;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
