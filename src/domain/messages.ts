@@ -43,7 +43,7 @@ export class Messages {
     }
     let stored;
     try {
-      stored = await this.store.appendMessage({
+      const committed = this.store.appendMessage({
         id: randomUUID(),
         roomId,
         roomName: frame.room,
@@ -53,6 +53,9 @@ export class Messages {
         ts: Date.now(),
         replyTo: frame.replyTo,
       });
+      // Queued in order: the connection's next frame may start while this one commits.
+      session.ordered();
+      stored = await committed;
     } catch (error) {
       if (error instanceof RoomGoneError) return refuse('NOT_FOUND', 'No such room.');
       throw error;

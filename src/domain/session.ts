@@ -17,4 +17,10 @@ export interface Session {
   readonly rooms: ReadonlyMap<string, number>;
   join(room: string, roomId: number): void;
   leave(room: string): void;
+  /**
+   * Tells the transport this frame's writes are queued in order (not yet committed): the
+   * connection's next frame may start now. Frames still see their effects in arrival order
+   * because the store applies queued operations in order.
+   */
+  ordered(): void;
 }

@@ -68,10 +68,20 @@ export class FramePipeline {
   }
 
   private process(conn: Connection, input: Inbound): void {
-    const pending = this.step(conn, input);
-    if (!pending) return;
     conn.busy = true;
-    void pending.then(() => this.next(conn));
+    let released = false;
+    // Released when the frame is answered, or earlier when its writes are queued in order
+    // (Session.ordered): then a pipelining client's next frame joins the same store batch.
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (conn.releaseOrder === release) conn.releaseOrder = undefined;
+      this.next(conn);
+    };
+    conn.releaseOrder = release;
+    const pending = this.step(conn, input);
+    if (pending) void pending.then(release);
+    else release();
   }
 
   private next(conn: Connection): void {

@@ -209,9 +209,19 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Reads run at once, unless writes are queued: then they queue behind them, so every caller
+   * sees the effects of the operations it issued earlier (read-your-writes, in issue order).
+   */
+  private read<T>(fn: () => T): Promise<T> {
+    return this.batcher.size > 0 ? this.batcher.enqueue(fn) : Promise.resolve(fn());
+  }
+
   getRoom(name: string): Promise<RoomRecord | undefined> {
-    const row = this.sql.roomByName.get(name) as RoomRow | undefined;
-    return Promise.resolve(row && toRoom(row));
+    return this.read(() => {
+      const row = this.sql.roomByName.get(name) as RoomRow | undefined;
+      return row && toRoom(row);
+    });
   }
 
   deleteRoom(roomId: number): Promise<void> {
@@ -222,11 +232,11 @@ export class SqliteStore implements Store {
   }
 
   listRooms(userId: string): Promise<RoomRecord[]> {
-    return Promise.resolve((this.sql.listRooms.all(userId) as RoomRow[]).map(toRoom));
+    return this.read(() => (this.sql.listRooms.all(userId) as RoomRow[]).map(toRoom));
   }
 
   getMembership(roomId: number, userId: string): Promise<MembershipState | undefined> {
-    return Promise.resolve(this.sql.membership.get(roomId, userId) as MembershipState | undefined);
+    return this.read(() => this.sql.membership.get(roomId, userId) as MembershipState | undefined);
   }
 
   setMembership(roomId: number, userId: string, state: MembershipState): Promise<void> {
@@ -273,10 +283,10 @@ export class SqliteStore implements Store {
   }
 
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {
-    const row = this.sql.messageById.get(messageId, roomId) as MessageRow | undefined;
-    if (!row) return Promise.resolve(undefined);
-    const name = this.sql.roomNameById.get(roomId) as string;
-    return Promise.resolve(this.toMessage(row, name));
+    return this.read(() => {
+      const row = this.sql.messageById.get(messageId, roomId) as MessageRow | undefined;
+      return row && this.toMessage(row, this.sql.roomNameById.get(roomId) as string);
+    });
   }
 
   deleteMessage(roomId: number, messageId: string): Promise<boolean> {
@@ -284,8 +294,12 @@ export class SqliteStore implements Store {
   }
 
   history(roomId: number, query: HistoryQuery): Promise<HistoryPage> {
+    return this.read(() => this.historyNow(roomId, query));
+  }
+
+  private historyNow(roomId: number, query: HistoryQuery): HistoryPage {
     const name = this.sql.roomNameById.get(roomId) as string | undefined;
-    if (name === undefined) return Promise.resolve({ messages: [], hasMore: false });
+    if (name === undefined) return { messages: [], hasMore: false };
     const probe = query.limit + 1;
     let rows: MessageRow[];
     let descending = false;
@@ -303,7 +317,7 @@ export class SqliteStore implements Store {
     const hasMore = rows.length > query.limit;
     if (hasMore) rows.length = query.limit;
     if (descending) rows.reverse();
-    return Promise.resolve({ messages: rows.map((r) => this.toMessage(r, name)), hasMore });
+    return { messages: rows.map((r) => this.toMessage(r, name)), hasMore };
   }
 
   recordSecurityEvent(event: SecurityEventRecord): void {
@@ -341,10 +355,10 @@ export class SqliteStore implements Store {
   }
 
   getUser(id: string): Promise<UserRecord | undefined> {
-    const row = this.sql.userById.get(id) as { id: string; name: string; password_hash: string; roles: string; created_at: number } | undefined;
-    return Promise.resolve(
-      row && { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at },
-    );
+    return this.read(() => {
+      const row = this.sql.userById.get(id) as { id: string; name: string; password_hash: string; roles: string; created_at: number } | undefined;
+      return row && { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at };
+    });
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void> {
@@ -354,12 +368,12 @@ export class SqliteStore implements Store {
   }
 
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
-    const row = this.sql.refreshByHash.get(hash) as
-      | { hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: number }
-      | undefined;
-    return Promise.resolve(
-      row && { hash: row.hash, family: row.family, userId: row.user_id, expiresAt: row.expires_at, usedAt: row.used_at, revoked: row.revoked === 1 },
-    );
+    return this.read(() => {
+      const row = this.sql.refreshByHash.get(hash) as
+        | { hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: number }
+        | undefined;
+      return row && { hash: row.hash, family: row.family, userId: row.user_id, expiresAt: row.expires_at, usedAt: row.used_at, revoked: row.revoked === 1 };
+    });
   }
 
   useRefreshToken(hash: string, at: number): Promise<boolean> {

@@ -53,6 +53,8 @@ export class Connection implements Session, Peer {
   closing = false;
   /** A frame of this connection is being handled; later ones wait in `inbox`. */
   busy = false;
+  /** Lets the next frame start before the current one's reply (see Session.ordered). */
+  releaseOrder: (() => void) | undefined;
   readonly inbox: Inbound[] = [];
   private paused = false;
   private timers: NodeJS.Timeout[] = [];
@@ -102,6 +104,12 @@ export class Connection implements Session, Peer {
   leave(room: string): void {
     if (!this.rooms.delete(room)) return;
     this.hub.unsubscribe(this, room);
+  }
+
+  ordered(): void {
+    const release = this.releaseOrder;
+    this.releaseOrder = undefined;
+    release?.();
   }
 
   dropRoom(room: string): void {

@@ -21,6 +21,8 @@ import { clientIp } from './client-ip.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { Hub } from './hub.js';
 import { securityHeaderLines } from './security-headers.js';
+import { TurnWriter } from './turn-writer.js';
+import type { Socket } from 'node:net';
 
 export interface WsTransportDeps {
   config: Config;
@@ -36,6 +38,11 @@ export interface WsTransportDeps {
 
 const alive = new WeakSet<WebSocket>();
 
+/** ws keeps its socket private; the turn writer writes pre-framed buffers to it directly. */
+function rawSocket(ws: WebSocket): Socket {
+  return (ws as unknown as { _socket: Socket })._socket;
+}
+
 export class WsTransport {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Map<WebSocket, Connection>();
@@ -46,6 +53,7 @@ export class WsTransport {
   private inFlight = 0;
   private readonly inFlightPerIp = new Map<string, number>();
   private accepting = true;
+  private readonly writer = new TurnWriter();
 
   constructor(private readonly deps: WsTransportDeps) {
     const { config } = deps;
@@ -161,10 +169,17 @@ export class WsTransport {
 
   private open(ws: WebSocket, hs: HandshakeRequest): void {
     const { config, hub, pipeline, auth, audit, metrics } = this.deps;
+    const socket = rawSocket(ws);
+    const compressed = ws.extensions.includes('permessage-deflate');
     const conn = new Connection(
       hs.ip,
       {
-        send: (data) => ws.send(data),
+        // With compression negotiated, ws frames (and may queue) itself; otherwise frame once, write corked.
+        send: compressed
+          ? (data) => ws.send(data)
+          : (data) => {
+              if (ws.readyState === ws.OPEN) this.writer.write(socket, data);
+            },
         close: (code, reason) => {
           ws.close(code, reason);
           // A reader that stopped reading never completes the closing handshake.
