@@ -38,7 +38,7 @@ interface Ran {
   stderr: string;
 }
 
-function finished(child: ChildProcess, timeoutMs = 20_000): Promise<Ran> {
+function finished(child: ChildProcess, timeoutMs: number): Promise<Ran> {
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -57,7 +57,7 @@ function finished(child: ChildProcess, timeoutMs = 20_000): Promise<Ran> {
 
 /** Runs a command to completion. */
 function run(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return finished(bulwark(args, env));
+  return finished(bulwark(args, env), 60_000);
 }
 
 interface Served {
@@ -74,7 +74,8 @@ const children = new Set<ChildProcess>();
 async function serve(args: string[], env: Record<string, string> = {}, quiet = true): Promise<Served> {
   const child = bulwark(['serve', '--port', '0', ...(quiet ? ['--log-level', 'silent'] : []), ...args], env);
   children.add(child);
-  const exit = finished(child);
+  // A serving node lives as long as its test; this bound only stops a hung one.
+  const exit = finished(child, 100_000);
   exit.finally(() => children.delete(child)).catch(() => {});
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
