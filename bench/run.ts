@@ -3,7 +3,7 @@
  * the seed documents' middleware, same load generator, same run, same machine.
  *
  *   npm run bench                 full run (3 runs per scenario and system; a few minutes)
- *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, 100k-message history room
+ *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, fewer connections, 50k-message history room
  *
  * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store, --no-pin,
  * --no-build, --profile (V8 CPU profiles of the bulwark server into <out>/profiles),
@@ -34,11 +34,11 @@ const quick = flag('quick');
 const P = quick
   ? {
       runs: 1,
-      echo: { clients: 100, window: 10, warmupMs: 800, measureMs: 1500 },
-      fanout: { subscribers: 1000, rates: [10, 25, 50, 100, 200, 400, 800], stepMs: 1000, drainMaxMs: 2000 },
-      connect: { connections: 2000, concurrency: 32 },
-      idle: { connections: 4000, concurrency: 64, settleMs: 1000 },
-      store: { appends: 50_000, batch: 1000, roomSize: 100_000, queries: 1000 },
+      echo: { clients: 100, window: 10, warmupMs: 500, measureMs: 1200 },
+      fanout: { subscribers: 1000, rates: [10, 25, 50, 100, 200, 400, 800], stepMs: 800, drainMaxMs: 1000 },
+      connect: { connections: 1500, concurrency: 32 },
+      idle: { connections: 3000, concurrency: 64, settleMs: 800 },
+      store: { appends: 30_000, batch: 1000, roomSize: 50_000, queries: 1000 },
     }
   : {
       runs: 3,
