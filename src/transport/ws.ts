@@ -121,32 +121,41 @@ export class WsTransport {
       url: new URL(req.url ?? '/', 'http://localhost'),
       protocols: protocolHeader ? protocolHeader.split(',').map((p) => p.trim()).filter(Boolean) : [],
     };
-    this.track(ip, 1);
-    void this.runGuards(hs).then(
+    // The handshake counts against the caps from the moment it passes the capacity guard.
+    let held = false;
+    const release = (): void => {
+      if (held) this.track(ip, -1);
+      held = false;
+    };
+    void this.runGuards(hs, () => {
+      held = true;
+      this.track(ip, 1);
+    }).then(
       (refusal) => {
         if (refusal) {
-          this.track(ip, -1);
+          release();
           return this.refuse(socket, refusal, hs);
         }
-        if (socket.destroyed) return this.track(ip, -1);
+        if (socket.destroyed) return release();
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          this.track(ip, -1);
+          release();
           this.open(ws, hs);
         });
       },
       (error: unknown) => {
-        this.track(ip, -1);
+        release();
         this.deps.log.error({ err: error }, 'handshake guard failed');
         this.writeStatus(socket, 503, { retryAfterMs: 5000 });
       },
     );
   }
 
-  private async runGuards(req: HandshakeRequest): Promise<HandshakeRefusal | undefined> {
+  private async runGuards(req: HandshakeRequest, admitted: () => void): Promise<HandshakeRefusal | undefined> {
     for (const guard of this.deps.guards) {
       let verdict = guard.check(req);
       if (verdict instanceof Promise) verdict = await verdict;
       if (verdict) return verdict;
+      if (guard.name === 'capacity') admitted();
     }
     return undefined;
   }
