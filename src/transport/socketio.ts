@@ -90,7 +90,7 @@ function wsOf(socket: Socket): WebSocket | undefined {
 }
 
 /** Bytes the client has not read yet: engine.io's write buffer plus what ws still holds. */
-function pendingBytes(socket: Socket): number {
+export function pendingBytes(socket: Socket): number {
   let n = 0;
   for (const packet of (socket.conn as unknown as { writeBuffer: Array<{ data?: unknown }> }).writeBuffer) {
     const data = packet.data;
