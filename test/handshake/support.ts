@@ -177,3 +177,20 @@ export async function signHs(server: TestServer, claims: Record<string, unknown>
 export function epoch(deltaS = 0): number {
   return Math.floor(Date.now() / 1000) + deltaS;
 }
+
+/** The close of a test client, or a rejection after `timeoutMs` (every wait in these tests is bounded). */
+export function closeOf(client: { closed: Promise<{ code: number; reason: string }> }, timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the connection was not closed within ${timeoutMs} ms`)), timeoutMs);
+    client.closed.then(
+      (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
