@@ -110,6 +110,18 @@ describe('messages', () => {
       assert.deepEqual(seqs(history), [1, 2], 'the refused messages took no seq');
     });
 
+    it(
+      'counts characters, not UTF-16 code units, against limits.maxMessageChars',
+      { skip: 'BUG: src/guards/frame/text.ts compares trimmed.length (UTF-16 units), so MAX_CHARS emoji (2 units each) are refused as too long' },
+      async () => {
+        const name = await room();
+        const emoji = '\u{1F600}\u{1F389}\u{1F680}\u{1F30D}';
+        const text = Array.from({ length: MAX_CHARS }, (_, i) => [...emoji][i % 4]).join('');
+        assert.equal([...text].length, MAX_CHARS);
+        assert.equal(outcome(await max.request({ type: 'chat.send', room: name, text })), 'ack');
+      },
+    );
+
     it('stores and delivers markup as visible text, keeping only the allowed tags', async () => {
       const name = await room();
       await max.ok({ type: 'chat.send', room: name, text: '<script>alert(1)</script><b>bold</b>' });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { hmacSecret } from '../../src/auth/keys.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { connect, openSocket } from '../helpers/client.js';
+import WebSocket from 'ws';
+import { TestClient, connect, openSocket } from '../helpers/client.js';
 import { closedWithin, LOOSE_LIMITS } from './fixtures.js';
 
 describe('authentication', () => {
@@ -184,3 +185,29 @@ async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<vo
     await delay(10);
   }
 }
+
+describe('liveness', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ config: { ...LOOSE_LIMITS, heartbeatMs: 1000 } });
+  });
+  after(() => server.stop());
+
+  it('terminates a connection that stops answering pings, and keeps one that answers', async () => {
+    const healthy = await connect(server, 'awake');
+    // A peer that is gone without a FIN: it never answers the server's pings.
+    const ws = new WebSocket(server.wsUrl, ['bulwark.v1'], { headers: { Origin: server.origin }, autoPong: false });
+    const silent = new TestClient(ws);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    silent.send({ type: 'auth', token: await server.token('asleep') });
+    await silent.next('welcome');
+    const closed = await closedWithin(silent, 6000);
+    assert.equal(closed.code, 1006, 'terminated without a closing handshake');
+    assert.equal((await healthy.request({ type: 'room.list' })).type, 'ack', 'the answering peer is still connected');
+    healthy.close();
+  });
+});
+
