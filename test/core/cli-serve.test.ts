@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSocket } from '../helpers/client.js';
 import { closedWithin, messagesOf, range, seqs } from './fixtures.js';
@@ -34,6 +34,23 @@ describe('bulwark serve and token', () => {
     client.send({ type: 'auth', token: await signed(tempDir(), 'mallory') });
     assert.equal((await closedWithin(client)).code, 4401);
     await terminate(served);
+  });
+
+  it('signs and verifies with BULWARK_JWT_SECRET when it is configured, and then writes no secret file', async () => {
+    const dataDir = tempDir();
+    const env = { BULWARK_JWT_SECRET: 'a-configured-secret-of-at-least-32-chars' };
+    const served = await serve(['--data-dir', dataDir], env);
+    const client = await login(served, await mint(dataDir, 'carol', [], env));
+    assert.equal((client.welcome!.user as { id: string }).id, 'carol');
+    client.close();
+    assert.equal(existsSync(join(dataDir, 'jwt-secret')), false);
+    const other = await openSocket(served);
+    other.send({ type: 'auth', token: await mint(tempDir(), 'carol') });
+    assert.equal((await closedWithin(other)).code, 4401, 'a token from a generated secret does not verify');
+    await terminate(served);
+    const short = await run(['token', '--sub', 'x', '--data-dir', dataDir], { BULWARK_JWT_SECRET: 'too-short' });
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /auth\.secret/);
   });
 
   it('prints usage and exits 1 when token has no --sub', async () => {

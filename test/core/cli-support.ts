@@ -98,8 +98,8 @@ export async function terminate(served: Served): Promise<void> {
 }
 
 /** `bulwark token --sub SUB ... --data-dir DIR`. */
-export async function mint(dataDir: string, sub: string, extra: string[] = []): Promise<string> {
-  const r = await run(['token', '--sub', sub, ...extra, '--data-dir', dataDir]);
+export async function mint(dataDir: string, sub: string, extra: string[] = [], env: Record<string, string> = {}): Promise<string> {
+  const r = await run(['token', '--sub', sub, ...extra, '--data-dir', dataDir], env);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
 }
