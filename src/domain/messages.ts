@@ -14,6 +14,9 @@ export interface MessagesOptions {
   onForbidden?: (session: Session, action: string, room: string) => void;
 }
 
+/** Bound on Session.memberships per connection. */
+const MAX_REMEMBERED = 64;
+
 type Lookup = { ok: true; room: RoomRecord } | { ok: false; reply: Reply };
 
 export class Messages {
@@ -25,12 +28,14 @@ export class Messages {
 
   /** The room id for a member: from the session's joined rooms, else from the store. */
   private async memberRoomId(session: Session, name: string): Promise<number | Reply> {
-    const joined = session.rooms.get(name);
-    if (joined !== undefined) return joined;
+    const known = session.rooms.get(name) ?? session.memberships.get(name);
+    if (known !== undefined) return known;
     const room = await this.store.getRoom(name);
     if (!room) return refuse('NOT_FOUND', 'No such room.');
     const state = await this.store.getMembership(room.id, session.user.id);
     if (!mayRoom(session.user, 'send', { room, state })) return refuse('NOT_A_MEMBER', 'Join the room first.');
+    if (session.memberships.size >= MAX_REMEMBERED) session.memberships.clear();
+    session.memberships.set(name, room.id);
     return room.id;
   }
 

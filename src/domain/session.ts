@@ -15,6 +15,12 @@ export interface Session {
   readonly user: Principal;
   /** Joined rooms: name -> room id. */
   readonly rooms: ReadonlyMap<string, number>;
+  /**
+   * Rooms this user was found to be a member of without joining them on this connection
+   * (name -> id): spares a store read per `chat.send`. Dropped with the room on kick, leave or
+   * delete; a stale entry for a deleted room only yields NOT_FOUND at append time.
+   */
+  readonly memberships: Map<string, number>;
   join(room: string, roomId: number): void;
   leave(room: string): void;
   /**

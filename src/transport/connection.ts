@@ -47,6 +47,7 @@ const NODE_TAG = Math.random().toString(36).slice(2, 8);
 export class Connection implements Session, Peer {
   readonly connectionId = `${NODE_TAG}-${(++counter).toString(36)}`;
   readonly rooms = new Map<string, number>();
+  readonly memberships = new Map<string, number>();
   user!: Principal;
   identity: Identity | undefined;
   malformed = 0;
@@ -113,6 +114,7 @@ export class Connection implements Session, Peer {
   }
 
   dropRoom(room: string): void {
+    this.memberships.delete(room);
     this.leave(room);
   }
 

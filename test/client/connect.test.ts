@@ -50,8 +50,14 @@ describe('client SDK: connecting and requests', () => {
   it('rejects a request with TIMEOUT when no reply comes in time', async () => {
     const client = sdk(server, { token: await server.token('ed') });
     await client.ready();
-    // Zero time to answer: the timer fires before any reply can be read.
-    await assert.rejects(client.request('room.list', {}, { timeoutMs: 0 }), (e: unknown) => e instanceof BulwarkError && e.code === 'TIMEOUT');
+    // The server runs on this event loop: hold the loop past the 1 ms timeout before the server can
+    // even read the frame. Timers run before I/O polling, so the timer always wins.
+    const pending = client.request('room.list', {}, { timeoutMs: 1 });
+    const until = Date.now() + 5;
+    while (Date.now() < until) {
+      // busy-wait on purpose
+    }
+    await assert.rejects(pending, (e: unknown) => e instanceof BulwarkError && e.code === 'TIMEOUT');
     client.close();
   });
 
