@@ -29,7 +29,7 @@ let nextId = 0;
 export class SioClient {
   readonly frames: Frame[] = [];
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
-  /** The `close {code, reason}` event, or undefined when the socket went without one. */
+  /** The `close {code, reason}` event (undefined when the socket went without one); rejects after 5 s. */
   readonly closed: Promise<{ code: number; reason: string } | undefined>;
   /** The disconnect reason. */
   readonly disconnected: Promise<string>;
@@ -44,7 +44,16 @@ export class SioClient {
     let close: { code: number; reason: string } | undefined;
     socket.on('close', (frame: { code: number; reason: string }) => (close = frame));
     this.disconnected = new Promise((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
-    this.closed = this.disconnected.then(() => close);
+    const closed = this.disconnected.then(() => close);
+    // Bounded: a defence that fails to close must fail its test, not hang it.
+    this.closed = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server did not close the socket within 5 s')), 5000);
+      void closed.then((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+    });
+    this.closed.catch(() => undefined);
   }
 
   /** Resolves with the first server frame (already received or future) matching. */
@@ -119,9 +128,10 @@ export async function sioConnect(server: TestServer, sub: string, options: SioOp
   const client = new SioClient(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
-    socket.once('connect_error', (error) => {
+    socket.once('connect_error', (error: Error & { description?: unknown }) => {
       socket.close();
-      reject(error);
+      const d = error.description as { message?: string } | undefined;
+      reject(new Error(`${error.message}${d?.message ? `: ${d.message}` : ''}`));
     });
   });
   client.welcome = await client.next('welcome');
