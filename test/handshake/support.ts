@@ -21,13 +21,23 @@ export interface Recorded {
   detail: Record<string, unknown> | undefined;
 }
 
+/**
+ * Events that are consequences of earlier ones (abuse scoring crossing its threshold and the ban
+ * it places), not refusals: the recorder keeps them apart so "one refusal, one event" can be
+ * asserted while abuse scoring runs with its defaults.
+ */
+export const CONSEQUENCES: ReadonlySet<string> = new Set(['abuse_threshold', 'ban_added', 'ban_removed', 'security_alert']);
+
 /** Records every security event the server emits from now on (the same path as the log line and the row). */
 export class EventRecorder {
   readonly events: Recorded[] = [];
+  /** The consequence events (see CONSEQUENCES), kept apart. */
+  readonly consequences: Recorded[] = [];
 
   constructor(server: TestServer) {
     server.bulwark.audit.onEvent((type, event) => {
-      this.events.push({ type, ip: event.ip, user: event.user, detail: event.detail });
+      const recorded = { type, ip: event.ip, user: event.user, detail: event.detail };
+      (CONSEQUENCES.has(type) ? this.consequences : this.events).push(recorded);
     });
   }
 
