@@ -43,11 +43,17 @@ import { clientIp } from './transport/client-ip.js';
 import { Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './transport/hub.js';
+import { securityHeaderLines } from './transport/security-headers.js';
 import { WsTransport } from './transport/ws.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
 export interface BulwarkOptions {
   logger?: Logger;
+  /**
+   * Benchmarks only: run frames without the frame guards (rate, replay, sanitize, spam) to
+   * measure what they cost. Never exposed as configuration.
+   */
+  benchmarkBypassFrameGuards?: boolean;
   store?: Store;
   bus?: Bus;
 }
@@ -83,9 +89,14 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const codec = config.encryption.enabled ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE)) : undefined;
   const store: Store =
     options.store ??
-    new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), codec, onBackgroundError: (err) => log.error({ err }, 'background write failed') });
+    new SqliteStore({
+      path: join(config.dataDir, 'bulwark.db'),
+      codec,
+      onBackgroundError: (err) => log.error({ err }, 'background write failed'),
+      onCommit: (ms) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
+    });
   const bus: Bus = options.bus ?? new MemoryBus();
-  const hub = new Hub();
+  const hub = new Hub((type, count) => metrics.framesOut.inc({ type }, count));
   bus.attach((envelope) => hub.deliver(envelope));
   const audit = new SecurityAudit(store, log, metrics);
   const tls = Boolean(config.tls.cert && config.tls.key);
@@ -116,7 +127,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     log,
     auth,
-    guards: frameGuards.list,
+    guards: options.benchmarkBypassFrameGuards ? [] : frameGuards.list,
     dispatch: createDispatch(rooms, messages),
   });
 
@@ -133,6 +144,14 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metricsContentType: metrics.registry.contentType,
   });
   const trusted = new Set(config.trustProxy);
+  // Node's parser refuses an oversized header block before any route or upgrade handler runs;
+  // answer it here so the refusal still carries the security headers and records its event.
+  server.prependListener('clientError', (error: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (error.code !== 'HPE_HEADER_OVERFLOW' || !socket.writable) return;
+    metrics.handshakeRefusals.inc({ reason: 'headers' });
+    audit.emit('headers_too_large', { ip: (socket as import('node:net').Socket).remoteAddress, detail: { status: 431 } });
+    socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n${securityHeaderLines(tls).join('\r\n')}\r\n\r\n`);
+  });
   if (config.auth.algorithms.some((a) => a.startsWith('HS'))) {
     const accounts = new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'));
     registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });

@@ -63,6 +63,8 @@ export class TokenVerifier {
       };
       const { payload } =
         this.key.kind === 'jwks' ? await jwtVerify(token, this.key.key, options) : await jwtVerify(token, this.key.key, options);
+      // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
+      if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };
       const identity = toIdentity(payload);
       return identity ? { ok: true, identity } : { ok: false, reason: 'bad_claims' };
     } catch (error) {

@@ -117,9 +117,12 @@ export class SessionAuth {
 
   /** The `auth` frame on an unauthenticated connection. */
   async authFrame(conn: Connection, token: string, id: string | undefined): Promise<void> {
-    const outcome = await this.verify(token, conn.ip);
+    const outcome = await this.verifyToken(token);
     if (conn.closing) return;
     if (!outcome.ok) return this.refuse(conn, outcome.denial);
+    const denial = await this.admission(outcome.identity, conn.ip);
+    if (conn.closing) return;
+    if (denial) return this.refuse(conn, denial, outcome.identity.id);
     this.admit(conn, outcome.identity, id);
   }
 

@@ -26,6 +26,8 @@ export interface Envelope {
   target: Target;
   /** Serialized server frame, or '' for an effect-only envelope. */
   frame: string;
+  /** The frame's `type`, for metrics without parsing `frame`. */
+  type?: string;
   effect?: Effect;
 }
 

@@ -68,6 +68,7 @@ export class Messages {
     // Committed: now (and only now) deliver and acknowledge. Serialized once for every recipient.
     this.bus.publish({
       target: { kind: 'room', room: frame.room },
+      type: 'chat.message',
       frame: JSON.stringify({ type: 'chat.message', room: frame.room, message: wireMessage(stored) }),
     });
     return ok({ message: { id: stored.id, seq: stored.seq, ts: stored.ts } });
@@ -103,7 +104,8 @@ export class Messages {
       await this.store.deleteMessage(room.id, message.id);
       this.bus.publish({
         target: { kind: 'room', room: room.name },
-        frame: JSON.stringify({ type: 'chat.deleted', room: room.name, message: message.id }),
+        type: 'chat.deleted',
+      frame: JSON.stringify({ type: 'chat.deleted', room: room.name, message: message.id }),
       });
     }
     return ok({ room: room.name, message: message.id });
@@ -115,7 +117,8 @@ export class Messages {
       return refuse('FORBIDDEN', 'Only admins may broadcast.');
     }
     const ts = Date.now();
-    this.bus.publish({ target: { kind: 'all' }, frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
+    this.bus.publish({ target: { kind: 'all' }, type: 'announcement',
+      frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
     return ok({ ts });
   }
 }

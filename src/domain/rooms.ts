@@ -78,6 +78,7 @@ export class Rooms {
     await this.store.setMembership(room.id, frame.user, 'kicked');
     this.bus.publish({
       target: { kind: 'user', user: frame.user },
+      type: 'room.removed',
       frame: JSON.stringify({ type: 'room.removed', room: room.name }),
       effect: { leave: room.name },
     });
@@ -91,6 +92,7 @@ export class Rooms {
     await this.store.deleteRoom(room.id);
     this.bus.publish({
       target: { kind: 'room', room: room.name },
+      type: 'room.deleted',
       frame: JSON.stringify({ type: 'room.deleted', room: room.name }),
       effect: { leave: room.name },
     });

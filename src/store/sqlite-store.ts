@@ -61,6 +61,8 @@ export interface SqliteStoreOptions {
   path: string;
   codec?: TextCodec;
   onBackgroundError?: (error: unknown) => void;
+  /** Commit latency of each write batch (request of its first write to commit), in ms. */
+  onCommit?: (ms: number, ops: number) => void;
 }
 
 function toRoom(row: RoomRow): RoomRecord {
@@ -173,6 +175,7 @@ export class SqliteStore implements Store {
       (ops) => runAll(ops),
       (op) => runOne(op),
     );
+    this.batcher.onCommit = options.onCommit;
   }
 
   private migrate(): void {

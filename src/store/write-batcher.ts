@@ -14,6 +14,9 @@ export type TransactionRunner = (ops: readonly BatchedWrite[]) => void;
 export class WriteBatcher {
   private pending: BatchedWrite[] = [];
   private scheduled = false;
+  private batchStart = 0;
+  /** Called after each commit with the time since the batch's first write was requested. */
+  onCommit: ((ms: number, ops: number) => void) | undefined;
   private idle: Array<() => void> = [];
 
   constructor(
@@ -54,6 +57,7 @@ export class WriteBatcher {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
+    this.batchStart = performance.now();
     setImmediate(() => this.commit());
   }
 
@@ -68,6 +72,7 @@ export class WriteBatcher {
       } catch {
         results = undefined;
       }
+      this.onCommit?.(performance.now() - this.batchStart, ops.length);
       if (results) {
         for (let i = 0; i < ops.length; i++) ops[i]!.resolve(results[i]);
       } else {

@@ -31,6 +31,11 @@ function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
 }
 
 export class Hub {
+  constructor(
+    /** Counts frames written to local connections (by frame type). */
+    private readonly onDelivered?: (type: string, count: number) => void,
+  ) {}
+
   private readonly rooms = new Map<string, Set<Peer>>();
   private readonly users = new Map<string, Set<Peer>>();
   private readonly authenticated = new Set<Peer>();
@@ -113,16 +118,26 @@ export class Hub {
     }
     if (!peers) return;
     if (!effect) {
-      for (const peer of peers) peer.deliver(frame);
+      let n = 0;
+      for (const peer of peers) {
+        peer.deliver(frame);
+        n++;
+      }
+      if (this.onDelivered && n > 0) this.onDelivered(envelope.type ?? 'unknown', n);
       return;
     }
     // Effects change the sets being iterated: take a snapshot first.
+    let n = 0;
     for (const peer of [...peers]) {
       if (effect.jti !== undefined && peer.jti !== effect.jti) continue;
-      if (frame) peer.deliver(frame);
+      if (frame) {
+        peer.deliver(frame);
+        n++;
+      }
       if (effect.leave !== undefined) peer.dropRoom(effect.leave);
       if (effect.close) peer.close(effect.close.code, effect.close.reason);
     }
+    if (this.onDelivered && n > 0) this.onDelivered(envelope.type ?? 'unknown', n);
   }
 
   /** Closes every connection (shutdown). */

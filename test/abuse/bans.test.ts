@@ -133,7 +133,7 @@ describe('abuse scores and bans', () => {
 
   it(
     'names the refused user in the banned_refused event of an auth-frame refusal',
-    { skip: 'BUG: SessionAuth.authFrame refuses with this.refuse(conn, denial) and no user, so the banned_refused event of a banned user at `auth` carries only the IP' },
+    
     async () => {
       const user = uniq('named');
       await server.bulwark.bans.ban('user', user, 'test');

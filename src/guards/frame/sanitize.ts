@@ -7,6 +7,8 @@
 import sanitizeHtml from 'sanitize-html';
 import { ALLOWED_SCHEMES, ALLOWED_TAGS, LINK_REL } from '../../protocol/markup.js';
 
+const ABSOLUTE_ALLOWED = new RegExp(`^(?:${ALLOWED_SCHEMES.join('|')}):`, 'i');
+
 const OPTIONS: sanitizeHtml.IOptions = {
   allowedTags: [...ALLOWED_TAGS],
   allowedAttributes: { a: ['href', 'rel'] },
@@ -16,7 +18,11 @@ const OPTIONS: sanitizeHtml.IOptions = {
   disallowedTagsMode: 'escape',
   parser: { lowerCaseTags: true, lowerCaseAttributeNames: true },
   transformTags: {
-    a: (_tagName, attribs): sanitizeHtml.Tag => ({ tagName: 'a', attribs: attribs.href ? { href: attribs.href, rel: LINK_REL } : {} }),
+    // Only absolute http(s)/mailto links survive: relative and scheme-less hrefs are dropped too.
+    a: (_tagName, attribs): sanitizeHtml.Tag => ({
+      tagName: 'a',
+      attribs: attribs.href && ABSOLUTE_ALLOWED.test(attribs.href.trim()) ? { href: attribs.href.trim(), rel: LINK_REL } : {},
+    }),
   },
 };
 

@@ -5,6 +5,22 @@
 import { sanitizeText } from './sanitize.js';
 import type { FrameGuard } from './types.js';
 
+/** Characters as people count them (code points): an emoji is one, not two UTF-16 units. */
+export function codePoints(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
 export function textGuard(maxChars: number): FrameGuard {
   return {
     name: 'text',
@@ -12,11 +28,12 @@ export function textGuard(maxChars: number): FrameGuard {
       const frame = ctx.frame;
       if (frame.type !== 'chat.send' && frame.type !== 'admin.broadcast') return undefined;
       const trimmed = frame.text.trim();
-      if (trimmed.length === 0 || trimmed.length > maxChars) {
+      const chars = codePoints(trimmed);
+      if (chars === 0 || chars > maxChars) {
         return {
           ok: false,
           code: 'INVALID_PAYLOAD',
-          details: [{ path: 'text', message: trimmed.length === 0 ? 'must not be empty' : `must be at most ${maxChars} characters` }],
+          details: [{ path: 'text', message: chars === 0 ? 'must not be empty' : `must be at most ${maxChars} characters` }],
           event: 'invalid_payload',
         };
       }
