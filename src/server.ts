@@ -152,10 +152,10 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     audit.emit('headers_too_large', { ip: (socket as import('node:net').Socket).remoteAddress, detail: { status: 431 } });
     socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n${securityHeaderLines(tls).join('\r\n')}\r\n\r\n`);
   });
-  if (config.auth.algorithms.some((a) => a.startsWith('HS'))) {
-    const accounts = new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'));
-    registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
-  }
+  const accounts = config.auth.algorithms.some((a) => a.startsWith('HS'))
+    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
+    : undefined;
+  registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
   await registerStatic(app);
 
   // eslint-disable-next-line prefer-const

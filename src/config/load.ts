@@ -54,7 +54,8 @@ function setPath(tree: Tree, path: string, value: Json): void {
     // rateLimits names contain dots ("chat.send"): everything after rateLimits.<name> is the rule field.
     if (parts[i - 1] === 'rateLimits' || (i === 1 && parts[0] === 'rateLimits')) {
       const rest = parts.slice(i);
-      const field = rest.length > 1 ? rest.pop()! : undefined;
+      const last = rest[rest.length - 1];
+      const field = rest.length > 1 && (last === 'points' || last === 'durationMs') ? rest.pop()! : undefined;
       const name = rest.join('.');
       if (field === undefined) {
         node[name] = value;

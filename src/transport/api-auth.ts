@@ -13,7 +13,8 @@ import { normalizeOrigin } from '../guards/handshake/origin.js';
 export const REFRESH_COOKIE = 'bulwark_refresh';
 
 export interface AuthRoutesDeps {
-  accounts: Accounts;
+  /** Absent when tokens come from an outside issuer (public-key algorithms): no account routes. */
+  accounts: Accounts | undefined;
   verifier: TokenVerifier;
   audit: SecurityAudit;
   tls: boolean;
@@ -36,15 +37,16 @@ function body(req: FastifyRequest): Record<string, unknown> {
   return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
 }
 
-export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): void {
-  const cookie = (value: string, maxAgeS: number): string =>
-    `${REFRESH_COOKIE}=${encodeURIComponent(value)}; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${deps.tls ? '; Secure' : ''}`;
+function refreshCookie(tls: boolean, value: string, maxAgeS: number): string {
+  return `${REFRESH_COOKIE}=${encodeURIComponent(value)}; Path=/api/auth; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${tls ? '; Secure' : ''}`;
+}
 
+export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): void {
   const send = (reply: FastifyReply, result: AccountResult, okStatus: number): FastifyReply => {
     reply.header('Cache-Control', 'no-store');
     if (result.ok) {
       const s = result.session;
-      reply.header('Set-Cookie', cookie(s.refreshToken, Math.floor((s.refreshExpiresAt - Date.now()) / 1000)));
+      reply.header('Set-Cookie', refreshCookie(deps.tls, s.refreshToken, Math.floor((s.refreshExpiresAt - Date.now()) / 1000)));
       return reply.code(okStatus).send({ user: s.user, accessToken: s.accessToken, expiresAt: s.expiresAt, refreshToken: s.refreshToken });
     }
     if (result.retryAfterMs !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))));
@@ -65,22 +67,31 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
     return false;
   };
 
+  const accounts = deps.accounts;
+  if (accounts) registerAccountRoutes(app, deps, accounts, sameSite, send);
+  registerCspReports(app, deps);
+}
+
+type SameSite = (req: FastifyRequest, reply: FastifyReply) => boolean;
+type Send = (reply: FastifyReply, result: AccountResult, okStatus: number) => FastifyReply;
+
+function registerAccountRoutes(app: FastifyInstance, deps: AuthRoutesDeps, accounts: Accounts, sameSite: SameSite, send: Send): void {
   app.post('/api/auth/register', async (req, reply) => {
     if (!sameSite(req, reply)) return reply;
     const b = body(req);
-    return send(reply, await deps.accounts.register({ username: b.username, password: b.password }, deps.clientIp(req)), 201);
+    return send(reply, await accounts.register({ username: b.username, password: b.password }, deps.clientIp(req)), 201);
   });
 
   app.post('/api/auth/login', async (req, reply) => {
     if (!sameSite(req, reply)) return reply;
     const b = body(req);
-    return send(reply, await deps.accounts.login({ username: b.username, password: b.password }, deps.clientIp(req)), 200);
+    return send(reply, await accounts.login({ username: b.username, password: b.password }, deps.clientIp(req)), 200);
   });
 
   app.post('/api/auth/refresh', async (req, reply) => {
     if (!sameSite(req, reply)) return reply;
     const token = body(req).refreshToken ?? readCookie(req, REFRESH_COOKIE);
-    return send(reply, await deps.accounts.refresh(token, deps.clientIp(req)), 200);
+    return send(reply, await accounts.refresh(token, deps.clientIp(req)), 200);
   });
 
   app.post('/api/auth/logout', async (req, reply) => {
@@ -92,12 +103,15 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
       const verdict = await deps.verifier.verify(header.replace(/^Bearer\s+/i, '').trim());
       if (verdict.ok) access = { jti: verdict.identity.jti, expiresAt: verdict.identity.expiresAt, user: verdict.identity.id };
     }
-    await deps.accounts.logout(token, access);
-    reply.header('Set-Cookie', cookie('', 0));
+    await accounts.logout(token, access);
+    reply.header('Set-Cookie', refreshCookie(deps.tls, '', 0));
     return reply.code(204).send();
   });
 
-  // Browsers post CSP violations here (report-uri in the policy).
+}
+
+/** Browsers post CSP violations here (report-uri in the policy), whatever the token issuer. */
+function registerCspReports(app: FastifyInstance, deps: AuthRoutesDeps): void {
   for (const type of ['application/csp-report', 'application/reports+json']) {
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, text, done) => {
       try {

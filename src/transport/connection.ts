@@ -94,6 +94,8 @@ export class Connection implements Session, Peer {
   /** Replaces the identity after `auth.refresh` (same `sub`, checked by the caller). */
   refreshIdentity(identity: Identity): void {
     this.identity = identity;
+    // Name and roles follow the newest token (a demoted admin loses admin actions at refresh).
+    this.user = { id: identity.id, name: identity.name, roles: identity.roles, admin: identity.roles.includes('admin') };
   }
 
   join(room: string, roomId: number): void {
