@@ -78,6 +78,14 @@ function openWss(server: TestServer, ca: Buffer | undefined, options: { url?: st
   });
 }
 
+function headersOf(res: Response): Record<string, string> {
+  const out: Record<string, string> = {};
+  res.headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}
+
 function assertSecurityHeaders(headers: IncomingHttpHeaders | Record<string, string>, tls: boolean, where: string): void {
   const csp = String(headers['content-security-policy'] ?? '');
   assert.ok(csp, `${where}: Content-Security-Policy`);
@@ -222,7 +230,7 @@ describe('security headers over plain HTTP', () => {
     for (const path of ['/healthz', '/readyz', '/no-such-page', '/metrics', '/']) {
       const res = await fetch(`${server.url}${path}`);
       await res.arrayBuffer();
-      assertSecurityHeaders(Object.fromEntries(res.headers), false, path);
+      assertSecurityHeaders(headersOf(res), false, path);
     }
     const res = await fetch(`${server.url}/api/auth/login`, {
       method: 'POST',
@@ -230,7 +238,7 @@ describe('security headers over plain HTTP', () => {
       body: '{}',
     });
     assert.equal(res.status, 403);
-    assertSecurityHeaders(Object.fromEntries(res.headers), false, 'refused cross-origin POST');
+    assertSecurityHeaders(headersOf(res), false, 'refused cross-origin POST');
   });
 
   it('sends them on a refused WebSocket handshake', async () => {
