@@ -79,7 +79,7 @@ function newestMtime(dir: string): number {
 }
 
 function ensureBuilt(): void {
-  if (!systems.includes('bulwark') || flag('no-build')) return;
+  if (!systems.some((s) => s === 'bulwark' || s === 'bulwark-socketio') || flag('no-build')) return;
   const main = join(REPO_DIR, 'dist/src/cli/main.js');
   const stale = !existsSync(main) || newestMtime(join(REPO_DIR, 'src')) > statSync(main).mtimeMs;
   if (!stale) return;

@@ -97,8 +97,50 @@ const socketIoSeed: ClientProtocol = {
   },
 };
 
+const SIO_BW_MSG = B('42["chat.message"');
+const SIO_BW_WELCOME = B('42["welcome"');
+const SIO_BW_ERROR = B('42["error"');
+const SIO_BW_ACK_ERROR = B('[{"type":"error"');
+
+/**
+ * Bulwark over its Socket.IO transport (`src/transport/socketio.ts`), WebSocket transport only:
+ * the token in the CONNECT packet's auth payload, each contract frame as an event named by its
+ * type with an ack id; the reply (`ack` or `error` frame) comes back as the ack, every other
+ * server frame as an event named by its type (`welcome`, `chat.message`, ...).
+ */
+const bulwarkSocketIo: ClientProtocol = {
+  name: 'bulwark-socketio',
+  path: '/socket.io/?EIO=4&transport=websocket',
+  protocols: [],
+  waitForOpen: true,
+  pong: '3',
+  hello: (token) => `40${JSON.stringify({ token })}`,
+  echoRoom: (room, id) => `42${id}${JSON.stringify(['room.create', { type: 'room.create', id: `c${id}`, room, visibility: 'public' }])}`,
+  createRoom: (room, id) => `42${id}${JSON.stringify(['room.create', { type: 'room.create', id: `c${id}`, room, visibility: 'public' }])}`,
+  join: (room, id) => `42${id}${JSON.stringify(['room.join', { type: 'room.join', id: `j${id}`, room }])}`,
+  send: (room, id, text) => `42${id}${JSON.stringify(['chat.send', { type: 'chat.send', id: `m${id}`, room, text }])}`,
+  classify(buf, start, end) {
+    const c0 = buf[start];
+    if (end - start === 1 && c0 === 0x32) return 'ping';
+    if (c0 === 0x30) return 'open';
+    if (has(buf, start, SIO_BW_MSG)) return 'message';
+    if (has(buf, start, SIO_ACK)) {
+      // `43<digits>[{"type":"ack"|"error",...}]`
+      let i = start + 2;
+      while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
+      return has(buf, i, SIO_BW_ACK_ERROR) ? 'error' : 'ack';
+    }
+    // The Socket.IO CONNECT (`40{"sid":...}`) precedes Bulwark's `welcome`, which ends the handshake.
+    if (has(buf, start, SIO_BW_WELCOME)) return 'welcome';
+    if (has(buf, start, SIO_BW_ERROR)) return 'error';
+    if (has(buf, start, SIO_REFUSED)) return 'refused';
+    return 'other';
+  },
+};
+
 export const PROTOCOLS: Record<string, ClientProtocol> = {
   bulwark: jsonFrames('bulwark', '/ws', ['bulwark.v1'], true),
   raw: jsonFrames('raw', '/ws', ['bulwark.v1'], false),
   'socketio-seed': socketIoSeed,
+  'bulwark-socketio': bulwarkSocketIo,
 };

@@ -75,18 +75,27 @@ async function handle(child: ChildProcess, port: number): Promise<ServerHandle> 
   return { pid: child.pid!, port, child, stop: () => stopChild(child, 8000) };
 }
 
+/** The real Bulwark server (`serve`, the `npm start` code path) with the bench configuration. */
+async function startBulwark(opts: StartOptions): Promise<ServerHandle> {
+  const cfg = join(opts.dir, 'bulwark.json');
+  mkdirSync(opts.dir, { recursive: true });
+  writeFileSync(cfg, JSON.stringify(bulwarkBenchConfig(opts), null, 2));
+  const child = spawnServer(opts, [join(REPO_DIR, 'dist/src/cli/main.js'), 'serve', '--config', cfg]);
+  return handle(child, opts.port);
+}
+
 export const SYSTEMS: Record<string, SystemDef> = {
   bulwark: {
     name: 'bulwark',
     protocol: 'bulwark',
     describe: 'Bulwark (dist/src/cli/main.js serve), default defences, SQLite history, JWT auth frame',
-    async start(opts) {
-      const cfg = join(opts.dir, 'bulwark.json');
-      mkdirSync(opts.dir, { recursive: true });
-      writeFileSync(cfg, JSON.stringify(bulwarkBenchConfig(opts), null, 2));
-      const child = spawnServer(opts, [join(REPO_DIR, 'dist/src/cli/main.js'), 'serve', '--config', cfg]);
-      return handle(child, opts.port);
-    },
+    start: startBulwark,
+  },
+  'bulwark-socketio': {
+    name: 'bulwark-socketio',
+    protocol: 'bulwark-socketio',
+    describe: 'the same Bulwark server driven over its Socket.IO transport (/socket.io/, WebSocket only, token in CONNECT auth)',
+    start: startBulwark,
   },
   'raw-ws': {
     name: 'raw-ws',
