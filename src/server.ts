@@ -96,7 +96,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       onCommit: (ms) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
     });
   const bus: Bus = options.bus ?? new MemoryBus();
-  const hub = new Hub((type, count) => metrics.framesOut.inc({ type }, count));
+  const hub = new Hub((type, count) => metrics.frameOut(type, count));
   bus.attach((envelope) => hub.deliver(envelope));
   const audit = new SecurityAudit(store, log, metrics);
   const tls = Boolean(config.tls.cert && config.tls.key);

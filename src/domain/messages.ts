@@ -1,5 +1,5 @@
 /** Messages: send (durable before ack and delivery), history paging, delete, announcements. */
-import { randomUUID } from 'node:crypto';
+import { newMessageId } from './message-id.js';
 import type { Bus } from '../bus/bus.js';
 import type { ClientFrameOf } from '../protocol/frames.js';
 import { RoomGoneError } from '../store/errors.js';
@@ -49,7 +49,7 @@ export class Messages {
     let stored;
     try {
       const committed = this.store.appendMessage({
-        id: randomUUID(),
+        id: newMessageId(),
         roomId,
         roomName: frame.room,
         userId: session.user.id,

@@ -117,7 +117,7 @@ export class FramePipeline {
       return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', { type: value['type'] }, checked.details, respond);
     }
     const frame = checked.frame;
-    this.deps.metrics.framesIn.inc({ type: frame.type });
+    this.deps.metrics.frameIn(frame.type);
     if (frame.type === 'auth') {
       if (conn.authenticated) {
         this.reply(conn, id, { ok: false, code: 'BAD_REQUEST', message: 'Already authenticated.' }, respond);

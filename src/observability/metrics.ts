@@ -25,6 +25,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly inByType = new Map<string, Counter.Internal>();
+  private readonly outByType = new Map<string, Counter.Internal>();
+
+  /** Hot-path counters: the labelled child is looked up once per type, not hashed per frame. */
+  frameIn(type: string): void {
+    let child = this.inByType.get(type);
+    if (!child) this.inByType.set(type, (child = this.framesIn.labels(type)));
+    child.inc();
+  }
+
+  frameOut(type: string, count = 1): void {
+    let child = this.outByType.get(type);
+    if (!child) this.outByType.set(type, (child = this.framesOut.labels(type)));
+    child.inc(count);
+  }
+
   constructor(options: { defaults?: boolean } = {}) {
     if (options.defaults) collectDefaultMetrics({ register: this.registry });
   }

@@ -6,7 +6,7 @@
  * created on first start. `bulwark keys rotate` adds a key: new writes use it, old rows stay
  * readable with theirs.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TextCodec } from '../store/text-codec.js';
@@ -14,6 +14,23 @@ import type { TextCodec } from '../store/text-codec.js';
 export const KEYS_FILE = 'keys.json';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** IVs are cut from a pool refilled from the CSPRNG: one getrandom call per 512 messages, not one each. */
+const IV_POOL_BYTES = IV_BYTES * 512;
+
+class IvPool {
+  private pool = Buffer.allocUnsafe(IV_POOL_BYTES);
+  private offset = IV_POOL_BYTES;
+
+  /** Writes a fresh random IV into `target` at `at`. */
+  take(target: Buffer, at: number): void {
+    if (this.offset === IV_POOL_BYTES) {
+      randomFillSync(this.pool);
+      this.offset = 0;
+    }
+    this.pool.copy(target, at, this.offset, this.offset + IV_BYTES);
+    this.offset += IV_BYTES;
+  }
+}
 
 export interface KeyRing {
   current: string;
@@ -81,6 +98,7 @@ export function rotateKeyFile(dataDir: string): string {
 
 export class EncryptingCodec implements TextCodec {
   private mtimeMs = 0;
+  private readonly ivs = new IvPool();
 
   constructor(
     private ring: KeyRing,
@@ -105,11 +123,18 @@ export class EncryptingCodec implements TextCodec {
 
   encode(text: string, aad?: string): { body: Buffer; keyId: string | null } {
     const key = this.ring.keys.get(this.ring.current)!;
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    // One buffer: IV | tag | ciphertext (GCM ciphertext is as long as the plaintext).
+    const length = Buffer.byteLength(text, 'utf8');
+    const body = Buffer.allocUnsafe(IV_BYTES + TAG_BYTES + length);
+    this.ivs.take(body, 0);
+    const cipher = createCipheriv('aes-256-gcm', key, body.subarray(0, IV_BYTES));
     if (aad) cipher.setAAD(Buffer.from(aad, 'utf8'));
-    const encrypted = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-    return { body: Buffer.concat([iv, cipher.getAuthTag(), encrypted]), keyId: this.ring.current };
+    const head = cipher.update(text, 'utf8');
+    head.copy(body, IV_BYTES + TAG_BYTES);
+    const tail = cipher.final();
+    tail.copy(body, IV_BYTES + TAG_BYTES + head.length);
+    cipher.getAuthTag().copy(body, IV_BYTES);
+    return { body, keyId: this.ring.current };
   }
 
   decode(body: Buffer, keyId: string | null, aad?: string): string {

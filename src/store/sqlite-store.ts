@@ -76,6 +76,8 @@ export class SqliteStore implements Store {
   private readonly batcher: WriteBatcher;
   private readonly onBackgroundError: (error: unknown) => void;
   private closed = false;
+  /** room id -> last seq assigned in the current transaction. */
+  private readonly seqs = new Map<number, number>();
   private readonly sql: {
     insertRoom: Statement;
     roomByName: Statement;
@@ -85,7 +87,8 @@ export class SqliteStore implements Store {
     membership: Statement;
     upsertMembership: Statement;
     deleteMembership: Statement;
-    nextSeq: Statement;
+    lastSeq: Statement;
+    setLastSeq: Statement;
     roomNameById: Statement;
     insertMessage: Statement;
     messageById: Statement;
@@ -135,7 +138,8 @@ export class SqliteStore implements Store {
       membership: db.prepare('SELECT state FROM members WHERE room_id = ? AND user_id = ?').pluck(),
       upsertMembership: db.prepare('INSERT INTO members (room_id, user_id, state) VALUES (?, ?, ?) ON CONFLICT(room_id, user_id) DO UPDATE SET state = excluded.state'),
       deleteMembership: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
-      nextSeq: db.prepare('UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq').pluck(),
+      lastSeq: db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck(),
+      setLastSeq: db.prepare('UPDATE rooms SET last_seq = ? WHERE id = ?'),
       roomNameById: db.prepare('SELECT name FROM rooms WHERE id = ?').pluck(),
       insertMessage: db.prepare(
         'INSERT INTO messages (room_id, seq, id, user_id, user_name, body, key_id, ts, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -169,13 +173,40 @@ export class SqliteStore implements Store {
       insertBan: db.prepare('INSERT INTO bans (kind, value, until, level, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
       bansAfter: db.prepare('SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > ? ORDER BY id LIMIT 10000'),
     };
-    const runAll = db.transaction((ops: readonly BatchedWrite[]) => ops.map((op) => op.run()));
-    const runOne = db.transaction((op: BatchedWrite) => op.run());
+    // Within one transaction the next seq of a room is counted in memory and written back once.
+    const runAll = db.transaction((ops: readonly BatchedWrite[]) => {
+      this.seqs.clear();
+      const results = ops.map((op) => op.run());
+      this.writeSeqs();
+      return results;
+    });
+    const runOne = db.transaction((op: BatchedWrite) => {
+      this.seqs.clear();
+      const result = op.run();
+      this.writeSeqs();
+      return result;
+    });
     this.batcher = new WriteBatcher(
       (ops) => runAll(ops),
       (op) => runOne(op),
     );
     this.batcher.onCommit = options.onCommit;
+  }
+
+  /** Next seq of a room inside the running transaction (undefined when the room is gone). */
+  private nextSeq(roomId: number): number | undefined {
+    let last = this.seqs.get(roomId);
+    if (last === undefined) {
+      last = this.sql.lastSeq.get(roomId) as number | undefined;
+      if (last === undefined) return undefined;
+    }
+    this.seqs.set(roomId, last + 1);
+    return last + 1;
+  }
+
+  private writeSeqs(): void {
+    for (const [roomId, seq] of this.seqs) this.sql.setLastSeq.run(seq, roomId);
+    this.seqs.clear();
   }
 
   private migrate(): void {
@@ -229,6 +260,7 @@ export class SqliteStore implements Store {
 
   deleteRoom(roomId: number): Promise<void> {
     return this.batcher.enqueue(() => {
+      this.seqs.delete(roomId);
       this.sql.deleteRoomMessages.run(roomId);
       this.sql.deleteRoom.run(roomId);
     });
@@ -258,7 +290,7 @@ export class SqliteStore implements Store {
     // Encrypt outside the transaction so the batch holds the write lock as briefly as possible.
     const { body, keyId } = this.codec.encode(message.text, message.id);
     return this.batcher.enqueue(() => {
-      const seq = this.sql.nextSeq.get(message.roomId) as number | undefined;
+      const seq = this.nextSeq(message.roomId);
       if (seq === undefined) throw new RoomGoneError();
       this.sql.insertMessage.run(
         message.roomId,

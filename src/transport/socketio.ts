@@ -167,7 +167,7 @@ export class SocketIoTransport {
     this.io.on('connection', (socket) => this.open(socket));
     this.hooks = {
       onSlowConsumer: (conn) => deps.audit.emit('slow_consumer', { ip: conn.ip, user: conn.userId }),
-      onFrameOut: (type) => deps.metrics.framesOut.inc({ type }),
+      onFrameOut: (type) => deps.metrics.frameOut(type),
     };
   }
 

@@ -70,7 +70,7 @@ export class WsTransport {
     });
     this.hooks = {
       onSlowConsumer: (conn) => deps.audit.emit('slow_consumer', { ip: conn.ip, user: conn.userId }),
-      onFrameOut: (type) => deps.metrics.framesOut.inc({ type }),
+      onFrameOut: (type) => deps.metrics.frameOut(type),
     };
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
     this.heartbeat.unref();
