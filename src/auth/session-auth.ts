@@ -41,8 +41,12 @@ export class SessionAuth {
     this.checks.push(this.userCap);
   }
 
-  addCheck(check: AdmissionCheck): void {
+  /** Checks that only count new connections (the cluster-wide cap) skip `auth.refresh`. */
+  private readonly admissionOnly = new Set<AdmissionCheck>();
+
+  addCheck(check: AdmissionCheck, options: { onRefresh?: boolean } = {}): void {
     this.checks.push(check);
+    if (options.onRefresh === false) this.admissionOnly.add(check);
   }
 
   /** Per-user connection cap on this node; the cluster-wide count is an added check. */
@@ -105,13 +109,22 @@ export class SessionAuth {
     conn.clearTimers();
     const now = Date.now();
     const expiresAt = identity.expiresAt;
-    conn.timer(expiresAt - this.config.auth.refreshLeadMs - now, () => {
-      if (conn.identity === identity) conn.send({ type: 'auth.refresh_required', expiresAt });
-    });
-    conn.timer(expiresAt - now, () => {
+    // One timer at a time per connection: first the refresh reminder, then the expiry.
+    const expire = (): void => {
       if (conn.identity !== identity) return;
       this.audit.emit('token_expired', { ip: conn.ip, user: identity.id, detail: { live: true } });
       conn.close(CLOSE.UNAUTHENTICATED, 'token expired');
+    };
+    const remindAt = expiresAt - this.config.auth.refreshLeadMs;
+    if (remindAt <= now) {
+      conn.send({ type: 'auth.refresh_required', expiresAt });
+      conn.timer(expiresAt - now, expire);
+      return;
+    }
+    conn.timer(remindAt - now, () => {
+      if (conn.identity !== identity) return;
+      conn.send({ type: 'auth.refresh_required', expiresAt });
+      conn.timer(expiresAt - Date.now(), expire);
     });
   }
 
@@ -138,7 +151,7 @@ export class SessionAuth {
       return refuse('FORBIDDEN', 'The new token is for another user.');
     }
     for (const check of this.checks) {
-      if (check === this.userCap) continue;
+      if (check === this.userCap || this.admissionOnly.has(check)) continue;
       const denial = await check(verdict.identity, conn.ip);
       if (denial) {
         this.refuse(conn, denial, conn.userId);

@@ -5,7 +5,8 @@
  * in LRUs bounded by `abuse.maxTracked`.
  */
 import { isIP } from 'node:net';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache } from './bounded-cache.js';
 import type { Config } from '../config/schema.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityEventRecord } from '../store/store.js';
@@ -52,7 +53,7 @@ export class AbuseScores {
     private readonly bans: Bans,
     private readonly audit: SecurityAudit,
   ) {
-    this.scores = new LRUCache({ max: config.abuse.maxTracked, ttl: config.abuse.windowMs });
+    this.scores = boundedCache(config.abuse.maxTracked, config.abuse.windowMs);
     this.exempt = new Set(config.trustProxy);
     audit.onEvent((type, event) => this.record(type, event));
   }

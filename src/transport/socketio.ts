@@ -110,6 +110,11 @@ function frameBytes(data: string): number {
   return prefix ? bytes - Buffer.byteLength(prefix[0]) - 1 : bytes;
 }
 
+/** Module-level so the long-lived listener does not keep the upgrade request's context alive. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 export class SocketIoTransport {
   readonly io: IoServer;
   private readonly engine: Engine;
@@ -213,7 +218,7 @@ export class SocketIoTransport {
 
   /** WebSocket upgrade on `/socket.io/`: the guards, then engine.io. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     this.vet(req, (refusal, hs) => {
       if (refusal) return this.refuseUpgrade(socket, refusal, hs);
       if (socket.destroyed) return this.vetted.get(req)?.release();

@@ -38,6 +38,15 @@ export interface WsTransportDeps {
 
 const alive = new WeakSet<WebSocket>();
 
+/**
+ * Module-level on purpose: a closure created in handleUpgrade would share its context, and as a
+ * listener living as long as the socket it would keep the request, its headers and the head
+ * buffer alive for the whole connection.
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /** ws keeps its socket private; the turn writer writes pre-framed buffers to it directly. */
 function rawSocket(ws: WebSocket): Socket {
   return (ws as unknown as { _socket: Socket })._socket;
@@ -105,7 +114,7 @@ export class WsTransport {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     if (!this.accepting) return this.refuse(socket, { status: 503, event: 'capacity_refused', reason: 'shutdown', retryAfterMs: 5000 }, undefined);
     const ip = clientIp(req, this.trusted);
     const rawHeaders = req.rawHeaders;

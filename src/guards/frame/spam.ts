@@ -4,7 +4,7 @@
  * who keep tripping the rules are muted for a while. Per-user memory is an LRU bounded by count
  * and time.
  */
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../../security/bounded-cache.js';
 import type { Config } from '../../config/schema.js';
 import type { SecurityAudit } from '../../security/audit.js';
 import type { FrameGuard } from './types.js';
@@ -71,8 +71,8 @@ export interface SpamGuard extends FrameGuard {
 export function spamGuard(rules: Config['spam'], maxTracked: number, audit: SecurityAudit): SpamGuard {
   const patterns = rules.patterns.map((p) => new RegExp(p, 'i'));
   const keywords = rules.keywords.map((k) => k.toLowerCase());
-  const recent = new LRUCache<string, Recent>({ max: maxTracked, ttl: rules.repeatWindowMs });
-  const strikes = new LRUCache<string, Strikes>({ max: maxTracked, ttl: Math.max(rules.repeatWindowMs, rules.muteMs) });
+  const recent = boundedCache<string, Recent>(maxTracked, rules.repeatWindowMs);
+  const strikes = boundedCache<string, Strikes>(maxTracked, Math.max(rules.repeatWindowMs, rules.muteMs));
 
   return {
     name: 'spam',
