@@ -13,6 +13,8 @@ import { TokenVerifier } from './auth/jwt.js';
 import { SessionAuth } from './auth/session-auth.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
+import { createCluster } from './cluster/index.js';
+import { PresenceHub } from './cluster/presence.js';
 import type { Config } from './config/schema.js';
 import { createDispatch } from './domain/dispatch.js';
 import { Messages } from './domain/messages.js';
@@ -32,6 +34,7 @@ import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { PostgresStore } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
@@ -56,6 +59,8 @@ export interface BulwarkOptions {
   benchmarkBypassFrameGuards?: boolean;
   store?: Store;
   bus?: Bus;
+  /** Prefix of every Redis key and channel of the cluster (tests isolate runs with it). @default 'bulwark:' */
+  redisPrefix?: string;
 }
 
 export interface Bulwark {
@@ -87,25 +92,41 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics({ defaults: true });
   const codec = config.encryption.enabled ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE)) : undefined;
+  const storeHooks = {
+    codec,
+    onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
+    onCommit: (ms: number) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
+  };
+  // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
   const store: Store =
     options.store ??
-    new SqliteStore({
-      path: join(config.dataDir, 'bulwark.db'),
-      codec,
-      onBackgroundError: (err) => log.error({ err }, 'background write failed'),
-      onCommit: (ms) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
-    });
-  const bus: Bus = options.bus ?? new MemoryBus();
-  const hub = new Hub((type, count) => metrics.frameOut(type, count));
-  bus.attach((envelope) => hub.deliver(envelope));
+    (config.databaseUrl
+      ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks })
+      : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
+  // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
+  const cluster =
+    config.redisUrl && !options.bus
+      ? await createCluster({ url: config.redisUrl, prefix: options.redisPrefix, maxConnectionsPerUser: config.limits.maxConnectionsPerUser, log })
+      : undefined;
+  const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
+  const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
+  const hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
   const audit = new SecurityAudit(store, log, metrics);
   const tls = Boolean(config.tls.cert && config.tls.key);
 
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
   const auth = new SessionAuth(verifier, hub, config, audit);
-  const rateLimits = new RateLimits(config.rateLimits);
+  const rateLimits = new RateLimits(config.rateLimits, cluster?.limiterFactory);
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
+  bus.attach((envelope) => {
+    // A ban or revocation made on another node joins this node's sets as it arrives.
+    const effect = envelope.effect;
+    if (effect?.ban) bans.adopt(effect.ban);
+    if (effect?.revocation) revocations.adopt(effect.revocation.jti, effect.revocation.expiresAt);
+    if (effect && !envelope.frame && !effect.close && effect.leave === undefined) return;
+    hub.deliver(envelope);
+  });
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
@@ -114,13 +135,15 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
     return ban ? { close: CLOSE.FORBIDDEN, reason: 'banned', event: 'banned_refused', detail: { kind: ban.kind } } : undefined;
   });
+  // Last, so only admissions every other check allowed reserve a place in the cluster count.
+  if (cluster) auth.addCheck(cluster.presence.check, { onRefresh: false });
 
   const onForbidden = (session: Session, action: string, room: string): void => {
     audit.emit('forbidden_action', { ip: session.ip, user: session.user.id, detail: { action, room } });
   };
   const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, onForbidden });
   const messages = new Messages(store, bus, { onForbidden });
-  const frameGuards = createFrameGuards({ config, rateLimits, audit });
+  const frameGuards = createFrameGuards({ config, rateLimits, audit, idempotency: cluster?.idempotency });
   const pipeline = new FramePipeline({
     config,
     audit,
@@ -258,6 +281,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       await app.close();
       await store.flush();
       await store.close();
+      await cluster?.close();
       await bus.close();
       log.info('bulwark stopped');
       log.flush?.();

@@ -36,7 +36,13 @@ export class Revocations {
     if (this.revoked.has(jti)) return;
     this.revoked.set(jti, expiresAt);
     if (announce) this.audit.emit('token_revoked', { user: by, detail: { jti } });
-    this.bus.publish({ target: { kind: 'all' }, frame: '', effect: { jti, close: { code: CLOSE.UNAUTHENTICATED, reason: 'token revoked' } } });
+    this.bus.publish({ target: { kind: 'all' }, frame: '', effect: { jti, close: { code: CLOSE.UNAUTHENTICATED, reason: 'token revoked' }, revocation: { jti, expiresAt } } });
+  }
+
+  /** A revocation another node announced on the bus (its close effect reaches connections on its own). */
+  adopt(jti: string, expiresAt: number): void {
+    if (expiresAt <= Date.now() || (this.revoked.get(jti) ?? 0) >= expiresAt) return;
+    this.revoked.set(jti, expiresAt);
   }
 
   /** Pulls revocations written by other processes; drops expired entries. */

@@ -4,6 +4,7 @@
  * string. Guarantees: per-publisher order is kept; delivery to local subscribers happens in the
  * same turn as `publish` for the in-process bus, and within one Redis round trip for the Redis bus.
  */
+import type { BanRecord } from '../store/store.js';
 
 export type Target =
   | { kind: 'room'; room: string }
@@ -14,6 +15,12 @@ export type Target =
 
 /** Side effects applied to the targeted connections after the frame is delivered. */
 export interface Effect {
+  /**
+   * Cluster: the ban or revocation behind this effect, so every node adds it to its own set at
+   * once (each node may have its own store; the bus is then the only path).
+   */
+  ban?: BanRecord;
+  revocation?: { jti: string; expiresAt: number };
   /** Drop the targeted connections' subscription to this room (kick, delete). */
   leave?: string;
   /** Close the targeted connections. */

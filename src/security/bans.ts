@@ -66,6 +66,7 @@ export class Bans {
     this.latest.set(key(record.kind, record.value), record);
     if (record.until === 0) {
       if (announce) this.audit.emit('ban_removed', record.kind === 'ip' ? { ip: record.value } : { user: record.value });
+      this.announceRecord(record);
       return;
     }
     if (announce) this.audit.emit('ban_added', {
@@ -73,8 +74,27 @@ export class Bans {
       detail: { until: record.until, level: record.level, reason: record.reason },
     });
     if (record.kind === 'user') {
-      this.bus.publish({ target: { kind: 'user', user: record.value }, frame: '', effect: { close: { code: closeCode, reason: 'banned' } } });
-    }
+      this.bus.publish({ target: { kind: 'user', user: record.value }, frame: '', effect: { close: { code: closeCode, reason: 'banned' }, ban: record } });
+    } else this.announceRecord(record);
+  }
+
+  /** Carries a record with no connection to close (IP ban, unban) to the other nodes of a cluster. */
+  private announceRecord(record: BanRecord): void {
+    if (this.bus.kind === 'memory') return;
+    // No connection is targeted: the record is the whole message.
+    this.bus.publish({ target: { kind: 'connection', connectionId: '' }, frame: '', effect: { ban: record } });
+  }
+
+  /**
+   * A record another node announced on the bus. Its id belongs to that node's store, so the
+   * local log position is left alone; the latest record per subject (by creation time) wins.
+   */
+  adopt(record: BanRecord): void {
+    const k = key(record.kind, record.value);
+    const prev = this.latest.get(k);
+    if (prev && (prev === record || prev.createdAt > record.createdAt)) return;
+    if (prev && prev.createdAt === record.createdAt && prev.until === record.until && prev.level === record.level) return;
+    this.latest.set(k, record);
   }
 
   /** Applies entries other processes wrote; forgets subjects idle for a day. */

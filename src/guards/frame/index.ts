@@ -3,7 +3,7 @@ import type { Config } from '../../config/schema.js';
 import type { SecurityAudit } from '../../security/audit.js';
 import type { RateLimits } from '../rate-limits.js';
 import { rateGuard } from './rate.js';
-import { replayGuard, type ReplayGuard } from './replay.js';
+import { replayGuard, type ReplayGuard, type SharedIdempotency } from './replay.js';
 import { spamGuard, type SpamGuard } from './spam.js';
 import { textGuard } from './text.js';
 import type { FrameGuard } from './types.js';
@@ -12,6 +12,8 @@ export interface FrameGuardDeps {
   config: Config;
   rateLimits: RateLimits;
   audit: SecurityAudit;
+  /** Cluster: idempotency keys shared by every node. */
+  idempotency?: SharedIdempotency;
 }
 
 export interface FrameGuards {
@@ -23,7 +25,7 @@ export interface FrameGuards {
 
 export function createFrameGuards(deps: FrameGuardDeps): FrameGuards {
   const { config } = deps;
-  const replay = replayGuard(config.replay);
+  const replay = replayGuard(config.replay, deps.idempotency);
   const spam = spamGuard(config.spam, config.abuse.maxTracked, deps.audit);
   return { list: [rateGuard(deps.rateLimits), replay, textGuard(config.limits.maxMessageChars), spam], replay, spam };
 }

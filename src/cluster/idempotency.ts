@@ -1,0 +1,62 @@
+/**
+ * `chat.send` idempotency keys shared by the cluster (contract section 4): the first node to
+ * `SET key NX` handles the send; a duplicate on any node gets the first ack back. While the
+ * first node is still handling it, the key holds a short-lived in-flight marker (so a node that
+ * dies mid-send does not block the id for the whole window); the ack then replaces it for
+ * `replay.windowMs`. Redis being unreachable falls back to the node's own LRU.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Reply } from '../domain/reply.js';
+import type { SharedClaim, SharedIdempotency } from '../guards/frame/replay.js';
+
+const IN_FLIGHT = '~';
+
+export interface RedisIdempotencyOptions {
+  client: Redis;
+  prefix: string;
+  /** Lifetime of the in-flight marker. @default 30000 */
+  inFlightMs?: number;
+  /** How long a duplicate waits for the first send's ack on another node. @default 3000 */
+  waitMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export class RedisIdempotency implements SharedIdempotency {
+  private readonly inFlightMs: number;
+  private readonly waitMs: number;
+
+  constructor(private readonly options: RedisIdempotencyOptions) {
+    this.inFlightMs = options.inFlightMs ?? 30_000;
+    this.waitMs = options.waitMs ?? 3_000;
+  }
+
+  private key(key: string): string {
+    return `${this.options.prefix}idem:${key}`;
+  }
+
+  async claim(key: string, windowMs: number): Promise<SharedClaim> {
+    const k = this.key(key);
+    const deadline = Date.now() + this.waitMs;
+    try {
+      for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+        const set = await this.options.client.set(k, IN_FLIGHT, 'PX', Math.min(windowMs, this.inFlightMs), 'NX');
+        if (set === 'OK') return { first: true };
+        const value = await this.options.client.get(k);
+        // null: the first send was refused (or its marker lapsed) in between; claim again.
+        if (value !== null && value !== IN_FLIGHT) return { first: false, reply: JSON.parse(value) as Reply };
+        if (value === IN_FLIGHT && Date.now() >= deadline) return { first: false, inFlight: true };
+        if (value === IN_FLIGHT) await sleep(delay);
+      }
+    } catch (err) {
+      this.options.onError?.(err as Error);
+      return { first: true };
+    }
+  }
+
+  settle(key: string, reply: Reply | undefined, windowMs: number): void {
+    const k = this.key(key);
+    const done = reply ? this.options.client.set(k, JSON.stringify(reply), 'PX', windowMs) : this.options.client.del(k);
+    done.catch((err: unknown) => this.options.onError?.(err as Error));
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Cluster mode (contract section 5): two nodes in one process share Redis. A message sent on
+ * one node reaches the room's members on the other, in order; the per-user connection cap, rate
+ * limits, idempotency keys and bans hold across nodes. Each node has its own SQLite data
+ * directory, so rooms are created on both; the bus is what joins them.
+ *
+ * Needs Redis (BULWARK_TEST_REDIS_URL, else redis://127.0.0.1:6379). Unreachable: skipped with
+ * a message, except with CI=true, where the suite fails. Every run uses its own key prefix and
+ * deletes its keys afterwards.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/load.js';
+import { hmacSecret } from '../../src/auth/keys.js';
+import { mintToken } from '../../src/auth/jwt.js';
+import { createBulwark } from '../../src/server.js';
+import { ClusterPresence } from '../../src/cluster/presence.js';
+import type { Identity } from '../../src/auth/jwt.js';
+import type { TestServer } from '../helpers/server.js';
+import { connect, openSocket, type TestClient } from '../helpers/client.js';
+
+const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECRET = randomBytes(32).toString('hex');
+const PREFIX = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
+const SEND_POINTS = 20;
+const LOOSE_RULE = { points: 1_000_000, durationMs: 60_000 };
+
+async function redisReachable(): Promise<string | undefined> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+    return undefined;
+  } catch (err) {
+    return `Redis at ${REDIS_URL} is unreachable (${(err as Error).message})`;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const unreachable = await redisReachable();
+if (unreachable && process.env.CI === 'true') {
+  describe('cluster mode', () => {
+    it('needs Redis in CI', () => assert.fail(`${unreachable}; cluster tests cannot run (CI=true)`));
+  });
+} else if (unreachable) {
+  console.warn(`# skipping cluster tests: ${unreachable}`);
+}
+
+async function startNode(): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bulwark-cluster-'));
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      logLevel: 'silent',
+      redisUrl: REDIS_URL,
+      auth: { secret: SECRET },
+      limits: { maxConnectionsPerUser: 2, maxConnectionsPerIp: 1000 },
+      rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, 'chat.send': { points: SEND_POINTS, durationMs: 60_000 } },
+    },
+  });
+  const bulwark = await createBulwark(config, { logger: pino({ level: 'silent' }), redisPrefix: PREFIX });
+  const url = await bulwark.start();
+  const secret = hmacSecret(config);
+  let stopped = false;
+  const node: TestServer = {
+    bulwark,
+    config,
+    url,
+    wsUrl: `${url.replace(/^http/, 'ws')}/ws`,
+    origin: url,
+    dataDir,
+    token: (sub, opts = {}) => mintToken(secret, config.auth, { sub, ttlMs: 15 * 60_000, ...opts }),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await bulwark.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    restart: () => Promise.reject(new Error('not supported for cluster nodes')),
+  };
+  return node;
+}
+
+/** Authenticates a socket expected to be refused; resolves with its close code. */
+async function refusedCode(node: TestServer, sub: string): Promise<number> {
+  const client = await openSocket(node);
+  client.send({ type: 'auth', token: await node.token(sub) });
+  const { code } = await client.closed;
+  return code;
+}
+
+async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function deleteKeys(redis: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis unreachable: ${unreachable}` : false }, () => {
+  let a: TestServer;
+  let b: TestServer;
+  let redis: Redis;
+  const clients: TestClient[] = [];
+  const track = (c: TestClient): TestClient => (clients.push(c), c);
+
+  /** Creates the room on both nodes (separate stores) and returns a member on each. */
+  async function pair(room: string, userA: string, userB: string): Promise<[TestClient, TestClient]> {
+    const onA = track(await connect(a, userA));
+    const onB = track(await connect(b, userB));
+    await onA.ok({ type: 'room.create', room, visibility: 'public' });
+    await onB.ok({ type: 'room.create', room, visibility: 'public' });
+    await onA.ok({ type: 'room.join', room });
+    await onB.ok({ type: 'room.join', room });
+    return [onA, onB];
+  }
+
+  before(async () => {
+    redis = new Redis(REDIS_URL);
+    [a, b] = await Promise.all([startNode(), startNode()]);
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+    if (redis) {
+      await deleteKeys(redis);
+      await redis.quit();
+    }
+  });
+
+  it('uses the Redis bus and reports ready', async () => {
+    for (const node of [a, b]) {
+      const res = await fetch(`${node.url}/readyz`);
+      assert.equal(res.status, 200);
+    }
+  });
+
+  it('delivers a message sent on node A to a member on node B, in order', async () => {
+    const [alice, bob] = await pair('relay', 'alice', 'bob');
+    const n = 10;
+    const acks = await Promise.all(Array.from({ length: n }, (_, i) => alice.ok({ type: 'chat.send', room: 'relay', text: `m${i}` })));
+    assert.equal(acks.length, n);
+    const got: string[] = [];
+    for (let i = 0; i < n; i++) got.push(((await bob.next('chat.message')).message as { text: string }).text);
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => `m${i}`));
+    // And back: B to A.
+    await bob.ok({ type: 'chat.send', room: 'relay', text: 'reply' });
+    const back = await alice.waitFor((f) => f.type === 'chat.message' && (f.message as { text: string }).text === 'reply');
+    assert.equal((back.message as { text: string }).text, 'reply');
+  });
+
+  it('caps one user\'s connections across nodes (cap 2: one on A, one on B, a third closes 4429)', async () => {
+    const first = track(await connect(a, 'capped'));
+    track(await connect(b, 'capped'));
+    assert.equal(await refusedCode(a, 'capped'), 4429);
+    assert.equal(await refusedCode(b, 'capped'), 4429);
+    // A closed connection frees its place on every node.
+    first.close();
+    await first.closed;
+    let again: TestClient | undefined;
+    assert.ok(
+      await eventually(async () => {
+        try {
+          again = await connect(b, 'capped');
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+      'a place freed on A is usable on B',
+    );
+    track(again!);
+  });
+
+  it('shares rate limits: a user limited on A is limited on B', async () => {
+    const [onA, onB] = await pair('limits', 'rl', 'rl');
+    for (let i = 0; i < SEND_POINTS; i++) await onA.ok({ type: 'chat.send', room: 'limits', text: `r${i}` });
+    const refused = await onB.request({ type: 'chat.send', room: 'limits', text: 'one more' });
+    assert.equal(refused.type, 'error');
+    assert.equal(refused.code, 'RATE_LIMITED');
+    assert.ok(Number(refused.retryAfterMs) > 0);
+  });
+
+  it('shares idempotency keys: the same chat.send id on B gets A\'s ack with duplicate: true', async () => {
+    const [onA, onB] = await pair('idem', 'idem', 'idem');
+    const first = await onA.ok({ type: 'chat.send', id: 'same-id-1', room: 'idem', text: 'once' });
+    const again = await onB.request({ type: 'chat.send', id: 'same-id-1', room: 'idem', text: 'once' });
+    assert.equal(again.type, 'ack');
+    assert.equal(again.duplicate, true);
+    assert.deepEqual(again.message, first.message);
+    // Stored and delivered once: each member sees one copy.
+    await onB.waitFor((f) => f.type === 'chat.message' && (f.message as { text: string }).text === 'once');
+    assert.ok(await onB.quiet((f) => f.type === 'chat.message', 300), 'no second delivery');
+  });
+
+  it('a ban on A closes the user\'s connection on B and B refuses the user afterwards', async () => {
+    const onB = track(await connect(b, 'mallory'));
+    await a.bulwark.bans.ban('user', 'mallory', 'cluster test');
+    const { code } = await onB.closed;
+    assert.equal(code, 4403);
+    assert.ok(b.bulwark.bans.active('user', 'mallory'), 'B holds the ban record from the bus');
+    assert.equal(await refusedCode(b, 'mallory'), 4403);
+    await a.bulwark.bans.unban('user', 'mallory');
+    assert.ok(await eventually(() => b.bulwark.bans.active('user', 'mallory') === undefined), 'the unban reaches B');
+  });
+
+  it('a revocation on A closes the token\'s connection on B and B refuses it afterwards', async () => {
+    const token = await b.token('revoked-user', { jti: 'cluster-jti-1' });
+    const onB = track(await connect(b, 'revoked-user', { token }));
+    await a.bulwark.revocations.revoke('cluster-jti-1', Date.now() + 60_000);
+    assert.equal((await onB.closed).code, 4401);
+    assert.ok(b.bulwark.revocations.isRevoked('cluster-jti-1'));
+    const retry = await openSocket(b);
+    retry.send({ type: 'auth', token });
+    assert.equal((await retry.closed).code, 4401);
+  });
+
+  it('entries of a crashed node lapse: an expired entry does not count', async () => {
+    const presence = new ClusterPresence({ client: redis, prefix: PREFIX, nodeId: 'test', maxConnectionsPerUser: 1, ttlMs: 60_000 });
+    try {
+      // A node that died left an entry whose heartbeat stopped (expiry in the past).
+      await redis.zadd(`${PREFIX}conns:ghost`, Date.now() - 1, 'dead-node:1');
+      const identity = { id: 'ghost', name: 'ghost', roles: [], expiresAt: Date.now() + 60_000 } as unknown as Identity;
+      assert.equal(await presence.check(identity, '127.0.0.1'), undefined, 'the stale entry is not counted');
+      assert.equal((await presence.check(identity, '127.0.0.1'))?.close, 4429, 'the live reservation is');
+    } finally {
+      await presence.close();
+    }
+  });
+});
