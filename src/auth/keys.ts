@@ -9,7 +9,26 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
 
-export type VerifyKey = { kind: 'secret'; key: Uint8Array } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
+export type VerifyKey = { kind: 'secret'; key: JWTVerifyGetKey } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
+
+/**
+ * An HMAC secret imported once per algorithm: handing jose the raw bytes makes it import a
+ * WebCrypto key on every verification (a measurable share of each handshake). Only HS
+ * algorithms get a key; anything else fails jose's own algorithm checks first.
+ */
+export function hmacKeyResolver(secret: Uint8Array): JWTVerifyGetKey {
+  const keys = new Map<string, Promise<CryptoKey>>();
+  return (header) => {
+    const alg = header.alg ?? '';
+    if (!/^HS(256|384|512)$/.test(alg)) return secret;
+    let key = keys.get(alg);
+    if (!key) {
+      key = crypto.subtle.importKey('raw', new Uint8Array(secret), { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['verify']);
+      keys.set(alg, key);
+    }
+    return key;
+  };
+}
 
 export const SECRET_FILE = 'jwt-secret';
 
@@ -44,5 +63,5 @@ export async function resolveVerifyKey(config: Config): Promise<VerifyKey> {
     const pem = auth.publicKey.includes('-----BEGIN') ? auth.publicKey : readFileSync(auth.publicKey, 'utf8');
     return { kind: 'public', key: await importSPKI(pem, auth.algorithms[0]!) };
   }
-  return { kind: 'secret', key: hmacSecret(config) };
+  return { kind: 'secret', key: hmacKeyResolver(hmacSecret(config)) };
 }
