@@ -34,6 +34,7 @@ import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { PostgresStore } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
@@ -91,14 +92,17 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics({ defaults: true });
   const codec = config.encryption.enabled ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE)) : undefined;
+  const storeHooks = {
+    codec,
+    onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
+    onCommit: (ms: number) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
+  };
+  // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
   const store: Store =
     options.store ??
-    new SqliteStore({
-      path: join(config.dataDir, 'bulwark.db'),
-      codec,
-      onBackgroundError: (err) => log.error({ err }, 'background write failed'),
-      onCommit: (ms) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
-    });
+    (config.databaseUrl
+      ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks })
+      : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
   // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
   const cluster =
     config.redisUrl && !options.bus

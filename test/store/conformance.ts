@@ -1,0 +1,471 @@
+/**
+ * The Store contract (src/store/store.ts), run against every backend: test/store/sqlite.test.ts
+ * and test/store/postgres.test.ts. Each test gets a fresh, empty store from `makeStore`.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { RoomGoneError } from '../../src/store/errors.js';
+import type { NewMessage, RoomRecord, Store, StoredMessage } from '../../src/store/store.js';
+
+export interface StoreHandle {
+  store: Store;
+  /** Opens a new store on the same database (after `store` is closed). */
+  reopen?: () => Promise<Store>;
+}
+
+export type MakeStore = () => Promise<StoreHandle>;
+
+let counter = 0;
+function messageId(): string {
+  counter++;
+  return `m${Date.now().toString(36)}${counter.toString(36).padStart(6, '0')}`;
+}
+
+function newMessage(room: RoomRecord, text: string, extra: Partial<NewMessage> = {}): NewMessage {
+  return { id: messageId(), roomId: room.id, roomName: room.name, userId: 'alice', userName: 'Alice', text, ts: Date.now(), ...extra };
+}
+
+async function room(store: Store, name: string, visibility: 'public' | 'private' = 'public', owner = 'alice'): Promise<RoomRecord> {
+  const created = await store.createRoom({ name, owner, visibility, createdAt: Date.now() });
+  assert.ok(created, `room ${name} created`);
+  return created;
+}
+
+async function fill(store: Store, r: RoomRecord, n: number): Promise<StoredMessage[]> {
+  return Promise.all(Array.from({ length: n }, (_, i) => store.appendMessage(newMessage(r, `message ${i + 1}`))));
+}
+
+const seqsOf = (messages: StoredMessage[]): number[] => messages.map((m) => m.seq);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+export function runStoreConformance(label: string, makeStore: MakeStore): void {
+  /** Runs fn on a fresh store and closes it afterwards. */
+  const withStore = async (fn: (store: Store, handle: StoreHandle) => Promise<void>): Promise<void> => {
+    const handle = await makeStore();
+    try {
+      await fn(handle.store, handle);
+    } finally {
+      await handle.store.close();
+    }
+  };
+
+  describe(`store conformance: ${label}`, () => {
+    it('reports its kind and answers ping', () =>
+      withStore(async (store) => {
+        assert.ok(store.kind === 'sqlite' || store.kind === 'postgres');
+        await store.ping();
+      }));
+
+    it('creates rooms, refuses a taken name, and finds rooms by name', () =>
+      withStore(async (store) => {
+        const createdAt = Date.now();
+        const general = await store.createRoom({ name: 'general', owner: 'alice', visibility: 'public', createdAt });
+        assert.ok(general);
+        assert.equal(typeof general.id, 'number');
+        assert.deepEqual(general, { id: general.id, name: 'general', owner: 'alice', visibility: 'public', createdAt });
+        assert.equal(await store.createRoom({ name: 'general', owner: 'bob', visibility: 'private', createdAt }), null);
+        assert.deepEqual(await store.getRoom('general'), general);
+        assert.equal(await store.getRoom('nowhere'), undefined);
+        // The owner is a member.
+        assert.equal(await store.getMembership(general.id, 'alice'), 'member');
+        // Racing creations of one name: exactly one wins.
+        const race = await Promise.all(Array.from({ length: 5 }, () => store.createRoom({ name: 'race', owner: 'x', visibility: 'public', createdAt })));
+        assert.equal(race.filter((r) => r !== null).length, 1);
+      }));
+
+    it('lists public rooms and the private rooms where the user is a member or invited', () =>
+      withStore(async (store) => {
+        await room(store, 'b-public');
+        await room(store, 'a-public');
+        const secret = await room(store, 'c-secret', 'private', 'owner');
+        const invite = await room(store, 'd-invite', 'private', 'owner');
+        const kicked = await room(store, 'e-kicked', 'private', 'owner');
+        await store.setMembership(secret.id, 'bob', 'member');
+        await store.setMembership(invite.id, 'bob', 'invited');
+        await store.setMembership(kicked.id, 'bob', 'kicked');
+        const names = async (user: string): Promise<string[]> => (await store.listRooms(user)).map((r) => r.name);
+        assert.deepEqual(await names('bob'), ['a-public', 'b-public', 'c-secret', 'd-invite']);
+        assert.deepEqual(await names('stranger'), ['a-public', 'b-public']);
+        assert.deepEqual(await names('owner'), ['a-public', 'b-public', 'c-secret', 'd-invite', 'e-kicked']);
+        const listed = (await store.listRooms('bob')).find((r) => r.name === 'c-secret');
+        assert.deepEqual(listed, secret);
+      }));
+
+    it('deleting a room removes its history and memberships; the name can be reused from seq 1', () =>
+      withStore(async (store) => {
+        const doomed = await room(store, 'doomed');
+        await store.setMembership(doomed.id, 'bob', 'member');
+        const sent = await fill(store, doomed, 5);
+        await store.deleteRoom(doomed.id);
+        assert.equal(await store.getRoom('doomed'), undefined);
+        assert.equal(await store.getMembership(doomed.id, 'bob'), undefined);
+        assert.equal(await store.getMembership(doomed.id, 'alice'), undefined);
+        assert.equal(await store.getMessage(doomed.id, sent[0]!.id), undefined);
+        assert.deepEqual(await store.history(doomed.id, { limit: 10 }), { messages: [], hasMore: false });
+        assert.ok(!(await store.listRooms('bob')).some((r) => r.name === 'doomed'));
+        await assert.rejects(store.appendMessage(newMessage(doomed, 'too late')), RoomGoneError);
+        const again = await room(store, 'doomed');
+        assert.notEqual(again.id, doomed.id);
+        assert.equal((await store.appendMessage(newMessage(again, 'fresh'))).seq, 1);
+        assert.equal(await store.getMembership(again.id, 'bob'), undefined);
+      }));
+
+    it('appends racing a room deletion in one turn: the deleted room refuses, the others commit', () =>
+      withStore(async (store) => {
+        const keep = await room(store, 'keep');
+        const gone = await room(store, 'gone');
+        await fill(store, gone, 2);
+        const before = store.appendMessage(newMessage(gone, 'before the delete'));
+        const deletion = store.deleteRoom(gone.id);
+        const results = await Promise.allSettled([
+          store.appendMessage(newMessage(gone, 'after the delete')),
+          store.appendMessage(newMessage(keep, 'unrelated 1')),
+          store.appendMessage(newMessage(keep, 'unrelated 2')),
+        ]);
+        assert.equal((await before).seq, 3);
+        await deletion;
+        assert.equal(results[0]!.status, 'rejected');
+        assert.ok((results[0] as PromiseRejectedResult).reason instanceof RoomGoneError);
+        assert.deepEqual(
+          results.slice(1).map((r) => (r as PromiseFulfilledResult<StoredMessage>).value.seq),
+          [1, 2],
+        );
+      }));
+
+    it('sets, updates and removes memberships', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'club', 'private');
+        assert.equal(await store.getMembership(r.id, 'bob'), undefined);
+        await store.setMembership(r.id, 'bob', 'invited');
+        assert.equal(await store.getMembership(r.id, 'bob'), 'invited');
+        await store.setMembership(r.id, 'bob', 'member');
+        assert.equal(await store.getMembership(r.id, 'bob'), 'member');
+        await store.setMembership(r.id, 'bob', 'kicked');
+        assert.equal(await store.getMembership(r.id, 'bob'), 'kicked');
+        await store.removeMembership(r.id, 'bob');
+        assert.equal(await store.getMembership(r.id, 'bob'), undefined);
+        await store.removeMembership(r.id, 'nobody');
+      }));
+
+    it('assigns seq 1..N without gaps to 500 concurrent appends across 3 rooms', (t) =>
+      withStore(async (store) => {
+        const rooms = [await room(store, 'r1'), await room(store, 'r2'), await room(store, 'r3')];
+        const started = performance.now();
+        // Half issued in one turn, the rest spread over later turns while batches commit.
+        const promises: Array<Promise<StoredMessage>> = [];
+        for (let i = 0; i < 250; i++) promises.push(store.appendMessage(newMessage(rooms[i % 3]!, `burst ${i}`)));
+        for (let i = 250; i < 500; i++) {
+          if (i % 25 === 0) await new Promise((resolve) => setImmediate(resolve));
+          promises.push(store.appendMessage(newMessage(rooms[i % 3]!, `spread ${i}`)));
+        }
+        const stored = await Promise.all(promises);
+        const ms = performance.now() - started;
+        t.diagnostic(`${label}: 500 appends in ${ms.toFixed(1)} ms (${Math.round(500 / (ms / 1000))} appends/s)`);
+        for (const [k, r] of rooms.entries()) {
+          const mine = stored.filter((m) => m.roomName === r.name);
+          const expected = Array.from({ length: 500 }, (_, i) => i).filter((i) => i % 3 === k).length;
+          assert.deepEqual(seqsOf(mine).sort((a, b) => a - b), range(1, expected), `room ${r.name}`);
+          // Issue order within one room is seq order.
+          assert.deepEqual(seqsOf(mine), range(1, expected));
+          const page = await store.history(r.id, { after: 0, limit: 1000 });
+          assert.deepEqual(seqsOf(page.messages), range(1, expected));
+          assert.deepEqual(
+            page.messages.map((m) => m.id),
+            mine.map((m) => m.id),
+          );
+        }
+      }));
+
+    it('a failing write rejects alone: the rest of its batch commits and seq keeps no gap', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'dupes');
+        const first = await store.appendMessage(newMessage(r, 'original'));
+        const results = await Promise.allSettled([
+          store.appendMessage(newMessage(r, 'a')),
+          store.appendMessage(newMessage(r, 'duplicate id', { id: first.id })),
+          store.appendMessage(newMessage(r, 'b')),
+          store.setMembership(r.id, 'bob', 'member'),
+        ]);
+        assert.deepEqual(
+          results.map((x) => x.status),
+          ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+        );
+        const page = await store.history(r.id, { limit: 10 });
+        assert.deepEqual(seqsOf(page.messages), [1, 2, 3]);
+        assert.deepEqual(
+          page.messages.map((m) => m.text),
+          ['original', 'a', 'b'],
+        );
+        assert.equal(await store.getMembership(r.id, 'bob'), 'member');
+        assert.equal((await store.appendMessage(newMessage(r, 'next'))).seq, 4);
+      }));
+
+    it('pages history: latest, before, after, between, with hasMore both ways, ascending', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'paged');
+        await room(store, 'other').then((o) => fill(store, o, 3));
+        for (let i = 1; i <= 25; i++) await store.appendMessage(newMessage(r, `m${i}`, { ts: 1_700_000_000_000 + i }));
+        const page = async (q: { before?: number; after?: number; limit: number }): Promise<[number[], boolean]> => {
+          const p = await store.history(r.id, q);
+          return [seqsOf(p.messages), p.hasMore];
+        };
+        assert.deepEqual(await page({ limit: 10 }), [range(16, 25), true]);
+        assert.deepEqual(await page({ limit: 25 }), [range(1, 25), false]);
+        assert.deepEqual(await page({ limit: 30 }), [range(1, 25), false]);
+        assert.deepEqual(await page({ before: 16, limit: 10 }), [range(6, 15), true]);
+        assert.deepEqual(await page({ before: 6, limit: 10 }), [range(1, 5), false]);
+        assert.deepEqual(await page({ before: 11, limit: 10 }), [range(1, 10), false]);
+        assert.deepEqual(await page({ before: 1, limit: 10 }), [[], false]);
+        assert.deepEqual(await page({ after: 0, limit: 10 }), [range(1, 10), true]);
+        assert.deepEqual(await page({ after: 10, limit: 10 }), [range(11, 20), true]);
+        assert.deepEqual(await page({ after: 20, limit: 10 }), [range(21, 25), false]);
+        assert.deepEqual(await page({ after: 15, limit: 10 }), [range(16, 25), false]);
+        assert.deepEqual(await page({ after: 25, limit: 10 }), [[], false]);
+        assert.deepEqual(await page({ after: 5, before: 10, limit: 10 }), [range(6, 9), false]);
+        assert.deepEqual(await page({ after: 5, before: 20, limit: 3 }), [range(6, 8), true]);
+        assert.deepEqual(await page({ after: 5, before: 9, limit: 3 }), [range(6, 8), false]);
+        const full = await store.history(r.id, { limit: 1 });
+        const last = full.messages[0]!;
+        assert.equal(last.text, 'm25');
+        assert.equal(last.roomName, 'paged');
+        assert.equal(last.userId, 'alice');
+        assert.equal(last.userName, 'Alice');
+        assert.equal(last.ts, 1_700_000_000_025);
+        assert.equal(last.deleted, false);
+        assert.deepEqual(await store.history(r.id + 1000, { limit: 10 }), { messages: [], hasMore: false });
+        const empty = await room(store, 'empty');
+        assert.deepEqual(await store.history(empty.id, { limit: 10 }), { messages: [], hasMore: false });
+      }));
+
+    it('stores any text faithfully and returns replies', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'texts');
+        const texts = ['', 'héllo wörld', '日本語 🚀 \u{1F600}', 'a\nb\tc', "'; DROP TABLE messages; --", 'x'.repeat(8000)];
+        const stored = await Promise.all(texts.map((text) => store.appendMessage(newMessage(r, text))));
+        const reply = await store.appendMessage(newMessage(r, 'a reply', { replyTo: stored[1]!.id }));
+        assert.equal(reply.replyTo, stored[1]!.id);
+        const page = await store.history(r.id, { after: 0, limit: 100 });
+        assert.deepEqual(
+          page.messages.map((m) => m.text),
+          [...texts, 'a reply'],
+        );
+        assert.equal(page.messages.at(-1)!.replyTo, stored[1]!.id);
+        assert.equal(page.messages[0]!.replyTo, undefined);
+      }));
+
+    it('gets a message by id within its room only', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'lookup');
+        const other = await room(store, 'elsewhere');
+        const sent = await store.appendMessage(newMessage(r, 'find me', { ts: 1234, replyTo: 'mparent' }));
+        assert.deepEqual(await store.getMessage(r.id, sent.id), {
+          id: sent.id,
+          seq: 1,
+          roomName: 'lookup',
+          userId: 'alice',
+          userName: 'Alice',
+          text: 'find me',
+          ts: 1234,
+          replyTo: 'mparent',
+          deleted: false,
+        });
+        assert.equal(await store.getMessage(other.id, sent.id), undefined);
+        assert.equal(await store.getMessage(r.id, 'missing'), undefined);
+      }));
+
+    it('deletes a message: text erased, seq kept', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'erasing');
+        const other = await room(store, 'bystander');
+        const [m1, m2, m3] = await fill(store, r, 3);
+        assert.equal(await store.deleteMessage(other.id, m2!.id), false);
+        assert.equal(await store.deleteMessage(r.id, 'missing'), false);
+        assert.equal(await store.deleteMessage(r.id, m2!.id), true);
+        const got = await store.getMessage(r.id, m2!.id);
+        assert.equal(got?.deleted, true);
+        assert.equal(got?.text, '');
+        assert.equal(got?.seq, 2);
+        const page = await store.history(r.id, { limit: 10 });
+        assert.deepEqual(
+          page.messages.map((m) => [m.seq, m.deleted, m.text]),
+          [
+            [1, false, m1!.text],
+            [2, true, ''],
+            [3, false, m3!.text],
+          ],
+        );
+        assert.equal((await store.appendMessage(newMessage(r, 'after'))).seq, 4);
+      }));
+
+    it('creates users once and reads them back', () =>
+      withStore(async (store) => {
+        const user = { id: 'carol', name: 'Carol', passwordHash: 'scrypt$abc', roles: ['admin', 'moderator'], createdAt: 1_700_000_000_000 };
+        assert.equal(await store.createUser(user), true);
+        assert.equal(await store.createUser({ ...user, name: 'Impostor' }), false);
+        assert.deepEqual(await store.getUser('carol'), user);
+        assert.equal(await store.getUser('nobody'), undefined);
+        assert.equal(await store.createUser({ id: 'dave', name: 'Dave', passwordHash: 'h', roles: [], createdAt: 1 }), true);
+        assert.deepEqual((await store.getUser('dave'))?.roles, []);
+      }));
+
+    it('refresh tokens: used once, reuse refused, family revocation', () =>
+      withStore(async (store) => {
+        const expiresAt = Date.now() + 60_000;
+        await store.insertRefreshToken({ hash: 'h1', family: 'f1', userId: 'carol', expiresAt });
+        await store.insertRefreshToken({ hash: 'h2', family: 'f1', userId: 'carol', expiresAt });
+        await store.insertRefreshToken({ hash: 'h3', family: 'f2', userId: 'carol', expiresAt });
+        assert.deepEqual(await store.getRefreshToken('h1'), { hash: 'h1', family: 'f1', userId: 'carol', expiresAt, usedAt: null, revoked: false });
+        assert.equal(await store.getRefreshToken('nope'), undefined);
+        assert.equal(await store.useRefreshToken('h1', 1000), true);
+        assert.equal(await store.useRefreshToken('h1', 2000), false);
+        assert.equal((await store.getRefreshToken('h1'))?.usedAt, 1000);
+        await store.revokeRefreshFamily('f1');
+        assert.equal((await store.getRefreshToken('h2'))?.revoked, true);
+        assert.equal(await store.useRefreshToken('h2', 3000), false);
+        assert.equal((await store.getRefreshToken('h3'))?.revoked, false);
+        // Racing uses of one token: exactly one wins.
+        const race = await Promise.all(Array.from({ length: 5 }, (_, i) => store.useRefreshToken('h3', 4000 + i)));
+        assert.equal(race.filter(Boolean).length, 1);
+        assert.equal(await store.useRefreshToken('unknown', 1), false);
+      }));
+
+    it('revocations: an append-only log read by id, expired entries left out', () =>
+      withStore(async (store) => {
+        const now = Date.now();
+        await store.addRevocation('j1', now + 60_000);
+        await store.addRevocation('j-expired', now - 1);
+        await store.addRevocation('j3', now + 60_000);
+        const all = await store.revocationsAfter(0, now);
+        assert.deepEqual(
+          all.map((r) => r.jti),
+          ['j1', 'j3'],
+        );
+        assert.ok(all[0]!.id < all[1]!.id);
+        assert.equal(all[0]!.expiresAt, now + 60_000);
+        assert.deepEqual(
+          (await store.revocationsAfter(all[0]!.id, now)).map((r) => r.jti),
+          ['j3'],
+        );
+        assert.deepEqual(await store.revocationsAfter(all[1]!.id, now), []);
+      }));
+
+    it('bans: an append-only log read by id, lifts included', () =>
+      withStore(async (store) => {
+        const now = Date.now();
+        const b1 = await store.addBan({ kind: 'user', value: 'mallory', until: now + 60_000, level: 1, reason: 'flood', createdAt: now });
+        const b2 = await store.addBan({ kind: 'ip', value: '203.0.113.9', until: now + 120_000, level: 2, reason: 'abuse', createdAt: now });
+        const lift = await store.addBan({ kind: 'user', value: 'mallory', until: 0, level: 1, reason: 'lifted', createdAt: now + 1 });
+        assert.ok(b1.id < b2.id && b2.id < lift.id);
+        assert.deepEqual(b1, { id: b1.id, kind: 'user', value: 'mallory', until: now + 60_000, level: 1, reason: 'flood', createdAt: now });
+        assert.deepEqual(await store.bansAfter(0), [b1, b2, lift]);
+        assert.deepEqual(await store.bansAfter(b1.id), [b2, lift]);
+        assert.deepEqual(await store.bansAfter(lift.id), []);
+      }));
+
+    it('records security events without ever throwing, durable after flush', () =>
+      withStore(async (store) => {
+        const base = Date.now();
+        store.recordSecurityEvent({ ts: base, type: 'auth.failed', severity: 'warning', ip: '198.51.100.7', user: 'eve', detail: { reason: 'bad signature', n: 3 } });
+        store.recordSecurityEvent({ ts: base + 1, type: 'origin.rejected', severity: 'notice' });
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        assert.doesNotThrow(() => store.recordSecurityEvent({ ts: base + 2, type: 'weird', severity: 'info', detail: circular }));
+        assert.doesNotThrow(() => store.recordSecurityEvent({ ts: base + 3, type: 'nul\0type', severity: 'error', ip: 'x\0y', detail: { s: 'a\0b' } }));
+        store.recordSecurityEvent({ ts: base + 4, type: 'frame.invalid', severity: 'critical', user: 'mallory' });
+        await store.flush();
+        const events = await store.listSecurityEvents(base, 100);
+        const plain = events.filter((e) => e.type !== 'weird' && !e.type.startsWith('nul'));
+        assert.deepEqual(plain, [
+          { ts: base, type: 'auth.failed', severity: 'warning', ip: '198.51.100.7', user: 'eve', detail: { reason: 'bad signature', n: 3 } },
+          { ts: base + 1, type: 'origin.rejected', severity: 'notice', ip: undefined, user: undefined, detail: undefined },
+          { ts: base + 4, type: 'frame.invalid', severity: 'critical', ip: undefined, user: 'mallory', detail: undefined },
+        ]);
+        const nul = events.find((e) => e.type.startsWith('nul'));
+        if (nul) assert.deepEqual(nul.detail, { s: 'a\0b' });
+        assert.equal((await store.listSecurityEvents(base, 1)).length, 1);
+        assert.deepEqual(
+          (await store.listSecurityEvents(base + 4, 100)).map((e) => e.type),
+          ['frame.invalid'],
+        );
+        // The store keeps working after a bad event.
+        await store.ping();
+        const r = await room(store, 'still-fine');
+        assert.equal((await store.appendMessage(newMessage(r, 'ok'))).seq, 1);
+      }));
+
+    it('a read issued right after a write sees it (read-your-writes)', () =>
+      withStore(async (store) => {
+        const creating = store.createRoom({ name: 'ryw', owner: 'alice', visibility: 'private', createdAt: 1 });
+        const seen = await store.getRoom('ryw');
+        const r = (await creating)!;
+        assert.deepEqual(seen, r);
+
+        void store.setMembership(r.id, 'bob', 'invited');
+        assert.equal(await store.getMembership(r.id, 'bob'), 'invited');
+        void store.setMembership(r.id, 'bob', 'member');
+        assert.ok((await store.listRooms('bob')).some((x) => x.name === 'ryw'));
+
+        const appending = Array.from({ length: 20 }, (_, i) => store.appendMessage(newMessage(r, `ryw ${i}`)));
+        const page = await store.history(r.id, { limit: 100 });
+        assert.deepEqual(seqsOf(page.messages), range(1, 20));
+        const last = await appending.at(-1)!;
+        assert.equal((await store.getMessage(r.id, last.id))?.text, 'ryw 19');
+
+        void store.deleteMessage(r.id, last.id);
+        assert.equal((await store.getMessage(r.id, last.id))?.deleted, true);
+
+        void store.createUser({ id: 'ryw-user', name: 'R', passwordHash: 'h', roles: [], createdAt: 1 });
+        assert.equal((await store.getUser('ryw-user'))?.name, 'R');
+        void store.insertRefreshToken({ hash: 'ryw-h', family: 'ryw-f', userId: 'ryw-user', expiresAt: Date.now() + 1000 });
+        assert.equal((await store.getRefreshToken('ryw-h'))?.family, 'ryw-f');
+        void store.revokeRefreshFamily('ryw-f');
+        assert.equal((await store.getRefreshToken('ryw-h'))?.revoked, true);
+
+        void store.deleteRoom(r.id);
+        assert.equal(await store.getRoom('ryw'), undefined);
+      }));
+
+    it('flush resolves after every earlier write committed; close commits pending writes', () =>
+      withStore(async (store, handle) => {
+        const r = await room(store, 'durable');
+        let settled = 0;
+        const writes = Array.from({ length: 50 }, (_, i) => store.appendMessage(newMessage(r, `d${i}`)).then((m) => (settled++, m)));
+        store.recordSecurityEvent({ ts: 42, type: 'flush.probe', severity: 'info' });
+        await store.flush();
+        // Every append resolves in the same turn its batch commits; give the .then()s a tick.
+        await Promise.resolve();
+        assert.equal(settled, 50);
+        assert.equal((await store.listSecurityEvents(42, 10)).length, 1);
+        await Promise.all(writes);
+        await store.flush();
+
+        if (!handle.reopen) return;
+        // Issued, not awaited, then closed: close() must commit them.
+        const late = Array.from({ length: 30 }, (_, i) => store.appendMessage(newMessage(r, `late ${i}`)));
+        store.recordSecurityEvent({ ts: 43, type: 'close.probe', severity: 'info' });
+        await store.close();
+        assert.deepEqual(seqsOf(await Promise.all(late)), range(51, 80));
+        const reopened = await handle.reopen();
+        try {
+          const again = await reopened.getRoom('durable');
+          assert.deepEqual(again, r);
+          const page = await reopened.history(r.id, { limit: 100 });
+          assert.deepEqual(seqsOf(page.messages), range(1, 80));
+          assert.equal(page.messages.at(-1)!.text, 'late 29');
+          assert.deepEqual(
+            (await reopened.listSecurityEvents(43, 10)).map((e) => e.type),
+            ['close.probe'],
+          );
+          assert.equal((await reopened.appendMessage(newMessage(r, 'after reopen'))).seq, 81);
+        } finally {
+          await reopened.close();
+        }
+      }));
+
+    it('close is idempotent', async () => {
+      const { store } = await makeStore();
+      await store.close();
+      await store.close();
+    });
+  });
+}
