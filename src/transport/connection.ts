@@ -96,6 +96,7 @@ export class Connection implements Session, Peer {
     this.identity = identity;
     // Name and roles follow the newest token (a demoted admin loses admin actions at refresh).
     this.user = { id: identity.id, name: identity.name, roles: identity.roles, admin: identity.roles.includes('admin') };
+    this.hub.rolesChanged(this);
   }
 
   join(room: string, roomId: number): void {

@@ -85,6 +85,13 @@ export class Hub {
     for (const room of rooms) removeFrom(this.rooms, room, peer);
   }
 
+  /** Roles changed (auth.refresh): admin alerts follow the new token. */
+  rolesChanged(peer: Peer): void {
+    if (!this.authenticated.has(peer)) return;
+    if (peer.isAdmin) this.admins.add(peer);
+    else this.admins.delete(peer);
+  }
+
   subscribe(peer: Peer, room: string): void {
     addTo(this.rooms, room, peer);
   }

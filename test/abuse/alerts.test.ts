@@ -54,6 +54,18 @@ describe('security alerts to admins', () => {
     assert.ok(await user.quiet(isAlert, 300), 'a non-admin gets no alert');
   });
 
+  it('stops alerting an admin whose refreshed token no longer carries the admin role', async () => {
+    await freshWindow();
+    const sub = uniq('demoted-admin');
+    const demoted = await connect(server, sub, { roles: ['admin'] });
+    const refreshed = await demoted.request({ type: 'auth.refresh', token: await server.token(sub, { roles: [] }) });
+    assert.equal(refreshed.type, 'ack');
+    assert.equal(await handshakeStatus(server, { origin: 'https://evil.example' }), 403);
+    await admin.waitFor((f) => isAlert(f) && eventOf(f).type === 'origin_rejected');
+    assert.ok(await demoted.quiet(isAlert, 300), 'a demoted admin gets no alert');
+    demoted.close();
+  });
+
   it('pushes a SPAM refusal (spam_detected, warning) to admins', async () => {
     await freshWindow();
     const room = uniq('alert-room');
