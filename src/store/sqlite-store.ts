@@ -121,6 +121,8 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // History pages are random reads over a large table: keep more hot pages (64 MB, not 2 MB).
+    this.db.pragma('cache_size = -65536');
     this.migrate();
     const db = this.db;
     this.sql = {
