@@ -16,6 +16,7 @@
  * wss.on('connection', (ws, req) => { guard.ws.accept(ws, req); ws.on('message', guard.wrap(ws, handler)); });
  * ```
  */
+import { runFrameGuards } from '../guards/frame/run.js';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -384,21 +385,13 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
     };
   }
 
-  async function guardsThen(ctx: FrameContext, run: () => Promise<Reply>): Promise<Reply> {
-    let reply: Reply | undefined;
-    let passed = 0;
-    for (; passed < frameGuards.length; passed++) {
-      let verdict = frameGuards[passed]!.check(ctx);
-      if (verdict instanceof Promise) verdict = await verdict;
-      if (verdict === undefined) continue;
-      if ('answer' in verdict) return verdict.answer;
-      if (verdict.event) audit.emit(verdict.event, { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: ctx.frame.type, ...verdict.detail } });
-      reply = verdict;
-      break;
-    }
-    reply ??= await run();
-    for (let i = 0; i < passed; i++) frameGuards[i]!.after?.(ctx, reply);
-    return reply;
+  function guardsThen(ctx: FrameContext, run: () => Promise<Reply>): Promise<Reply> {
+    return runFrameGuards(frameGuards, audit, ctx, () =>
+      run().catch((error: unknown): Reply => {
+        log.error({ err: error }, 'guard: handler failed');
+        return { ok: false, code: 'INTERNAL' };
+      }),
+    );
   }
 
   function wrap<T>(target: WebSocket | IoSocket, handler: GuardHandler<T>, wrapOptions: WrapOptions<T> = {}): (...args: unknown[]) => void {

@@ -19,6 +19,7 @@ import type { Connection, DecodedFrame, Inbound } from '../transport/connection.
 import { checkFrame, parseFrame, replyId } from './frame/parse.js';
 import { validateFrame } from './frame/schema.js';
 import type { FrameContext, FrameGuard } from './frame/types.js';
+import { runFrameGuards } from './frame/run.js';
 
 export type Dispatch = (conn: Connection, frame: ClientFrame) => Promise<Reply> | Reply;
 
@@ -142,28 +143,15 @@ export class FramePipeline {
     this.reply(conn, id, reply, respond);
   }
 
-  private async guardsThenDispatch(ctx: FrameContext): Promise<Reply> {
-    const { guards, audit } = this.deps;
-    let reply: Reply | undefined;
-    let passed = 0;
-    for (; passed < guards.length; passed++) {
-      let verdict = guards[passed]!.check(ctx);
-      if (verdict instanceof Promise) verdict = await verdict;
-      if (verdict === undefined) continue;
-      if ('answer' in verdict) return verdict.answer;
-      if (verdict.event) audit.emit(verdict.event, { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: ctx.frame.type, ...verdict.detail } });
-      reply = verdict;
-      break;
-    }
-    try {
-      reply ??= ctx.frame.type === 'auth.refresh' ? await this.deps.auth.refresh(ctx.conn, ctx.frame.token) : await this.deps.dispatch(ctx.conn, ctx.frame);
-    } catch (error) {
-      reply = { ok: false, code: 'INTERNAL' };
-      this.deps.log.error({ err: error, type: ctx.frame.type, conn: ctx.conn.connectionId }, 'frame handler failed');
-    }
-    // Every guard that let the frame through learns how it ended (idempotency keys settle here).
-    for (let i = 0; i < passed; i++) guards[i]!.after?.(ctx, reply);
-    return reply;
+  private guardsThenDispatch(ctx: FrameContext): Promise<Reply> {
+    return runFrameGuards(this.deps.guards, this.deps.audit, ctx, async () => {
+      try {
+        return ctx.frame.type === 'auth.refresh' ? await this.deps.auth.refresh(ctx.conn, ctx.frame.token) : await this.deps.dispatch(ctx.conn, ctx.frame);
+      } catch (error) {
+        this.deps.log.error({ err: error, type: ctx.frame.type, conn: ctx.conn.connectionId }, 'frame handler failed');
+        return { ok: false, code: 'INTERNAL' };
+      }
+    });
   }
 
   private unauthenticated(conn: Connection, reason: string): undefined {

@@ -1,0 +1,32 @@
+/**
+ * Runs frame guards in order around an answer: the first refusal (with its security event) or
+ * short-circuit answer wins, otherwise `answer()` produces the reply. Every guard that let the
+ * frame through is then told how it ended (idempotency keys settle here). Shared by the server's
+ * pipeline and the embeddable guard.
+ */
+import type { Reply } from '../../domain/reply.js';
+import type { SecurityAudit } from '../../security/audit.js';
+import type { FrameContext, FrameGuard } from './types.js';
+
+export async function runFrameGuards(
+  guards: readonly FrameGuard[],
+  audit: SecurityAudit,
+  ctx: FrameContext,
+  /** Must not throw: map failures to a reply so every guard still hears the outcome. */
+  answer: () => Promise<Reply>,
+): Promise<Reply> {
+  let reply: Reply | undefined;
+  let passed = 0;
+  for (; passed < guards.length; passed++) {
+    let verdict = guards[passed]!.check(ctx);
+    if (verdict instanceof Promise) verdict = await verdict;
+    if (verdict === undefined) continue;
+    if ('answer' in verdict) return verdict.answer;
+    if (verdict.event) audit.emit(verdict.event, { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: ctx.frame.type, ...verdict.detail } });
+    reply = verdict;
+    break;
+  }
+  reply ??= await answer();
+  for (let i = 0; i < passed; i++) guards[i]!.after?.(ctx, reply);
+  return reply;
+}
