@@ -3,7 +3,6 @@
  * that are not about limits, a live recorder of security events, stored event rows, bounded
  * waits, unique names, and a way to present a chosen client IP through a trusted proxy.
  */
-import type { SecurityEventRecord } from '../../src/store/store.js';
 import type { TestServer } from '../helpers/server.js';
 import { connect, type ConnectOptions, type Frame, type TestClient } from '../helpers/client.js';
 
@@ -27,60 +26,7 @@ export function loose(extra: Record<string, unknown> = {}): Record<string, unkno
   return { ...LOOSE, ...extra };
 }
 
-export interface Recorded {
-  type: string;
-  severity: string;
-  ip: string | undefined;
-  user: string | undefined;
-  detail: Record<string, unknown> | undefined;
-}
-
-/** Records every security event the server emits from now on. */
-export class EventRecorder {
-  readonly events: Recorded[] = [];
-
-  constructor(server: TestServer) {
-    server.bulwark.audit.onEvent((type, event) => {
-      this.events.push({ type, severity: event.severity, ip: event.ip, user: event.user, detail: event.detail });
-    });
-  }
-
-  mark(): number {
-    return this.events.length;
-  }
-
-  since(mark: number, type?: string): Recorded[] {
-    const slice = this.events.slice(mark);
-    return type === undefined ? slice : slice.filter((e) => e.type === type);
-  }
-
-  /** Waits (bounded) until at least `n` events of `type` were emitted after `mark`. */
-  async waitFor(mark: number, type: string, n = 1, timeoutMs = 3000): Promise<Recorded[]> {
-    await eventually(() => this.since(mark, type).length >= n, timeoutMs);
-    return this.since(mark, type);
-  }
-}
-
-/** The stored `security_events` rows (after flushing the write batcher). */
-export async function storedEvents(server: TestServer, type?: string): Promise<SecurityEventRecord[]> {
-  await server.bulwark.store.flush();
-  const rows = await server.bulwark.store.listSecurityEvents(0, 1_000_000);
-  return type === undefined ? rows : rows.filter((r) => r.type === type);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `predicate` until true or the deadline. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 3000, stepMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-}
+export { EventRecorder, eventually, sleep, storedEvents, type Recorded } from '../helpers/events.js';
 
 let counter = 0;
 /** A unique name in the id alphabet. */

@@ -5,7 +5,6 @@
  * bounded waits.
  */
 import { connect as netConnect } from 'node:net';
-import type { SecurityEventRecord } from '../../src/store/store.js';
 import type { TestServer } from '../helpers/server.js';
 
 /** Config that keeps the loopback test client under the per-IP handshake rate and caps. */
@@ -14,12 +13,8 @@ export const ROOMY = {
   limits: { maxConnectionsPerIp: 1000 },
 } as const;
 
-export interface Recorded {
-  type: string;
-  ip: string | undefined;
-  user: string | undefined;
-  detail: Record<string, unknown> | undefined;
-}
+import { EventRecorder as BaseRecorder } from '../helpers/events.js';
+export { eventually, sleep, storedEvents, type Recorded } from '../helpers/events.js';
 
 /**
  * Events that are consequences of earlier ones (abuse scoring crossing its threshold and the ban
@@ -28,59 +23,10 @@ export interface Recorded {
  */
 export const CONSEQUENCES: ReadonlySet<string> = new Set(['abuse_threshold', 'ban_added', 'ban_removed', 'security_alert']);
 
-/** Records every security event the server emits from now on (the same path as the log line and the row). */
-export class EventRecorder {
-  readonly events: Recorded[] = [];
-  /** The consequence events (see CONSEQUENCES), kept apart. */
-  readonly consequences: Recorded[] = [];
-
+/** The shared recorder with the consequence events kept apart. */
+export class EventRecorder extends BaseRecorder {
   constructor(server: TestServer) {
-    server.bulwark.audit.onEvent((type, event) => {
-      const recorded = { type, ip: event.ip, user: event.user, detail: event.detail };
-      (CONSEQUENCES.has(type) ? this.consequences : this.events).push(recorded);
-    });
-  }
-
-  /** A mark to count events emitted after it. */
-  mark(): number {
-    return this.events.length;
-  }
-
-  since(mark: number, type?: string): Recorded[] {
-    const slice = this.events.slice(mark);
-    return type === undefined ? slice : slice.filter((e) => e.type === type);
-  }
-
-  /** Waits (bounded) until at least `n` events of `type` were emitted after `mark`. */
-  async waitFor(mark: number, type: string, n = 1, timeoutMs = 3000): Promise<Recorded[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.since(mark, type);
-      if (found.length >= n) return found;
-      await sleep(20);
-    }
-    return this.since(mark, type);
-  }
-}
-
-/** The stored `security_events` rows (after flushing the write batcher). */
-export async function storedEvents(server: TestServer, type?: string): Promise<SecurityEventRecord[]> {
-  await server.bulwark.store.flush();
-  const rows = await server.bulwark.store.listSecurityEvents(0, 100_000);
-  return type === undefined ? rows : rows.filter((r) => r.type === type);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `predicate` until true or the deadline; returns the last value. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 3000, stepMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
+    super(server, CONSEQUENCES);
   }
 }
 
