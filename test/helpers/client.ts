@@ -5,7 +5,9 @@
 import WebSocket from 'ws';
 import type { TestServer } from './server.js';
 
-export type Frame = Record<string, unknown> & { type: string };
+import { FrameInbox, type Frame } from './inbox.js';
+
+export type { Frame };
 
 export interface ConnectOptions {
   origin?: string | null;
@@ -18,19 +20,13 @@ export interface ConnectOptions {
 
 let nextId = 0;
 
-export class TestClient {
-  readonly frames: Frame[] = [];
-  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+export class TestClient extends FrameInbox {
   readonly closed: Promise<{ code: number; reason: string }>;
   welcome: Frame | undefined;
 
   constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
-      this.frames.push(frame);
-      const i = this.waiters.findIndex((w) => w.match(frame));
-      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
-    });
+    super();
+    ws.on('message', (data) => this.receive(JSON.parse(String(data)) as Frame));
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   }
 
@@ -40,31 +36,6 @@ export class TestClient {
 
   sendRaw(data: string | Buffer, binary = false): void {
     this.ws.send(data, { binary });
-  }
-
-  /** Resolves with the first frame (already received or future) matching. */
-  waitFor(match: (f: Frame) => boolean, timeoutMs = 3000): Promise<Frame> {
-    const seen = this.frames.find(match);
-    if (seen) {
-      this.frames.splice(this.frames.indexOf(seen), 1);
-      return Promise.resolve(seen);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`timed out waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`));
-      }, timeoutMs);
-      const done = (f: Frame): void => {
-        clearTimeout(timer);
-        this.frames.splice(this.frames.indexOf(f), 1);
-        resolve(f);
-      };
-      this.waiters.push({ match, resolve: done });
-    });
-  }
-
-  next(type: string, timeoutMs?: number): Promise<Frame> {
-    return this.waitFor((f) => f.type === type, timeoutMs);
   }
 
   /** Sends a frame with a fresh id and resolves with its `ack` or `error`. */
@@ -79,16 +50,6 @@ export class TestClient {
     const reply = await this.request(frame);
     if (reply.type !== 'ack') throw new Error(`expected ack for ${String(frame.type)}, got ${JSON.stringify(reply)}`);
     return reply;
-  }
-
-  /** True when no frame matching arrives within `ms`. */
-  async quiet(match: (f: Frame) => boolean, ms = 200): Promise<boolean> {
-    try {
-      await this.waitFor(match, ms);
-      return false;
-    } catch {
-      return true;
-    }
   }
 
   close(): void {

@@ -6,7 +6,9 @@
 import { io, type Socket } from 'socket.io-client';
 import type { TestServer } from '../helpers/server.js';
 
-export type Frame = Record<string, unknown> & { type: string };
+import { FrameInbox, type Frame } from '../helpers/inbox.js';
+
+export type { Frame };
 
 export interface SioOptions {
   token?: string;
@@ -26,9 +28,7 @@ export interface ConnectRefused {
 
 let nextId = 0;
 
-export class SioClient {
-  readonly frames: Frame[] = [];
-  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+export class SioClient extends FrameInbox {
   /** The `close {code, reason}` event (undefined when the socket went without one); rejects after 5 s. */
   readonly closed: Promise<{ code: number; reason: string } | undefined>;
   /** The disconnect reason. */
@@ -36,11 +36,8 @@ export class SioClient {
   welcome: Frame | undefined;
 
   constructor(readonly socket: Socket) {
-    socket.onAny((_type: string, frame: Frame) => {
-      this.frames.push(frame);
-      const i = this.waiters.findIndex((w) => w.match(frame));
-      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
-    });
+    super();
+    socket.onAny((_type: string, frame: Frame) => this.receive(frame));
     let close: { code: number; reason: string } | undefined;
     socket.on('close', (frame: { code: number; reason: string }) => (close = frame));
     this.disconnected = new Promise((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
@@ -56,31 +53,6 @@ export class SioClient {
     this.closed.catch(() => undefined);
   }
 
-  /** Resolves with the first server frame (already received or future) matching. */
-  waitFor(match: (f: Frame) => boolean, timeoutMs = 3000): Promise<Frame> {
-    const seen = this.frames.find(match);
-    if (seen) {
-      this.frames.splice(this.frames.indexOf(seen), 1);
-      return Promise.resolve(seen);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`timed out waiting for an event; got ${JSON.stringify(this.frames.slice(-5))}`));
-      }, timeoutMs);
-      const done = (f: Frame): void => {
-        clearTimeout(timer);
-        this.frames.splice(this.frames.indexOf(f), 1);
-        resolve(f);
-      };
-      this.waiters.push({ match, resolve: done });
-    });
-  }
-
-  next(type: string, timeoutMs?: number): Promise<Frame> {
-    return this.waitFor((f) => f.type === type, timeoutMs);
-  }
-
   /** Emits the frame (a fresh id unless given) with an ack; resolves with the `ack` or `error` it receives. */
   request(frame: Record<string, unknown> & { type: string }, timeoutMs = 3000): Promise<Frame> {
     const id = 'id' in frame ? frame.id : `s${++nextId}`;
@@ -92,16 +64,6 @@ export class SioClient {
     const reply = await this.request(frame);
     if (reply.type !== 'ack') throw new Error(`expected ack for ${frame.type}, got ${JSON.stringify(reply)}`);
     return reply;
-  }
-
-  /** True when no event matching arrives within `ms`. */
-  async quiet(match: (f: Frame) => boolean, ms = 200): Promise<boolean> {
-    try {
-      await this.waitFor(match, ms);
-      return false;
-    } catch {
-      return true;
-    }
   }
 
   close(): void {
