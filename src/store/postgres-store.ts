@@ -14,6 +14,7 @@
  * the SQLite store). Errors leave this module as `PostgresStoreError`, whose message holds at
  * most an SQLSTATE or a network error code: never SQL text, parameters or the connection string.
  */
+import { toMessage, toRoom, type MessageRow, type RoomRow } from './rows.js';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow, CustomTypesConfig } from 'pg';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
@@ -92,29 +93,8 @@ const LOG_LOCK = 0x42756c77;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-interface RoomRow {
-  id: number;
-  name: string;
-  owner: string;
-  visibility: 'public' | 'private';
-  created_at: number;
-}
 
-interface MessageRow {
-  id: string;
-  seq: number;
-  user_id: string;
-  user_name: string;
-  body: Buffer;
-  key_id: string | null;
-  ts: number;
-  reply_to: string | null;
-  deleted: boolean;
-}
 
-function toRoom(row: RoomRow): RoomRecord {
-  return { id: row.id, name: row.name, owner: row.owner, visibility: row.visibility, createdAt: row.created_at };
-}
 
 /** Text columns refuse NUL; audit fields carry attacker-chosen strings. */
 function noNul(value: string | undefined): string | null {
@@ -612,25 +592,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  private toMessage(row: MessageRow, roomName: string): StoredMessage {
-    const deleted = row.deleted;
-    return {
-      id: row.id,
-      seq: row.seq,
-      roomName,
-      userId: row.user_id,
-      userName: row.user_name,
-      text: deleted ? '' : this.codec.decode(row.body, row.key_id, row.id),
-      ts: row.ts,
-      replyTo: row.reply_to ?? undefined,
-      deleted,
-    };
-  }
-
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {
     return this.read(async (db) => {
       const row = (await query<MessageRow & { room_name: string }>(db, Q.messageById, [messageId, roomId])).rows[0];
-      return row && this.toMessage(row, row.room_name);
+      return row && toMessage(row, row.room_name, this.codec);
     });
   }
 
@@ -660,7 +625,7 @@ export class PostgresStore implements Store {
       const hasMore = rows.length > query_.limit;
       if (hasMore) rows.length = query_.limit;
       if (descending) rows.reverse();
-      return { messages: rows.map((r) => this.toMessage(r, first.room_name)), hasMore };
+      return { messages: rows.map((r) => toMessage(r, first.room_name, this.codec)), hasMore };
     });
   }
 

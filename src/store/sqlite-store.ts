@@ -3,6 +3,7 @@
  * event-loop turn for writes. Reads run synchronously on the caller's turn; they are index
  * range scans measured in microseconds.
  */
+import { toMessage, toRoom, type MessageRow, type RoomRow } from './rows.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -27,25 +28,7 @@ import type {
   StoredMessage,
 } from './store.js';
 
-interface RoomRow {
-  id: number;
-  name: string;
-  owner: string;
-  visibility: 'public' | 'private';
-  created_at: number;
-}
 
-interface MessageRow {
-  id: string;
-  seq: number;
-  user_id: string;
-  user_name: string;
-  body: Buffer;
-  key_id: string | null;
-  ts: number;
-  reply_to: string | null;
-  deleted: number;
-}
 
 interface EventRow {
   ts: number;
@@ -65,9 +48,6 @@ export interface SqliteStoreOptions {
   onCommit?: (ms: number, ops: number) => void;
 }
 
-function toRoom(row: RoomRow): RoomRecord {
-  return { id: row.id, name: row.name, owner: row.owner, visibility: row.visibility, createdAt: row.created_at };
-}
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -221,21 +201,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  private toMessage(row: MessageRow, roomName: string): StoredMessage {
-    const deleted = row.deleted === 1;
-    return {
-      id: row.id,
-      seq: row.seq,
-      roomName,
-      userId: row.user_id,
-      userName: row.user_name,
-      text: deleted ? '' : this.codec.decode(row.body, row.key_id, row.id),
-      ts: row.ts,
-      replyTo: row.reply_to ?? undefined,
-      deleted,
-    };
-  }
-
   createRoom(room: Omit<RoomRecord, 'id'>): Promise<RoomRecord | null> {
     return this.batcher.enqueue(() => {
       const id = this.sql.insertRoom.pluck().get(room.name, room.owner, room.visibility, room.createdAt) as number | undefined;
@@ -322,7 +287,7 @@ export class SqliteStore implements Store {
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {
     return this.read(() => {
       const row = this.sql.messageById.get(messageId, roomId) as MessageRow | undefined;
-      return row && this.toMessage(row, this.sql.roomNameById.get(roomId) as string);
+      return row && toMessage(row, this.sql.roomNameById.get(roomId) as string, this.codec);
     });
   }
 
@@ -354,7 +319,7 @@ export class SqliteStore implements Store {
     const hasMore = rows.length > query.limit;
     if (hasMore) rows.length = query.limit;
     if (descending) rows.reverse();
-    return { messages: rows.map((r) => this.toMessage(r, name)), hasMore };
+    return { messages: rows.map((r) => toMessage(r, name, this.codec)), hasMore };
   }
 
   recordSecurityEvent(event: SecurityEventRecord): void {

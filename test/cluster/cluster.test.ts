@@ -11,18 +11,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config/load.js';
-import { hmacSecret } from '../../src/auth/keys.js';
-import { mintToken } from '../../src/auth/jwt.js';
-import { createBulwark } from '../../src/server.js';
 import { ClusterPresence } from '../../src/cluster/presence.js';
 import type { Identity } from '../../src/auth/jwt.js';
-import type { TestServer } from '../helpers/server.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { eventually } from '../helpers/events.js';
 import { connect, openSocket, type TestClient } from '../helpers/client.js';
 
 const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -54,42 +47,16 @@ if (unreachable && process.env.CI === 'true') {
   console.warn(`# skipping cluster tests: ${unreachable}`);
 }
 
-async function startNode(): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'bulwark-cluster-'));
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      host: '127.0.0.1',
-      port: 0,
-      dataDir,
-      logLevel: 'silent',
+function startNode(): Promise<TestServer> {
+  return startServer({
+    config: {
       redisUrl: REDIS_URL,
       auth: { secret: SECRET },
       limits: { maxConnectionsPerUser: 2, maxConnectionsPerIp: 1000 },
       rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, 'chat.send': { points: SEND_POINTS, durationMs: 60_000 } },
     },
+    bulwark: { redisPrefix: PREFIX },
   });
-  const bulwark = await createBulwark(config, { logger: pino({ level: 'silent' }), redisPrefix: PREFIX });
-  const url = await bulwark.start();
-  const secret = hmacSecret(config);
-  let stopped = false;
-  const node: TestServer = {
-    bulwark,
-    config,
-    url,
-    wsUrl: `${url.replace(/^http/, 'ws')}/ws`,
-    origin: url,
-    dataDir,
-    token: (sub, opts = {}) => mintToken(secret, config.auth, { sub, ttlMs: 15 * 60_000, ...opts }),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await bulwark.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-    restart: () => Promise.reject(new Error('not supported for cluster nodes')),
-  };
-  return node;
 }
 
 /** Authenticates a socket expected to be refused; resolves with its close code. */
@@ -100,14 +67,6 @@ async function refusedCode(node: TestServer, sub: string): Promise<number> {
   return code;
 }
 
-async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function deleteKeys(redis: Redis): Promise<void> {
   let cursor = '0';

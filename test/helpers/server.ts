@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { hmacSecret } from '../../src/auth/keys.js';
 import { mintToken, type MintOptions } from '../../src/auth/jwt.js';
-import { createBulwark, type Bulwark } from '../../src/server.js';
+import { createBulwark, type Bulwark, type BulwarkOptions } from '../../src/server.js';
 
 export interface TestServer {
   bulwark: Bulwark;
@@ -32,6 +32,8 @@ export interface StartOptions {
   dataDir?: string;
   env?: NodeJS.ProcessEnv;
   keepData?: boolean;
+  /** Assembly options beyond configuration (e.g. a Redis key prefix per test run). */
+  bulwark?: Omit<BulwarkOptions, 'logger'>;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
@@ -40,7 +42,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     env: options.env ?? {},
     overrides: { host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', ...options.config },
   });
-  const bulwark = await createBulwark(config, { logger: pino({ level: 'silent' }) });
+  const bulwark = await createBulwark(config, { ...options.bulwark, logger: pino({ level: 'silent' }) });
   const url = await bulwark.start();
   const secret = config.auth.algorithms[0]!.startsWith('HS') ? hmacSecret(config) : undefined;
   let stopped = false;
