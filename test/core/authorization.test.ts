@@ -272,4 +272,17 @@ describe('authorization (contract section 4 table)', () => {
       pretender.close();
     });
   });
+
+  describe('membership remembered on a connection that never joined', () => {
+    it('refuses chat.send after a kick, even from a connection that sent before without joining', async () => {
+      const name = await room();
+      // A second connection of max: a member in the store, never joined here.
+      const other = await connect(server, 'max', { name: 'Max' });
+      assert.equal(outcome(await other.request({ type: 'chat.send', room: name, text: 'from a side connection' })), 'ack');
+      await olga.ok({ type: 'room.kick', room: name, user: 'max' });
+      await other.next('room.removed');
+      assert.equal(outcome(await other.request({ type: 'chat.send', room: name, text: 'after the kick' })), 'NOT_A_MEMBER');
+      other.close();
+    });
+  });
 });
