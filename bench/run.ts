@@ -517,11 +517,14 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number): BenchResult 
       srcDirty: spawnSync('git', ['status', '--porcelain', 'src'], { cwd: REPO_DIR, encoding: 'utf8' }).stdout.trim() !== '',
       systems: Object.fromEntries(systems.map((s) => [s, SYSTEMS[s]!.describe])),
       params: P,
-      notes: quick
-        ? [
-            `quick mode: 1 run, short windows, ${P.connect.connections.toLocaleString('en-US')} handshakes (not 5,000), ${P.idle.connections.toLocaleString('en-US')} idle connections (not 10,000); the history room holds ${P.store.roomSize.toLocaleString('en-US')} messages, not 1,000,000`,
-          ]
-        : [],
+      notes: [
+        ...(quick
+          ? [
+              `quick mode: 1 run, short windows, ${P.connect.connections.toLocaleString('en-US')} handshakes (not 5,000), ${P.idle.connections.toLocaleString('en-US')} idle connections (not 10,000); the history room holds ${P.store.roomSize.toLocaleString('en-US')} messages, not 1,000,000`,
+            ]
+          : []),
+        ...(process.env.BENCH_BULWARK_CONFIG ? [`ablation: Bulwark ran with BENCH_BULWARK_CONFIG=${process.env.BENCH_BULWARK_CONFIG} (not the default defences)`] : []),
+      ],
     },
     ...scenarioTable,
     ratios,

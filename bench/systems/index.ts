@@ -59,7 +59,7 @@ export function bulwarkBenchConfig(opts: StartOptions): Record<string, unknown> 
 function spawnServer(opts: StartOptions, nodeArgs: string[], env: Record<string, string> = {}): ChildProcess {
   mkdirSync(opts.dir, { recursive: true });
   const log = openSync(join(opts.dir, 'server.log'), 'a');
-  const prof = opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : [];
+  const prof = opts.profileDir ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', opts.profileDir] : [];
   const child = spawnMeasured(opts.cpu, process.execPath, [...prof, ...nodeArgs], { cwd: REPO_DIR, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
   closeSync(log);
   return child;
@@ -75,11 +75,32 @@ async function handle(child: ChildProcess, port: number): Promise<ServerHandle> 
   return { pid: child.pid!, port, child, stop: () => stopChild(child, 8000) };
 }
 
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(base[k]) ? merge(base[k], v) : v;
+  return out;
+}
+
+/**
+ * `BENCH_BULWARK_CONFIG='{"encryption":{"enabled":false}}'`: configuration merged over the bench
+ * configuration, to measure what one defence costs (ablation). Never set for reported results.
+ */
+function ablation(): Json {
+  const raw = process.env.BENCH_BULWARK_CONFIG;
+  if (!raw) return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (!isObject(parsed)) throw new Error('BENCH_BULWARK_CONFIG must be a JSON object');
+  return parsed;
+}
+
 /** The real Bulwark server (`serve`, the `npm start` code path) with the bench configuration. */
 async function startBulwark(opts: StartOptions): Promise<ServerHandle> {
   const cfg = join(opts.dir, 'bulwark.json');
   mkdirSync(opts.dir, { recursive: true });
-  writeFileSync(cfg, JSON.stringify(bulwarkBenchConfig(opts), null, 2));
+  writeFileSync(cfg, JSON.stringify(merge(bulwarkBenchConfig(opts), ablation()), null, 2));
   const child = spawnServer(opts, [join(REPO_DIR, 'dist/src/cli/main.js'), 'serve', '--config', cfg]);
   return handle(child, opts.port);
 }
