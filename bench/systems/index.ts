@@ -59,7 +59,7 @@ export function bulwarkBenchConfig(opts: StartOptions): Record<string, unknown> 
 function spawnServer(opts: StartOptions, nodeArgs: string[], env: Record<string, string> = {}): ChildProcess {
   mkdirSync(opts.dir, { recursive: true });
   const log = openSync(join(opts.dir, 'server.log'), 'a');
-  const prof = opts.profileDir ? ['--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', opts.profileDir] : [];
+  const prof = opts.profileDir ? ['--cpu-prof', '--cpu-prof-interval', process.env.BENCH_PROF_INTERVAL ?? '200', '--cpu-prof-dir', opts.profileDir] : [];
   const child = spawnMeasured(opts.cpu, process.execPath, [...prof, ...nodeArgs], { cwd: REPO_DIR, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
   closeSync(log);
   return child;

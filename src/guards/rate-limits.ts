@@ -20,16 +20,17 @@ export type RateLimiterFactory = (name: string, rule: RateLimitRule) => RateLimi
 export const memoryLimiterFactory: RateLimiterFactory = (name, rule) =>
   new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: Math.max(1, Math.ceil(rule.durationMs / 1000)) });
 
+const ALLOWED: RateVerdict = Object.freeze({ ok: true });
+const allowed = (): RateVerdict => ALLOWED;
+function refused(rejection: unknown): RateVerdict {
+  if (rejection instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
+  throw rejection;
+}
+
 export function wrapLimiter(limiter: RateLimiterAbstract): RateLimiter {
   return {
-    async consume(key, points = 1) {
-      try {
-        await limiter.consume(key, points);
-        return { ok: true };
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, rejection.msBeforeNext) };
-        throw rejection;
-      }
+    consume(key, points = 1) {
+      return limiter.consume(key, points).then(allowed, refused);
     },
     async reset(key) {
       await limiter.delete(key);

@@ -11,6 +11,7 @@ import type { Statement, Database as Db } from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import { plainCodec, type TextCodec } from './text-codec.js';
 import { WriteBatcher, type BatchedWrite } from './write-batcher.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { RoomGoneError } from './errors.js';
 import type {
   BanKind,
@@ -46,7 +47,18 @@ export interface SqliteStoreOptions {
   onBackgroundError?: (error: unknown) => void;
   /** Commit latency of each write batch (request of its first write to commit), in ms. */
   onCommit?: (ms: number, ops: number) => void;
+  /**
+   * WAL checkpoints run on a worker thread every this many ms (see sqlite-checkpointer.ts);
+   * 0 leaves them to SQLite, inside commits. Default 500. Not used for ':memory:'.
+   */
+  checkpointIntervalMs?: number;
 }
+
+/** The writer checkpoints by itself only past this many WAL pages (64 MB): the safety net. */
+const WRITER_CHECKPOINT_PAGES = 16_384;
+/** A WAL file larger than this is truncated back to it when it restarts. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 500;
 
 
 export class SqliteStore implements Store {
@@ -55,6 +67,7 @@ export class SqliteStore implements Store {
   private readonly codec: TextCodec;
   private readonly batcher: WriteBatcher;
   private readonly onBackgroundError: (error: unknown) => void;
+  private readonly checkpointer: SqliteCheckpointer | undefined;
   private closed = false;
   /** room id -> last seq assigned in the current transaction. */
   private readonly seqs = new Map<number, number>();
@@ -104,6 +117,12 @@ export class SqliteStore implements Store {
     // History pages are random reads over a large table: keep more hot pages (64 MB, not 2 MB).
     this.db.pragma('cache_size = -65536');
     this.migrate();
+    const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    if (options.path !== ':memory:' && interval > 0) {
+      this.db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
+      this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+      this.checkpointer = new SqliteCheckpointer({ path: options.path, intervalMs: interval, onError: (error) => this.onBackgroundError(error) });
+    }
     const db = this.db;
     this.sql = {
       insertRoom: db.prepare('INSERT INTO rooms (name, owner, visibility, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING RETURNING id'),
@@ -434,6 +453,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.batcher.drainSync();
     this.closed = true;
+    // The worker's connection goes first, so closing the last one checkpoints and removes the WAL.
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }

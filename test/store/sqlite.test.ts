@@ -1,9 +1,10 @@
 /** The store contract against SQLite (a fresh database file per test). */
-import { after } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store.js';
 import { runStoreConformance } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bulwark-store-'));
@@ -13,4 +14,47 @@ let n = 0;
 runStoreConformance('sqlite', async () => {
   const path = join(dir, `store-${++n}.db`);
   return { store: new SqliteStore({ path }), reopen: async () => new SqliteStore({ path }) };
+});
+
+describe('sqlite: WAL checkpoints on a worker thread', () => {
+  const fileSize = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
+
+  async function withMessages(path: string, options: Partial<SqliteStoreOptions>, count: number): Promise<SqliteStore> {
+    const store = new SqliteStore({ path, ...options });
+    const room = await store.createRoom({ name: 'wal', owner: 'alice', visibility: 'public', createdAt: Date.now() });
+    assert.ok(room);
+    const text = 'x'.repeat(200);
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        store.appendMessage({ id: `w${i.toString(36).padStart(6, '0')}`, roomId: room.id, roomName: room.name, userId: 'alice', userName: 'Alice', text, ts: Date.now() }),
+      ),
+    );
+    return store;
+  }
+
+  test('committed pages reach the database file without the writer checkpointing, and close removes the WAL', async () => {
+    const path = join(dir, 'wal-worker.db');
+    const store = await withMessages(path, { checkpointIntervalMs: 50 }, 3000);
+    // ~3000 rows of 200+ bytes: well under the writer's own threshold, so only the worker can copy them.
+    const deadline = Date.now() + 5000;
+    while (fileSize(path) < 600_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(fileSize(path) >= 600_000, `database file holds the rows (${fileSize(path)} bytes)`);
+    const reads = await store.history((await store.getRoom('wal'))!.id, { limit: 5 });
+    assert.equal(reads.messages.length, 5);
+    await store.close();
+    assert.equal(existsSync(`${path}-wal`), false, 'the WAL is removed when the last connection closes');
+    const reopened = new SqliteStore({ path });
+    const room = await reopened.getRoom('wal');
+    assert.equal((await reopened.history(room!.id, { limit: 100 })).messages.at(-1)?.seq, 3000);
+    await reopened.close();
+  });
+
+  test('with background checkpoints off, the rows stay in the WAL below SQLite\'s threshold', async () => {
+    const path = join(dir, 'wal-inline.db');
+    const store = await withMessages(path, { checkpointIntervalMs: 0 }, 300);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(fileSize(path) < 200_000, `no worker copied the rows (${fileSize(path)} bytes)`);
+    assert.ok(fileSize(`${path}-wal`) > 60_000, 'the rows are in the WAL');
+    await store.close();
+  });
 });

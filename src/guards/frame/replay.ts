@@ -9,9 +9,13 @@
  */
 import { boundedCache } from '../../security/bounded-cache.js';
 import type { Reply } from '../../domain/reply.js';
-import type { FrameGuard } from './types.js';
+import type { FrameGuard, FrameVerdict } from './types.js';
 
-type Entry = { state: 'pending'; done: Promise<Reply> } | { state: 'done'; reply: Reply };
+/**
+ * A key is `pending` from its first send until that send is answered; a duplicate that arrives
+ * meanwhile waits for the first answer (its resolver joins `waiters`, created only then).
+ */
+type Entry = { state: 'pending'; waiters: Array<(reply: Reply) => void> | undefined } | { state: 'done'; reply: Reply };
 
 export interface ReplayOptions {
   windowMs: number;
@@ -36,53 +40,62 @@ export interface SharedIdempotency {
 
 export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency): ReplayGuard {
   const keys = boundedCache<string, Entry>(options.maxKeys, options.windowMs);
-  const settle = new Map<string, (reply: Reply) => void>();
+  /** Keys this node claimed and has not yet settled (a key evicted from the LRU still settles). */
+  const claimed = new Map<string, Extract<Entry, { state: 'pending' }>>();
 
   const duplicateOf = (reply: Reply): Reply => (reply.ok ? { ok: true, body: { ...reply.body, duplicate: true } } : reply);
+  const keyOf = (userId: string | undefined, id: string): string => `${userId}\u0000${id}`;
+  const waitFor = (entry: Extract<Entry, { state: 'pending' }>): Promise<FrameVerdict> =>
+    new Promise((resolve) => (entry.waiters ??= []).push((reply) => resolve({ answer: duplicateOf(reply) })));
+
+  const finish = (key: string, reply: Reply): void => {
+    const entry = claimed.get(key);
+    if (!entry) return;
+    claimed.delete(key);
+    // Only a success is remembered: a refused send may be retried with the same id.
+    if (reply.ok) keys.set(key, { state: 'done', reply });
+    else if (keys.get(key) === entry) keys.delete(key);
+    if (entry.waiters) for (const w of entry.waiters) w(reply);
+  };
+
+  const claimShared = async (key: string, shared: SharedIdempotency): Promise<FrameVerdict> => {
+    const claim = await shared.claim(key, options.windowMs);
+    if (claim.first) return undefined;
+    // Another node has (or is still handling) this id: answer from its reply, store nothing here.
+    const reply: Reply =
+      'reply' in claim ? claim.reply : { ok: false, code: 'CONFLICT', message: 'A send with this id is still being handled; retry shortly.', retryAfterMs: 1000 };
+    finish(key, reply);
+    return { answer: duplicateOf(reply) };
+  };
 
   return {
     name: 'replay',
     get size() {
       return keys.size;
     },
-    check: async function replay(ctx) {
+    // Synchronous unless it must wait (a duplicate of a send in flight, or the cluster's claim).
+    check: function replay(ctx) {
       const frame = ctx.frame;
       if (frame.type !== 'chat.send') return undefined;
       if (frame.ts !== undefined && Math.abs(frame.ts - Date.now()) > options.maxSkewMs) {
         return { ok: false, code: 'REPLAY', message: 'The frame timestamp is too far from the server clock.', event: 'replay_detected', detail: { skewMs: frame.ts - Date.now() } };
       }
-      const key = `${ctx.conn.userId}\u0000${frame.id}`;
-      const entry = keys.get(key);
+      const key = keyOf(ctx.conn.userId, frame.id);
+      const entry = keys.get(key) ?? claimed.get(key);
       if (entry?.state === 'done') return { answer: duplicateOf(entry.reply) };
-      if (entry?.state === 'pending') return { answer: duplicateOf(await entry.done) };
-      let resolve!: (reply: Reply) => void;
-      const done = new Promise<Reply>((r) => (resolve = r));
-      keys.set(key, { state: 'pending', done });
-      settle.set(key, resolve);
-      if (!shared) return undefined;
-      const claim = await shared.claim(key, options.windowMs);
-      if (claim.first) return undefined;
-      // Another node has (or is still handling) this id: answer from its reply, store nothing here.
-      settle.delete(key);
-      const reply: Reply =
-        'reply' in claim ? claim.reply : { ok: false, code: 'CONFLICT', message: 'A send with this id is still being handled; retry shortly.', retryAfterMs: 1000 };
-      if (reply.ok) keys.set(key, { state: 'done', reply });
-      else keys.delete(key);
-      resolve(reply);
-      return { answer: duplicateOf(reply) };
+      if (entry?.state === 'pending') return waitFor(entry);
+      const pending: Extract<Entry, { state: 'pending' }> = { state: 'pending', waiters: undefined };
+      keys.set(key, pending);
+      claimed.set(key, pending);
+      return shared ? claimShared(key, shared) : undefined;
     },
     after(ctx, reply) {
       const frame = ctx.frame;
       if (frame.type !== 'chat.send') return;
-      const key = `${ctx.conn.userId}\u0000${frame.id}`;
-      const resolve = settle.get(key);
-      if (!resolve) return;
-      settle.delete(key);
-      // Only a success is remembered: a refused send may be retried with the same id.
-      if (reply.ok) keys.set(key, { state: 'done', reply });
-      else keys.delete(key);
+      const key = keyOf(ctx.conn.userId, frame.id);
+      if (!claimed.has(key)) return;
+      finish(key, reply);
       shared?.settle(key, reply.ok ? reply : undefined, options.windowMs);
-      resolve(reply);
     },
   };
 }
