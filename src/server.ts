@@ -281,6 +281,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       await app.close();
       await store.flush();
       await store.close();
+      await codec?.close();
       await cluster?.close();
       await bus.close();
       log.info('bulwark stopped');

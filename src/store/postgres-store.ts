@@ -14,7 +14,7 @@
  * the SQLite store). Errors leave this module as `PostgresStoreError`, whose message holds at
  * most an SQLSTATE or a network error code: never SQL text, parameters or the connection string.
  */
-import { toMessage, toRoom, type MessageRow, type RoomRow } from './rows.js';
+import { toMessage, toMessages, toRoom, type MessageRow, type RoomRow } from './rows.js';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow, CustomTypesConfig } from 'pg';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
@@ -625,7 +625,7 @@ export class PostgresStore implements Store {
       const hasMore = rows.length > query_.limit;
       if (hasMore) rows.length = query_.limit;
       if (descending) rows.reverse();
-      return { messages: rows.map((r) => toMessage(r, first.room_name, this.codec)), hasMore };
+      return { messages: await toMessages(rows, first.room_name, this.codec), hasMore };
     });
   }
 

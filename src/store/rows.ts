@@ -29,18 +29,35 @@ export function toRoom(row: RoomRow): RoomRecord {
   return { id: row.id, name: row.name, owner: row.owner, visibility: row.visibility, createdAt: row.created_at };
 }
 
-/** A stored message; text is decrypted with the row's message id as associated data. */
-export function toMessage(row: MessageRow, roomName: string, codec: TextCodec): StoredMessage {
-  const deleted = row.deleted === 1 || row.deleted === true;
+const isDeleted = (row: MessageRow): boolean => row.deleted === 1 || row.deleted === true;
+
+function messageOf(row: MessageRow, roomName: string, text: string): StoredMessage {
   return {
     id: row.id,
     seq: row.seq,
     roomName,
     userId: row.user_id,
     userName: row.user_name,
-    text: deleted ? '' : codec.decode(row.body, row.key_id, row.id),
+    text,
     ts: row.ts,
     replyTo: row.reply_to ?? undefined,
-    deleted,
+    deleted: isDeleted(row),
   };
+}
+
+/** A stored message; text is decrypted with the row's message id as associated data. */
+export function toMessage(row: MessageRow, roomName: string, codec: TextCodec): StoredMessage {
+  return messageOf(row, roomName, isDeleted(row) ? '' : codec.decode(row.body, row.key_id, row.id));
+}
+
+/** Below this many rows a page is decoded in place: the thread round trip costs more. */
+const THREAD_MIN_ROWS = 16;
+
+/** A page of messages; a codec that can decodes it off the event loop (`decodeMany`). */
+export async function toMessages(rows: readonly MessageRow[], roomName: string, codec: TextCodec): Promise<StoredMessage[]> {
+  if (!codec.decodeMany || rows.length < THREAD_MIN_ROWS) return rows.map((r) => toMessage(r, roomName, codec));
+  const live = rows.filter((r) => !isDeleted(r));
+  const texts = await codec.decodeMany(live.map((r) => ({ body: r.body, keyId: r.key_id, aad: r.id })));
+  let next = 0;
+  return rows.map((r) => messageOf(r, roomName, isDeleted(r) ? '' : texts[next++]!));
 }

@@ -3,7 +3,7 @@
  * event-loop turn for writes. Reads run synchronously on the caller's turn; they are index
  * range scans measured in microseconds.
  */
-import { toMessage, toRoom, type MessageRow, type RoomRow } from './rows.js';
+import { toMessage, toMessages, toRoom, type MessageRow, type RoomRow } from './rows.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -314,13 +314,16 @@ export class SqliteStore implements Store {
     return this.batcher.enqueue(() => this.sql.markDeleted.run(messageId, roomId).changes > 0);
   }
 
-  history(roomId: number, query: HistoryQuery): Promise<HistoryPage> {
-    return this.read(() => this.historyNow(roomId, query));
+  async history(roomId: number, query: HistoryQuery): Promise<HistoryPage> {
+    const page = await this.read(() => this.historyRows(roomId, query));
+    if (!page) return { messages: [], hasMore: false };
+    return { messages: await toMessages(page.rows, page.name, this.codec), hasMore: page.hasMore };
   }
 
-  private historyNow(roomId: number, query: HistoryQuery): HistoryPage {
+  /** The rows of a page, read in one synchronous step (decoding may then leave the thread). */
+  private historyRows(roomId: number, query: HistoryQuery): { name: string; rows: MessageRow[]; hasMore: boolean } | undefined {
     const name = this.sql.roomNameById.get(roomId) as string | undefined;
-    if (name === undefined) return { messages: [], hasMore: false };
+    if (name === undefined) return undefined;
     const probe = query.limit + 1;
     let rows: MessageRow[];
     let descending = false;
@@ -338,7 +341,7 @@ export class SqliteStore implements Store {
     const hasMore = rows.length > query.limit;
     if (hasMore) rows.length = query.limit;
     if (descending) rows.reverse();
-    return { messages: rows.map((r) => toMessage(r, name, this.codec)), hasMore };
+    return { name, rows, hasMore };
   }
 
   recordSecurityEvent(event: SecurityEventRecord): void {

@@ -1,0 +1,128 @@
+/**
+ * History pages are decrypted on a worker thread. Every AES-GCM decryption creates a native
+ * Decipher object, and the young-generation collection that frees them pays for each one: with
+ * 100 per page, a scavenge of the server's heap took 4.5 ms instead of 0.4 ms and set the p99 of
+ * a history page (and of every frame that waited behind it). On the thread, the main heap sees
+ * one message out and one array of strings back per page. Rows are packed into one buffer whose
+ * memory is transferred, not copied. Single rows (a reply target, a deleted message) stay on the
+ * calling thread.
+ */
+import { Worker } from 'node:worker_threads';
+import type { EncodedText } from '../store/text-codec.js';
+import type { KeyRing } from './at-rest.js';
+
+/**
+ * The thread: the same format as EncryptingCodec.decode (IV 12 | tag 16 | ciphertext, AAD = message
+ * id, key by row), CommonJS evaluated in the worker so it needs no loader in either src or dist.
+ */
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createDecipheriv } = require('node:crypto');
+let keys = new Map(workerData.keys);
+function decrypt(body, keyId, aad) {
+  if (keyId === null) return body.toString('utf8');
+  const key = keys.get(keyId);
+  if (!key) throw new Error('message key ' + keyId + ' is not in the key ring');
+  const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, 12));
+  decipher.setAuthTag(body.subarray(12, 28));
+  if (aad) decipher.setAAD(Buffer.from(aad, 'utf8'));
+  const text = decipher.update(body.subarray(28));
+  decipher.final(); // verifies the tag; GCM has no trailing block
+  return text.toString('utf8');
+}
+parentPort.on('message', (m) => {
+  if (m.keys) {
+    keys = new Map(m.keys);
+    return;
+  }
+  const data = Buffer.from(m.data);
+  const texts = new Array(m.keyIds.length);
+  try {
+    for (let i = 0; i < texts.length; i++) texts[i] = decrypt(data.subarray(m.offsets[i], m.offsets[i + 1]), m.keyIds[i], m.aads[i]);
+    parentPort.postMessage({ seq: m.seq, texts });
+  } catch (error) {
+    parentPort.postMessage({ seq: m.seq, error: String((error && error.message) || error) });
+  }
+});
+`;
+
+type Reply = { seq: number; texts: string[] } | { seq: number; error: string };
+
+const keyEntries = (ring: KeyRing): Array<[string, Uint8Array]> => [...ring.keys].map(([id, key]) => [id, new Uint8Array(key)]);
+
+export class DecryptThread {
+  private worker: Worker | undefined;
+  private seq = 0;
+  private readonly waiting = new Map<number, { resolve: (texts: string[]) => void; reject: (error: Error) => void }>();
+
+  constructor(private ring: KeyRing) {}
+
+  /** A new key ring (rotation picked up while running). */
+  setRing(ring: KeyRing): void {
+    this.ring = ring;
+    this.worker?.postMessage({ keys: keyEntries(ring) });
+  }
+
+  decryptAll(rows: readonly EncodedText[]): Promise<string[]> {
+    if (rows.length === 0) return Promise.resolve([]);
+    let size = 0;
+    for (const row of rows) size += row.body.length;
+    const data = new Uint8Array(size);
+    const offsets = new Array<number>(rows.length + 1);
+    const keyIds = new Array<string | null>(rows.length);
+    const aads = new Array<string>(rows.length);
+    let at = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      offsets[i] = at;
+      data.set(row.body, at);
+      at += row.body.length;
+      keyIds[i] = row.keyId;
+      aads[i] = row.aad;
+    }
+    offsets[rows.length] = at;
+    const seq = ++this.seq;
+    const worker = this.thread();
+    // A page in flight keeps the process alive (a CLI reading history); an idle thread does not.
+    if (this.waiting.size === 0) worker.ref();
+    return new Promise<string[]>((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      worker.postMessage({ seq, data: data.buffer, offsets, keyIds, aads }, [data.buffer]);
+    });
+  }
+
+  /** Stops the thread; pages still in flight are refused. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate();
+    this.failAll(new Error('decrypt thread closed'));
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { keys: keyEntries(this.ring) }, execArgv: [], stdout: false, stderr: false });
+    worker.unref();
+    worker.on('message', (reply: Reply) => {
+      const waiter = this.waiting.get(reply.seq);
+      if (!waiter) return;
+      this.waiting.delete(reply.seq);
+      if (this.waiting.size === 0) worker.unref();
+      if ('error' in reply) waiter.reject(new Error(reply.error));
+      else waiter.resolve(reply.texts);
+    });
+    worker.on('error', (error) => this.failAll(error));
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new Error('decrypt thread exited'));
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private failAll(error: Error): void {
+    const waiters = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiters) w.reject(error);
+  }
+}
