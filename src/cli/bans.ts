@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { loadConfig } from '../config/load.js';
 import { parseDuration } from '../auth/jwt.js';
-import { banPeriodMs } from '../security/bans.js';
+import { banPeriodMs, nextBanLevel } from '../security/bans.js';
 import type { BanKind, BanRecord } from '../store/store.js';
 import { splitArgs } from './args.js';
 import { openStore } from './open-store.js';
@@ -33,8 +33,9 @@ export async function ban(args: string[]): Promise<number> {
   const store = await openStore(loadConfig({ args: rest }));
   try {
     const prev = current(await store.bansAfter(0)).get(`${who.kind}:${who.value}`);
-    const level = (prev?.level ?? 0) + 1;
     const now = Date.now();
+    // The same rule as the server's: a subject clean for a day starts again at level 1.
+    const level = nextBanLevel(prev, now);
     const until = now + (options.for ? parseDuration(options.for) : banPeriodMs(level));
     await store.addBan({ ...who, until, level, reason: options.reason ?? 'operator', createdAt: now });
     store.recordSecurityEvent({ ts: now, type: 'ban_added', severity: 'warning', ...(who.kind === 'ip' ? { ip: who.value } : { user: who.value }), detail: { until, level, by: 'cli' } });

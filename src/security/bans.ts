@@ -18,6 +18,12 @@ export function banPeriodMs(level: number): number {
   return FIRST_BAN_MS * 2 ** Math.min(Math.max(level - 1, 0), 20);
 }
 
+/** The level of a new ban after `prev`: one more if `prev` ended less than a day ago, else the first. */
+export function nextBanLevel(prev: BanRecord | undefined, now = Date.now()): number {
+  const recent = prev && prev.createdAt > now - LEVEL_MEMORY_MS - banPeriodMs(prev.level);
+  return recent ? prev.level + 1 : 1;
+}
+
 const key = (kind: BanKind, value: string): string => `${kind}:${value}`;
 
 export class Bans {
@@ -45,10 +51,8 @@ export class Bans {
 
   /** Bans for the next doubling period (or `durationMs`), closes live connections of the subject. */
   async ban(kind: BanKind, value: string, reason: string, options: { durationMs?: number; closeCode?: number } = {}): Promise<BanRecord> {
-    const prev = this.latest.get(key(kind, value));
-    const recent = prev && prev.createdAt > Date.now() - LEVEL_MEMORY_MS - banPeriodMs(prev.level);
-    const level = recent ? prev.level + 1 : 1;
     const now = Date.now();
+    const level = nextBanLevel(this.latest.get(key(kind, value)), now);
     const record = await this.store.addBan({ kind, value, until: now + (options.durationMs ?? banPeriodMs(level)), level, reason, createdAt: now });
     this.apply(record, options.closeCode ?? CLOSE.FORBIDDEN);
     return record;

@@ -220,6 +220,19 @@ describe('abuse scores and bans', () => {
     assert.ok(recorder.since(mark, 'banned_refused').some((e) => e.ip === refusedIp));
   });
 
+  it('`bulwark ban` follows the server\'s level rule: a subject clean for a day starts again at level 1, a repeat doubles', async () => {
+    const user = uniq('cli-reset');
+    const threeDaysAgo = Date.now() - 3 * 24 * 3600_000;
+    await server.bulwark.store.addBan({ kind: 'user', value: user, until: threeDaysAgo + 8 * 60_000, level: 4, reason: 'old', createdAt: threeDaysAgo });
+    await cli(server, 'ban', '--user', user);
+    assert.ok(await eventually(() => server.bulwark.bans.active('user', user)?.level === 1, 1500), 'an old ban does not raise the level');
+    const first = server.bulwark.bans.active('user', user)!;
+    assert.ok(Math.abs(first.until - first.createdAt - 60_000) < 1000, 'level 1 lasts one minute');
+    await cli(server, 'ban', '--user', user);
+    assert.ok(await eventually(() => server.bulwark.bans.active('user', user)?.level === 2, 1500), 'a repeat within the day doubles');
+    await cli(server, 'unban', '--user', user);
+  });
+
   it('stores every step of an automatic ban as a security event', async () => {
     const rows = await storedEvents(server);
     const types = new Set(rows.map((e) => e.type));

