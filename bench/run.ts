@@ -35,9 +35,9 @@ const P = quick
   ? {
       runs: 1,
       echo: { clients: 100, window: 10, warmupMs: 500, measureMs: 1200 },
-      fanout: { subscribers: 1000, rates: [10, 25, 50, 100, 200, 400, 800], stepMs: 800, drainMaxMs: 1000 },
-      connect: { connections: 1500, concurrency: 32 },
-      idle: { connections: 3000, concurrency: 64, settleMs: 800 },
+      fanout: { subscribers: 1000, rates: [10, 25, 50, 100, 200, 400, 800], stepMs: 700, drainMaxMs: 1000 },
+      connect: { connections: 1000, concurrency: 32 },
+      idle: { connections: 2000, concurrency: 64, settleMs: 600 },
       store: { appends: 30_000, batch: 1000, roomSize: 50_000, queries: 1000 },
     }
   : {
@@ -49,7 +49,9 @@ const P = quick
       store: { appends: 200_000, batch: 1000, roomSize: 1_000_000, queries: 3000 },
     };
 const runs = Number(option('runs') ?? P.runs);
-const systems = (option('systems') ?? Object.keys(SYSTEMS).join(',')).split(',').filter(Boolean);
+/** The three systems issue 5 compares; a quick run skips the extras (bulwark-socketio) unless asked for. */
+const CORE_SYSTEMS = ['bulwark', 'raw-ws', 'socketio-seed'];
+const systems = (option('systems') ?? (quick ? CORE_SYSTEMS : Object.keys(SYSTEMS)).join(',')).split(',').filter(Boolean);
 const scenarios = (option('scenarios') ?? 'echo,fanout,connect,idle,store').split(',').filter(Boolean);
 const outDir = option('out') ?? join(BENCH_DIR, 'results');
 const profile = flag('profile');
