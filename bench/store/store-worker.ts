@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { newMessageId } from '../../src/domain/message-id.js';
 import { Hist } from '../lib/hist.js';
 
 type Json = Record<string, unknown>;
@@ -42,7 +43,8 @@ const cpuNow = (): number => {
 
 function message(roomId: number, i: number): { id: string; roomId: number; roomName: string; userId: string; userName: string; text: string; ts: number } {
   return {
-    id: `m-${i}-${Math.random().toString(36).slice(2, 10)}`,
+    // The server's own ids (time-ordered, so index inserts land at the end of the B-tree).
+    id: newMessageId(),
     roomId,
     roomName: 'big',
     userId: `u${i % 1000}`,
