@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { mergeHists, type SparseHist } from './lib/hist.js';
 import { BENCH_DIR, REPO_DIR, Worker, cpuMicros, detectPinning, freePort, pinSelf, rssBytes, sleep, usePriority, type Pinning } from './lib/proc.js';
 import { round, spread } from './lib/stats.js';
+import { cpuProbe } from './lib/probe.js';
 import { SYSTEMS, type ServerHandle, type SystemDef } from './systems/index.js';
 import { renderMarkdown, renderSvg, renderTable, type BenchResult, type FanoutPoint, type Row } from './report.js';
 
@@ -400,6 +401,7 @@ async function main(): Promise<void> {
     else log(`[bench] WARNING: cannot run at nice ${niceOption} (needs root); running at normal priority`);
   }
   ensureBuilt();
+  const probeStart = cpuProbe(pin.server);
   mkdirSync(outDir, { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const secret = randomBytes(32).toString('base64url');
@@ -449,7 +451,8 @@ async function main(): Promise<void> {
   if (scenarios.includes('store') && systems.includes('bulwark')) rows.push(await storeScenario(pin, tmp));
   rmSync(tmp, { recursive: true, force: true });
 
-  const result = buildResult(rows, pin, Date.now() - started);
+  const probe = { start: probeStart, end: cpuProbe(pin.server) };
+  const result = buildResult(rows, pin, Date.now() - started, probe);
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(outDir, 'latest.svg'), renderSvg(result));
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(result));
@@ -458,7 +461,7 @@ async function main(): Promise<void> {
   log(`[bench] wrote ${join(outDir, 'latest.json')}, latest.svg, latest.md in ${fmt((Date.now() - started) / 1000, 1)} s`);
 }
 
-function buildResult(rows: Row[], pin: Pinning, elapsedMs: number): BenchResult {
+function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { start: number | null; end: number | null }): BenchResult {
   const byScenario: Record<string, Record<string, Row>> = {};
   for (const row of rows) (byScenario[row.scenario] ??= {})[row.system] = row;
   const get = (s: string, sys: string, k: string): number => Number((byScenario[s]?.[sys] as unknown as Json | undefined)?.[k]);
@@ -514,6 +517,8 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number): BenchResult 
       loadgenProcesses: WORKERS,
       nice: niceApplied,
       loadAverageAtEnd: loadavg().map((x) => round(x)),
+      /** ns per JSON round trip of a chat frame on the server core (bench/lib/probe.ts): the machine's speed at the start and end. */
+      probeNsPerOp: probe,
       commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_DIR, encoding: 'utf8' }).stdout.trim(),
       /** Uncommitted changes under src/ were part of the measured build. */
       srcDirty: spawnSync('git', ['status', '--porcelain', 'src'], { cwd: REPO_DIR, encoding: 'utf8' }).stdout.trim() !== '',
@@ -525,6 +530,7 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number): BenchResult 
               `quick mode: 1 run, short windows, ${P.connect.connections.toLocaleString('en-US')} handshakes (not 5,000), ${P.idle.connections.toLocaleString('en-US')} idle connections (not 10,000); the history room holds ${P.store.roomSize.toLocaleString('en-US')} messages, not 1,000,000`,
             ]
           : []),
+        `machine probe on the server core: ${probe.start ?? 'n/a'} ns per JSON round trip at the start, ${probe.end ?? 'n/a'} at the end (higher is slower; compare dated runs by it)`,
         ...(process.env.BENCH_BULWARK_CONFIG ? [`ablation: Bulwark ran with BENCH_BULWARK_CONFIG=${process.env.BENCH_BULWARK_CONFIG} (not the default defences)`] : []),
       ],
     },
