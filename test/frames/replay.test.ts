@@ -9,9 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../../src/config/schema.js';
-import { replayGuard } from '../../src/guards/frame/replay.js';
+import { replayGuard, type SharedIdempotency } from '../../src/guards/frame/replay.js';
+import { runFrameGuards } from '../../src/guards/frame/run.js';
 import { spamGuard } from '../../src/guards/frame/spam.js';
-import type { FrameContext } from '../../src/guards/frame/types.js';
+import type { FrameContext, FrameGuard } from '../../src/guards/frame/types.js';
 import type { Reply } from '../../src/domain/reply.js';
 import type { SecurityAudit } from '../../src/security/audit.js';
 import type { Connection } from '../../src/transport/connection.js';
@@ -232,5 +233,52 @@ describe('bounded guard memory, driven directly with 200,000 distinct keys', () 
       void guard.check({ conn: conn(`spam-user-${i}`), frame: { type: 'chat.send', id: `s${i}`, room: 'r', text } });
     }
     assert.ok(guard.size <= 2 * MAX_KEYS, `size ${guard.size} <= 2 x ${MAX_KEYS} (recent + strikes)`);
+  });
+});
+
+describe('an idempotency key is released when its frame fails inside the guards', () => {
+  const conn = { userId: 'fail-user', ip: '192.0.2.9' } as unknown as Connection;
+  const audit = { emit: () => undefined } as unknown as SecurityAudit;
+  const frame = (id: string): FrameContext => ({ conn, frame: { type: 'chat.send', id, room: 'r', text: 't' } });
+  const stored: Reply = { ok: true, body: { message: { id: 'm', seq: 1, ts: 1 } } };
+
+  it('a later guard that throws releases the key: the same id is handled again, not left waiting', async () => {
+    const replay = replayGuard({ windowMs: 600_000, maxSkewMs: 120_000, maxKeys: 100 });
+    const broken: FrameGuard = {
+      name: 'broken',
+      check: () => {
+        throw new Error('dependency down');
+      },
+    };
+    await assert.rejects(runFrameGuards([replay, broken], audit, frame('x1'), async () => stored), /dependency down/);
+    // Retried with the same id once the dependency is back: answered by the handler, not as a duplicate.
+    let answered = 0;
+    const reply = await runFrameGuards([replay], audit, frame('x1'), async () => (answered++, stored));
+    assert.equal(answered, 1);
+    assert.deepEqual(reply, stored);
+    const again = await runFrameGuards([replay], audit, frame('x1'), async () => (answered++, stored));
+    assert.equal(answered, 1, 'the successful retry is now the remembered first answer');
+    assert.equal((again as { body: { duplicate?: boolean } }).body.duplicate, true);
+  });
+
+  it('a shared store that fails on claim releases the key on this node too', async () => {
+    let down = true;
+    const shared: SharedIdempotency = {
+      claim: async () => {
+        if (down) throw new Error('redis down');
+        return { first: true };
+      },
+      settle: () => undefined,
+    };
+    const replay = replayGuard({ windowMs: 600_000, maxSkewMs: 120_000, maxKeys: 100 }, shared);
+    await assert.rejects(runFrameGuards([replay], audit, frame('y1'), async () => stored), /redis down/);
+    down = false;
+    let answered = 0;
+    const reply = await Promise.race([
+      runFrameGuards([replay], audit, frame('y1'), async () => (answered++, stored)),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 2000)),
+    ]);
+    assert.notEqual(reply, 'hung', 'the retry was not left waiting on the failed claim');
+    assert.equal(answered, 1);
   });
 });

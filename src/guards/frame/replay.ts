@@ -59,7 +59,14 @@ export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency):
   };
 
   const claimShared = async (key: string, shared: SharedIdempotency): Promise<FrameVerdict> => {
-    const claim = await shared.claim(key, options.windowMs);
+    let claim: SharedClaim;
+    try {
+      claim = await shared.claim(key, options.windowMs);
+    } catch (error) {
+      // The shared store is down: release the key here too, so a retry is not left waiting.
+      finish(key, { ok: false, code: 'INTERNAL' });
+      throw error;
+    }
     if (claim.first) return undefined;
     // Another node has (or is still handling) this id: answer from its reply, store nothing here.
     const reply: Reply =

@@ -8,6 +8,8 @@ import type { Reply } from '../../domain/reply.js';
 import type { SecurityAudit } from '../../security/audit.js';
 import type { FrameContext, FrameGuard } from './types.js';
 
+const GUARD_FAILED: Reply = { ok: false, code: 'INTERNAL' };
+
 export async function runFrameGuards(
   guards: readonly FrameGuard[],
   audit: SecurityAudit,
@@ -17,14 +19,21 @@ export async function runFrameGuards(
 ): Promise<Reply> {
   let reply: Reply | undefined;
   let passed = 0;
-  for (; passed < guards.length; passed++) {
-    let verdict = guards[passed]!.check(ctx);
-    if (verdict instanceof Promise) verdict = await verdict;
-    if (verdict === undefined) continue;
-    if ('answer' in verdict) return verdict.answer;
-    if (verdict.event) audit.emit(verdict.event, { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: ctx.frame.type, ...verdict.detail } });
-    reply = verdict;
-    break;
+  try {
+    for (; passed < guards.length; passed++) {
+      let verdict = guards[passed]!.check(ctx);
+      if (verdict instanceof Promise) verdict = await verdict;
+      if (verdict === undefined) continue;
+      if ('answer' in verdict) return verdict.answer;
+      if (verdict.event) audit.emit(verdict.event, { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: ctx.frame.type, ...verdict.detail } });
+      reply = verdict;
+      break;
+    }
+  } catch (error) {
+    // A guard's dependency broke: the guards that let the frame through still hear how it ended
+    // (an idempotency key must not stay claimed by a frame that will never be answered).
+    for (let i = 0; i < passed; i++) guards[i]!.after?.(ctx, GUARD_FAILED);
+    throw error;
   }
   reply ??= await answer();
   for (let i = 0; i < passed; i++) guards[i]!.after?.(ctx, reply);
