@@ -11,10 +11,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { join } from 'node:path';
 import type { EncodedText, TextCodec } from '../store/text-codec.js';
 import { DecryptThread } from './decrypt-thread.js';
+import { decodeBody, IV_BYTES, TAG_BYTES } from './gcm-body.js';
 
 export const KEYS_FILE = 'keys.json';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 /** IVs are cut from a pool refilled from the CSPRNG: one getrandom call per 512 messages, not one each. */
 const IV_POOL_BYTES = IV_BYTES * 512;
 
@@ -153,14 +152,6 @@ export class EncryptingCodec implements TextCodec {
   }
 
   decode(body: Buffer, keyId: string | null, aad?: string): string {
-    if (keyId === null) return body.toString('utf8');
-    const key = this.ring.keys.get(keyId);
-    if (!key) throw new Error(`message key ${keyId} is not in the key ring`);
-    const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, IV_BYTES));
-    decipher.setAuthTag(body.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-    if (aad) decipher.setAAD(Buffer.from(aad, 'utf8'));
-    const text = decipher.update(body.subarray(IV_BYTES + TAG_BYTES));
-    decipher.final(); // verifies the tag; GCM has no trailing block
-    return text.toString('utf8');
+    return decodeBody(createDecipheriv, this.ring.keys, body, keyId, aad);
   }
 }

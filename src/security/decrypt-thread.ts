@@ -10,26 +10,14 @@
 import { Worker } from 'node:worker_threads';
 import type { EncodedText } from '../store/text-codec.js';
 import type { KeyRing } from './at-rest.js';
+import { decodeBody } from './gcm-body.js';
 
-/**
- * The thread: the same format as EncryptingCodec.decode (IV 12 | tag 16 | ciphertext, AAD = message
- * id, key by row), CommonJS evaluated in the worker so it needs no loader in either src or dist.
- */
+/** The thread: CommonJS evaluated in the worker (no loader needed in src or dist), decoding with `decodeBody` itself. */
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createDecipheriv } = require('node:crypto');
+const decodeBody = ${decodeBody.toString()};
 let keys = new Map(workerData.keys);
-function decrypt(body, keyId, aad) {
-  if (keyId === null) return body.toString('utf8');
-  const key = keys.get(keyId);
-  if (!key) throw new Error('message key ' + keyId + ' is not in the key ring');
-  const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, 12));
-  decipher.setAuthTag(body.subarray(12, 28));
-  if (aad) decipher.setAAD(Buffer.from(aad, 'utf8'));
-  const text = decipher.update(body.subarray(28));
-  decipher.final(); // verifies the tag; GCM has no trailing block
-  return text.toString('utf8');
-}
 parentPort.on('message', (m) => {
   if (m.keys) {
     keys = new Map(m.keys);
@@ -38,7 +26,7 @@ parentPort.on('message', (m) => {
   const data = Buffer.from(m.data);
   const texts = new Array(m.keyIds.length);
   try {
-    for (let i = 0; i < texts.length; i++) texts[i] = decrypt(data.subarray(m.offsets[i], m.offsets[i + 1]), m.keyIds[i], m.aads[i]);
+    for (let i = 0; i < texts.length; i++) texts[i] = decodeBody(createDecipheriv, keys, data.subarray(m.offsets[i], m.offsets[i + 1]), m.keyIds[i], m.aads[i]);
     parentPort.postMessage({ seq: m.seq, texts });
   } catch (error) {
     parentPort.postMessage({ seq: m.seq, error: String((error && error.message) || error) });
