@@ -59,14 +59,8 @@ export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency):
   };
 
   const claimShared = async (key: string, shared: SharedIdempotency): Promise<FrameVerdict> => {
-    let claim: SharedClaim;
-    try {
-      claim = await shared.claim(key, options.windowMs);
-    } catch (error) {
-      // The shared store is down: release the key here too, so a retry is not left waiting.
-      finish(key, { ok: false, code: 'INTERNAL' });
-      throw error;
-    }
+    // A failed claim throws; runFrameGuards then calls `after`, which releases the key.
+    const claim = await shared.claim(key, options.windowMs);
     if (claim.first) return undefined;
     // Another node has (or is still handling) this id: answer from its reply, store nothing here.
     const reply: Reply =

@@ -30,9 +30,10 @@ export async function runFrameGuards(
       break;
     }
   } catch (error) {
-    // A guard's dependency broke: the guards that let the frame through still hear how it ended
-    // (an idempotency key must not stay claimed by a frame that will never be answered).
-    for (let i = 0; i < passed; i++) guards[i]!.after?.(ctx, GUARD_FAILED);
+    // A guard's dependency broke: the guards that let the frame through, and the one that threw
+    // (it may have claimed state before failing), hear how it ended. An idempotency key must not
+    // stay claimed by a frame that will never be answered.
+    for (let i = 0; i <= passed && i < guards.length; i++) guards[i]!.after?.(ctx, GUARD_FAILED);
     throw error;
   }
   reply ??= await answer();

@@ -25,6 +25,9 @@ export type FrameVerdict = undefined | GuardRefusal | { answer: Reply };
 export interface FrameGuard {
   readonly name: string;
   check(ctx: FrameContext): FrameVerdict | Promise<FrameVerdict>;
-  /** Called with the final reply of every frame this guard let through (refused later or answered). */
+  /**
+   * Called with the final reply of every frame this guard let through (refused later or answered),
+   * and with `INTERNAL` when a guard's check threw, this one's included.
+   */
   after?(ctx: FrameContext, reply: Reply): void;
 }
