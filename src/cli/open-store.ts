@@ -12,5 +12,6 @@ import type { Store } from '../store/store.js';
 export async function openStore(config: Config): Promise<Store> {
   const codec = config.encryption.enabled ? new EncryptingCodec(loadKeyRing(config.dataDir)) : undefined;
   if (config.databaseUrl) return PostgresStore.open({ url: config.databaseUrl, codec });
-  return new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), codec });
+  // A one-shot command needs no background checkpoint thread: SQLite checkpoints inside its commits.
+  return new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), codec, checkpointIntervalMs: 0 });
 }
