@@ -9,6 +9,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { wrapLimiter } from '../../src/guards/rate-limits.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import type { TestClient } from '../helpers/client.js';
 import { EventRecorder, LOOSE_RULE, connectFrom, outcome, sleep, uniq } from './support.js';
@@ -121,5 +123,19 @@ describe('frame rate limits', () => {
     clients.push(elsewhere);
     assert.equal(await history(elsewhere), 'NOT_FOUND');
     for (const c of clients) c.close();
+  });
+});
+
+describe('rate limiter verdicts (wrapLimiter)', () => {
+  it('a spent limit is a refusal value with an honest retry time; a broken store throws, it never allows', async () => {
+    const limiter = wrapLimiter(new RateLimiterMemory({ keyPrefix: 'verdict', points: 1, duration: 5 }));
+    assert.deepEqual(await limiter.consume('k'), { ok: true });
+    const refused = await limiter.consume('k');
+    assert.equal(refused.ok, false);
+    assert.ok(!refused.ok && refused.retryAfterMs > 0 && refused.retryAfterMs <= 5000, JSON.stringify(refused));
+
+    const broken = new RateLimiterMemory({ points: 1, duration: 5 });
+    broken.consume = () => Promise.reject(new Error('store unreachable'));
+    await assert.rejects(wrapLimiter(broken).consume('k'), /store unreachable/);
   });
 });
