@@ -52,10 +52,12 @@ export interface SqliteStoreOptions {
    * 0 leaves them to SQLite, inside commits. Default 500. Not used for ':memory:'.
    */
   checkpointIntervalMs?: number;
+  /** With the thread: the writer still checkpoints by itself past this many WAL pages. Default 16,384 (64 MB). */
+  writerCheckpointPages?: number;
 }
 
 /** The writer checkpoints by itself only past this many WAL pages (64 MB): the safety net. */
-const WRITER_CHECKPOINT_PAGES = 16_384;
+const DEFAULT_WRITER_CHECKPOINT_PAGES = 16_384;
 /** A WAL file larger than this is truncated back to it when it restarts. */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 500;
@@ -119,7 +121,7 @@ export class SqliteStore implements Store {
     this.migrate();
     const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     if (options.path !== ':memory:' && interval > 0) {
-      this.db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
+      this.db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(options.writerCheckpointPages ?? DEFAULT_WRITER_CHECKPOINT_PAGES))}`);
       this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       this.checkpointer = new SqliteCheckpointer({ path: options.path, intervalMs: interval, onError: (error) => this.onBackgroundError(error) });
     }
