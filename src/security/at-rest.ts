@@ -107,7 +107,7 @@ export class EncryptingCodec implements TextCodec {
     private readonly reloadFrom?: string,
   ) {
     if (reloadFrom && existsSync(reloadFrom)) this.mtimeMs = statSync(reloadFrom).mtimeMs;
-    this.pages = new DecryptThread(ring);
+    this.pages = new DecryptThread(() => this.ring);
   }
 
   /** A page of rows, decrypted on the codec's thread (same format as `decode`). */
@@ -127,7 +127,7 @@ export class EncryptingCodec implements TextCodec {
     if (mtime === this.mtimeMs) return false;
     this.mtimeMs = mtime;
     this.ring = readKeysFile(this.reloadFrom);
-    this.pages.setRing(this.ring);
+    this.pages.ringChanged();
     return true;
   }
 

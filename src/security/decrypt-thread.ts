@@ -43,12 +43,12 @@ export class DecryptThread {
   private seq = 0;
   private readonly waiting = new Map<number, { resolve: (texts: string[]) => void; reject: (error: Error) => void }>();
 
-  constructor(private ring: KeyRing) {}
+  /** `ring` reads the owner's current key ring: the thread keeps no copy of its own to go stale. */
+  constructor(private readonly ring: () => KeyRing) {}
 
-  /** A new key ring (rotation picked up while running). */
-  setRing(ring: KeyRing): void {
-    this.ring = ring;
-    this.worker?.postMessage({ keys: keyEntries(ring) });
+  /** The owner's key ring changed (a rotation picked up while running). */
+  ringChanged(): void {
+    this.worker?.postMessage({ keys: keyEntries(this.ring()) });
   }
 
   decryptAll(rows: readonly EncodedText[]): Promise<string[]> {
@@ -89,7 +89,7 @@ export class DecryptThread {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { keys: keyEntries(this.ring) }, execArgv: [], stdout: false, stderr: false });
+    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { keys: keyEntries(this.ring()) }, execArgv: [], stdout: false, stderr: false });
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.seq);
