@@ -102,8 +102,16 @@ export function renderTable(result: BenchResult): string {
   const line = (c: string[]): string => c.map((x, i) => (i >= 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), ''];
   out.push('units: ' + SCENARIOS.map((s) => `${s} = ${UNITS[s]}`).join(', '));
-  out.push(`ratios: ${Object.entries(result.ratios).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`);
-  out.push(`       ${Object.entries(result.extraRatios).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`);
+  out.push(
+    `ratios: ${Object.entries(result.ratios)
+      .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
+      .join(', ')}`,
+  );
+  out.push(
+    `       ${Object.entries(result.extraRatios)
+      .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
+      .join(', ')}`,
+  );
   out.push('targets:');
   for (const t of result.targets) out.push(`  [${t.met === null ? ' n/a' : t.met ? 'MET ' : 'MISS'}] ${t.name}: ${t.actual ?? 'n/a'} (target ${t.target})`);
   out.push(
@@ -122,7 +130,11 @@ export function renderMarkdown(result: BenchResult): string {
     '| --- | --- | ---: | ---: | ---: | ---: |',
     ...rows(result).map((r) => `| ${cells(r).join(' | ')} |`),
     '',
-    `Ratios: ${Object.entries(result.ratios).map(([k, v]) => `\`${k}\` ${v ?? 'n/a'}`).join(', ')}; ${Object.entries(result.extraRatios).map(([k, v]) => `\`${k}\` ${v ?? 'n/a'}`).join(', ')}.`,
+    `Ratios: ${Object.entries(result.ratios)
+      .map(([k, v]) => `\`${k}\` ${v ?? 'n/a'}`)
+      .join(', ')}; ${Object.entries(result.extraRatios)
+      .map(([k, v]) => `\`${k}\` ${v ?? 'n/a'}`)
+      .join(', ')}.`,
     '',
     '| target | actual | met |',
     '| --- | ---: | :---: |',
@@ -188,9 +200,7 @@ export function renderSvg(result: BenchResult): string {
     const ly = m.t + 20 + i * 40;
     el.push(`<line x1="${W - m.r + 15}" y1="${ly}" x2="${W - m.r + 40}" y2="${ly}" stroke="${color}" stroke-width="2.5"/>`);
     el.push(`<text x="${W - m.r + 46}" y="${ly + 4}" font-size="12">${s.system}</text>`);
-    el.push(
-      `<text x="${W - m.r + 46}" y="${ly + 19}" font-size="10" fill="#555">knee ${Math.round(Number(s.deliveriesPerSec ?? 0)).toLocaleString('en-US')}/s</text>`,
-    );
+    el.push(`<text x="${W - m.r + 46}" y="${ly + 19}" font-size="10" fill="#555">knee ${Math.round(Number(s.deliveriesPerSec ?? 0)).toLocaleString('en-US')}/s</text>`);
   });
   el.push(
     `<text x="${m.l}" y="${H - 2}" font-size="10" fill="#555">${result.meta.date.slice(0, 10)} · ${result.meta.mode} run · ${result.meta.pinned ? 'server and load generator pinned to separate cores' : 'not pinned'} · medians of ${result.meta.runsPerScenario} run(s)</text>`,

@@ -130,7 +130,13 @@ async function connectUsers(ctx: Ctx, tag: string, prefix: string, n: number, co
   const dealt = dealUsers(prefix, n, ctx.workers.length);
   const replies = await all<ConnectReply>(ctx.workers, 'connect', (w) => ({ tag, users: dealt[w], concurrency, timeoutMs: 120_000 }), 150_000);
   const failed = replies.reduce((a, r) => a + r.failed, 0);
-  if (failed > 0) log(`[bench]   ${ctx.sys.name}: ${failed}/${n} ${tag} connections failed: ${replies.flatMap((r) => r.failures).slice(0, 3).join(' | ')}`);
+  if (failed > 0)
+    log(
+      `[bench]   ${ctx.sys.name}: ${failed}/${n} ${tag} connections failed: ${replies
+        .flatMap((r) => r.failures)
+        .slice(0, 3)
+        .join(' | ')}`,
+    );
   return replies;
 }
 
@@ -166,7 +172,13 @@ async function echo(ctx: Ctx): Promise<RunOut> {
   const ops = reports.reduce((a, r) => a + r.ops, 0);
   const errors = reports.reduce((a, r) => a + r.errors, 0);
   const h = mergeHists(reports.map((r) => r.hist));
-  return { value: ops / (elapsed / 1000), p50Ms: h.quantile(0.5), p99Ms: h.quantile(0.99), cpuUsPerOp: cpu / ops, extra: { errors, serverCpuShare: cpu / (elapsed * 1000), loadgenCpuUsPerOp: lg / ops, loadgenCpuShare: lg / (elapsed * 1000) } };
+  return {
+    value: ops / (elapsed / 1000),
+    p50Ms: h.quantile(0.5),
+    p99Ms: h.quantile(0.99),
+    cpuUsPerOp: cpu / ops,
+    extra: { errors, serverCpuShare: cpu / (elapsed * 1000), loadgenCpuUsPerOp: lg / ops, loadgenCpuShare: lg / (elapsed * 1000) },
+  };
 }
 
 /** Below the knee: p99 within 100 ms, nobody dropped, (nearly) everything delivered in the step. */
@@ -409,9 +421,13 @@ async function main(): Promise<void> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   log(
     `[bench] ${quick ? 'quick' : 'full'} run: ${runs} run(s) per scenario and system; systems ${systems.join(', ')}; ` +
-      (pin.pinned ? `server pinned to CPU ${pin.server}, load generator to CPU ${pin.loadgen} (taskset)` : `NOT pinned (${pin.cores} cores, taskset ${flag('no-pin') ? 'disabled' : 'unavailable'})`) +
+      (pin.pinned
+        ? `server pinned to CPU ${pin.server}, load generator to CPU ${pin.loadgen} (taskset)`
+        : `NOT pinned (${pin.cores} cores, taskset ${flag('no-pin') ? 'disabled' : 'unavailable'})`) +
       (niceApplied !== null ? `, nice ${niceApplied}` : '') +
-      `; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+      `; load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
   );
 
   const rows: Row[] = [];
@@ -498,7 +514,12 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
     t('connect server µs/handshake vs raw-ws', '<= 2x', ratios.connect_cpu_vs_raw, le(ratios.connect_cpu_vs_raw, 2)),
     t('idle bytes/connection vs raw-ws', '<= 1.3x', ratios.idle_vs_raw, le(ratios.idle_vs_raw, 1.3)),
     t('store messages/s', '>= 50,000', round(get('store', 'bulwark', 'msgsPerSec')), ge(get('store', 'bulwark', 'msgsPerSec') || null, 50_000)),
-    t('history page of 100, p99 (ms)', '< 5 ms', round(get('store', 'bulwark', 'p99Ms')), Number.isFinite(get('store', 'bulwark', 'p99Ms')) ? get('store', 'bulwark', 'p99Ms') < 5 : null),
+    t(
+      'history page of 100, p99 (ms)',
+      '< 5 ms',
+      round(get('store', 'bulwark', 'p99Ms')),
+      Number.isFinite(get('store', 'bulwark', 'p99Ms')) ? get('store', 'bulwark', 'p99Ms') < 5 : null,
+    ),
   ];
   const scenarioTable: Record<string, Record<string, Row>> = {};
   for (const s of ['echo', 'fanout', 'connect', 'idle', 'store']) if (byScenario[s]) scenarioTable[s] = byScenario[s];

@@ -194,9 +194,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   send(room: string, text: string, options: SendOptions = {}): Promise<SendAck> {
     if (this._state === 'closed') return Promise.reject(new BulwarkError('CLOSED', 'The client is closed.'));
     if (this.outbox.full) {
-      return Promise.reject(
-        new BulwarkError('OUTBOX_FULL', `The outbox is full: ${this.outbox.limit} messages are waiting for the connection. Try again once it is back.`),
-      );
+      return Promise.reject(new BulwarkError('OUTBOX_FULL', `The outbox is full: ${this.outbox.limit} messages are waiting for the connection. Try again once it is back.`));
     }
     const id = options.id ?? newId();
     if (this.outbox.has(id)) return Promise.reject(new BulwarkError('CONFLICT', `A message with id ${id} is already waiting.`));

@@ -2,16 +2,7 @@
  * The SDK's public types. Frame shapes come from the server's own schemas
  * (`src/protocol/frames.ts`) as types only, so the bundle carries no schema library.
  */
-import type {
-  ClientFrameOf,
-  ClientFrameType,
-  LiveMessage,
-  Message,
-  Room,
-  SecurityAlertEvent,
-  ServerFrame,
-  WelcomeFrame,
-} from '../src/protocol/frames.js';
+import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
 import type { BulwarkError } from './errors.js';
 
 export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame };

@@ -21,16 +21,30 @@ export async function start(config: ConfigInput, port = 0) {
   io.use(guard.socketio());
 
   io.on('connection', (socket) => {
-    socket.on('room:join', guard.wrap(socket, async ({ room }: z.infer<typeof Join>) => {
-      await socket.join(room);
-      return { room };
-    }, { schema: Join }));
+    socket.on(
+      'room:join',
+      guard.wrap(
+        socket,
+        async ({ room }: z.infer<typeof Join>) => {
+          await socket.join(room);
+          return { room };
+        },
+        { schema: Join },
+      ),
+    );
     // `type: 'chat.send'` gives this event the chat defences: idempotency by id, sanitized text, spam rules.
-    socket.on('chat:send', guard.wrap(socket, (msg: z.infer<typeof ChatSend>, ctx) => {
-      if (!socket.rooms.has(msg.room)) throw new Error('not a member');
-      io.to(msg.room).emit('chat:message', { room: msg.room, from: ctx.user.id, text: msg.text });
-      return { delivered: true };
-    }, { schema: ChatSend, type: 'chat.send' }));
+    socket.on(
+      'chat:send',
+      guard.wrap(
+        socket,
+        (msg: z.infer<typeof ChatSend>, ctx) => {
+          if (!socket.rooms.has(msg.room)) throw new Error('not a member');
+          io.to(msg.room).emit('chat:message', { room: msg.room, from: ctx.user.id, text: msg.text });
+          return { delivered: true };
+        },
+        { schema: ChatSend, type: 'chat.send' },
+      ),
+    );
   });
 
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));

@@ -20,18 +20,21 @@ export async function start(config: ConfigInput, port = 0) {
   wss.on('connection', (ws, req) => {
     if (!guard.ws.accept(ws, req)) return;
     // Messages are contract frames ({type, id, ...}): the guard validates them with the contract schemas.
-    ws.on('message', guard.wrap(ws, (frame: { type: string; room: string; text?: string }, ctx) => {
-      const members = rooms.get(frame.room) ?? new Set<WebSocket>();
-      rooms.set(frame.room, members);
-      if (frame.type === 'room.join') {
-        members.add(ws);
-        return { room: frame.room };
-      }
-      if (frame.type !== 'chat.send' || !members.has(ws)) throw new Error('not allowed');
-      const out = JSON.stringify({ type: 'chat.message', room: frame.room, from: ctx.user.id, text: frame.text });
-      for (const member of members) member.send(out);
-      return { delivered: true };
-    }));
+    ws.on(
+      'message',
+      guard.wrap(ws, (frame: { type: string; room: string; text?: string }, ctx) => {
+        const members = rooms.get(frame.room) ?? new Set<WebSocket>();
+        rooms.set(frame.room, members);
+        if (frame.type === 'room.join') {
+          members.add(ws);
+          return { room: frame.room };
+        }
+        if (frame.type !== 'chat.send' || !members.has(ws)) throw new Error('not allowed');
+        const out = JSON.stringify({ type: 'chat.message', room: frame.room, from: ctx.user.id, text: frame.text });
+        for (const member of members) member.send(out);
+        return { delivered: true };
+      }),
+    );
     ws.on('close', () => rooms.forEach((members) => members.delete(ws)));
   });
 

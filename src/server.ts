@@ -91,7 +91,9 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
 export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics({ defaults: true });
-  const codec = config.encryption.enabled ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE)) : undefined;
+  const codec = config.encryption.enabled
+    ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE))
+    : undefined;
   const storeHooks = {
     codec,
     onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
@@ -100,9 +102,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
   const store: Store =
     options.store ??
-    (config.databaseUrl
-      ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks })
-      : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
+    (config.databaseUrl ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks }) : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
   // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
   const cluster =
     config.redisUrl && !options.bus

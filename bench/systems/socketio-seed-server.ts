@@ -110,7 +110,9 @@ function rateLimit(socket: Socket, eventName: string, maxMessages: number, windo
 
 const chatMessageSchema = Joi.object({
   message: Joi.string().min(1).max(1000).required(),
-  roomId: Joi.string().pattern(/^[a-zA-Z0-9-_]+$/).required(),
+  roomId: Joi.string()
+    .pattern(/^[a-zA-Z0-9-_]+$/)
+    .required(),
   replyTo: Joi.string().optional(),
 });
 

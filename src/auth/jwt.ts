@@ -61,8 +61,7 @@ export class TokenVerifier {
         ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
         ...(this.auth.audience ? { audience: this.auth.audience } : {}),
       };
-      const { payload } =
-        this.key.kind === 'public' ? await jwtVerify(token, this.key.key, options) : await jwtVerify(token, this.key.key, options);
+      const { payload } = this.key.kind === 'public' ? await jwtVerify(token, this.key.key, options) : await jwtVerify(token, this.key.key, options);
       // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
       if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };
       const identity = toIdentity(payload);

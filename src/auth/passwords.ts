@@ -35,8 +35,21 @@ export async function verifyPassword(password: string, stored: string): Promise<
 export const DUMMY_HASH_PROMISE: Promise<string> = hashPassword(randomBytes(16).toString('hex'));
 
 const COMMON = new Set([
-  'password', 'password1', 'password123', '1234567890', '12345678910', 'qwertyuiop', 'iloveyou12', 'letmein123',
-  'welcome123', 'administrator', 'passw0rd123', 'qwerty12345', 'abc1234567', '0123456789', '1q2w3e4r5t',
+  'password',
+  'password1',
+  'password123',
+  '1234567890',
+  '12345678910',
+  'qwertyuiop',
+  'iloveyou12',
+  'letmein123',
+  'welcome123',
+  'administrator',
+  'passw0rd123',
+  'qwerty12345',
+  'abc1234567',
+  '0123456789',
+  '1q2w3e4r5t',
 ]);
 
 export const PASSWORD_MIN = 10;

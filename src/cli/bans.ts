@@ -38,7 +38,13 @@ export async function ban(args: string[]): Promise<number> {
     const level = nextBanLevel(prev, now);
     const until = now + (options.for ? parseDuration(options.for) : banPeriodMs(level));
     await store.addBan({ ...who, until, level, reason: options.reason ?? 'operator', createdAt: now });
-    store.recordSecurityEvent({ ts: now, type: 'ban_added', severity: 'warning', ...(who.kind === 'ip' ? { ip: who.value } : { user: who.value }), detail: { until, level, by: 'cli' } });
+    store.recordSecurityEvent({
+      ts: now,
+      type: 'ban_added',
+      severity: 'warning',
+      ...(who.kind === 'ip' ? { ip: who.value } : { user: who.value }),
+      detail: { until, level, by: 'cli' },
+    });
     console.log(`banned ${who.kind} ${who.value} until ${new Date(until).toISOString()}`);
     return 0;
   } finally {

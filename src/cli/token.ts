@@ -18,7 +18,12 @@ export async function token(args: string[]): Promise<number> {
   const jwt = await mintToken(hmacSecret(config), config.auth, {
     sub: options.sub,
     name: options.name,
-    roles: options.roles ? options.roles.split(',').map((r) => r.trim()).filter(Boolean) : undefined,
+    roles: options.roles
+      ? options.roles
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean)
+      : undefined,
     ttlMs: parseDuration(options.ttl ?? '15m'),
   });
   console.log(jwt);

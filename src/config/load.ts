@@ -138,7 +138,14 @@ function fromEnv(env: NodeJS.ProcessEnv): Tree {
       if (!Number.isFinite(n)) throw new ConfigError(`config: ${path} (from ${name}) must be a number`);
       setPath(tree, path, n);
     } else if (kind === 'list') {
-      setPath(tree, path, raw.split(',').map((s) => s.trim()).filter(Boolean));
+      setPath(
+        tree,
+        path,
+        raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
     } else {
       setPath(tree, path, raw);
     }

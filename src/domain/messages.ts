@@ -104,7 +104,7 @@ export class Messages {
       this.bus.publish({
         target: { kind: 'room', room: room.name },
         type: 'chat.deleted',
-      frame: JSON.stringify({ type: 'chat.deleted', room: room.name, message: message.id }),
+        frame: JSON.stringify({ type: 'chat.deleted', room: room.name, message: message.id }),
       });
     }
     return ok({ room: room.name, message: message.id });
@@ -116,8 +116,7 @@ export class Messages {
       return refuse('FORBIDDEN', 'Only admins may broadcast.');
     }
     const ts = Date.now();
-    this.bus.publish({ target: { kind: 'all' }, type: 'announcement',
-      frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
+    this.bus.publish({ target: { kind: 'all' }, type: 'announcement', frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
     return ok({ ts });
   }
 }

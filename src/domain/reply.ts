@@ -4,9 +4,7 @@
  */
 import type { ErrorCode, ErrorDetail } from '../protocol/errors.js';
 
-export type Reply =
-  | { ok: true; body: Record<string, unknown> }
-  | { ok: false; code: ErrorCode; message?: string; details?: ErrorDetail[]; retryAfterMs?: number };
+export type Reply = { ok: true; body: Record<string, unknown> } | { ok: false; code: ErrorCode; message?: string; details?: ErrorDetail[]; retryAfterMs?: number };
 
 export type Refusal = Extract<Reply, { ok: false }>;
 

@@ -117,7 +117,10 @@ export interface Guard {
   ws: {
     /** Spread into `new WebSocketServer({...})`: verifyClient, handleProtocols, maxPayload. */
     readonly options: {
-      verifyClient: (info: { origin: string; secure: boolean; req: IncomingMessage }, cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void) => void;
+      verifyClient: (
+        info: { origin: string; secure: boolean; req: IncomingMessage },
+        cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void,
+      ) => void;
       handleProtocols: (protocols: Set<string>) => string | false;
       maxPayload: number;
       perMessageDeflate: false;
@@ -221,12 +224,20 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
       headerCount: req.rawHeaders.length / 2,
       headerBytes,
       url: new URL(req.url ?? '/', 'http://localhost'),
-      protocols: protocolHeader ? protocolHeader.split(',').map((p) => p.trim()).filter(Boolean) : [],
+      protocols: protocolHeader
+        ? protocolHeader
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean)
+        : [],
     };
   }
 
   /** The handshake guards, then the token and admission. The result holds a capacity slot until released. */
-  async function admit(hs: HandshakeRequest, token: string | undefined): Promise<{ ok: true; identity: Identity; release: () => void } | { ok: false; refusal: HandshakeRefusal } | { ok: false; denial: Denial }> {
+  async function admit(
+    hs: HandshakeRequest,
+    token: string | undefined,
+  ): Promise<{ ok: true; identity: Identity; release: () => void } | { ok: false; refusal: HandshakeRefusal } | { ok: false; denial: Denial }> {
     let held = false;
     const release = (): void => {
       if (held) count(hs.ip, -1);
@@ -434,7 +445,10 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
         message = raw;
       }
       const type = wrapOptions.type ?? (typeof message['type'] === 'string' ? message['type'] : 'message');
-      if ((type === 'chat.send' && (typeof message['room'] !== 'string' || typeof message['text'] !== 'string')) || (type === 'admin.broadcast' && typeof message['text'] !== 'string')) {
+      if (
+        (type === 'chat.send' && (typeof message['room'] !== 'string' || typeof message['text'] !== 'string')) ||
+        (type === 'admin.broadcast' && typeof message['text'] !== 'string')
+      ) {
         return malformed('INVALID_PAYLOAD', 'invalid_payload', id, [{ path: 'text', message: 'required string' }]);
       }
       // The guards see the message as the frame type it stands for; sanitization writes back to it.

@@ -62,9 +62,7 @@ export class RateLimits {
       const ruleKey = scope === 'ip' ? `ip|${ruleName}` : ruleName;
       limiter = this.limiters.get(ruleKey);
       if (!limiter) {
-        limiter = wrapLimiter(
-          scope === 'ip' ? this.factory(`ip:${ruleName}`, { points: rule.points * IP_SHARE, durationMs: rule.durationMs }) : this.factory(ruleName, rule),
-        );
+        limiter = wrapLimiter(scope === 'ip' ? this.factory(`ip:${ruleName}`, { points: rule.points * IP_SHARE, durationMs: rule.durationMs }) : this.factory(ruleName, rule));
         this.limiters.set(ruleKey, limiter);
       }
       this.limiters.set(cacheKey, limiter);

@@ -9,8 +9,16 @@ export const FrameId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 c
 /** Room names share the id alphabet so they are safe in logs, URLs and channel names. */
 export const RoomName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
 /** A user id is a JWT `sub`: printable, bounded. */
-export const UserId = z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'must be printable');
-export const MessageId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'must be a message id');
+export const UserId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be printable');
+export const MessageId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a message id');
 const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Token = z.string().min(1).max(8192);
 /** Hard ceiling for text; the configured `limits.maxMessageChars` applies after trimming. */

@@ -48,8 +48,7 @@ export class AdminAlerts {
   }
 
   private publish(event: SecurityEventRecord): void {
-    this.bus.publish({ target: { kind: 'admins' }, type: 'security.alert',
-      frame: JSON.stringify({ type: 'security.alert', event }) });
+    this.bus.publish({ target: { kind: 'admins' }, type: 'security.alert', frame: JSON.stringify({ type: 'security.alert', event }) });
   }
 
   close(): void {

@@ -45,7 +45,10 @@ interface KeysFile {
 function parseEnvKeys(raw: string): KeyRing {
   const keys = new Map<string, Buffer>();
   let current = '';
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const colon = part.indexOf(':');
     if (colon <= 0) throw new Error('BULWARK_ENCRYPTION_KEYS: expected id:base64 entries');
     const id = part.slice(0, colon);

@@ -73,10 +73,11 @@ export class Bans {
       this.announceRecord(record);
       return;
     }
-    if (announce) this.audit.emit('ban_added', {
-      ...(record.kind === 'ip' ? { ip: record.value } : { user: record.value }),
-      detail: { until: record.until, level: record.level, reason: record.reason },
-    });
+    if (announce)
+      this.audit.emit('ban_added', {
+        ...(record.kind === 'ip' ? { ip: record.value } : { user: record.value }),
+        detail: { until: record.until, level: record.level, reason: record.reason },
+      });
     if (record.kind === 'user') {
       this.bus.publish({ target: { kind: 'user', user: record.value }, frame: '', effect: { close: { code: closeCode, reason: 'banned' }, ban: record } });
     } else this.announceRecord(record);

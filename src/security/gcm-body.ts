@@ -10,13 +10,7 @@ import type { createDecipheriv } from 'node:crypto';
 export const IV_BYTES = 12;
 export const TAG_BYTES = 16;
 
-export function decodeBody(
-  decipherWith: typeof createDecipheriv,
-  keys: ReadonlyMap<string, Uint8Array>,
-  body: Buffer,
-  keyId: string | null,
-  aad: string | undefined,
-): string {
+export function decodeBody(decipherWith: typeof createDecipheriv, keys: ReadonlyMap<string, Uint8Array>, body: Buffer, keyId: string | null, aad: string | undefined): string {
   if (keyId === null) return body.toString('utf8');
   const key = keys.get(keyId);
   if (!key) throw new Error(`message key ${keyId} is not in the key ring`);

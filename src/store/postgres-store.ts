@@ -93,9 +93,6 @@ const LOG_LOCK = 0x42756c77;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-
-
-
 /** Text columns refuse NUL; audit fields carry attacker-chosen strings. */
 function noNul(value: string | undefined): string | null {
   return value === undefined ? null : value.replace(/\0/g, '\uFFFD');
@@ -634,14 +631,7 @@ export class PostgresStore implements Store {
   recordSecurityEvent(event: SecurityEventRecord): void {
     if (this.closed) return;
     try {
-      const values = [
-        event.ts,
-        noNul(event.type),
-        event.severity,
-        noNul(event.ip),
-        noNul(event.user),
-        event.detail ? JSON.stringify(event.detail) : null,
-      ];
+      const values = [event.ts, noNul(event.type), event.severity, noNul(event.ip), noNul(event.user), event.detail ? JSON.stringify(event.detail) : null];
       this.push({
         kind: 'exec',
         fence: false,
@@ -682,16 +672,13 @@ export class PostgresStore implements Store {
 
   createUser(user: UserRecord): Promise<boolean> {
     return this.enqueue({
-      run: async (c) =>
-        ((await query(c, Q.insertUser, [user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt])).rowCount ?? 0) > 0,
+      run: async (c) => ((await query(c, Q.insertUser, [user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt])).rowCount ?? 0) > 0,
     });
   }
 
   getUser(id: string): Promise<UserRecord | undefined> {
     return this.read(async (db) => {
-      const row = (
-        await query<{ id: string; name: string; password_hash: string; roles: string; created_at: number }>(db, Q.userById, [id])
-      ).rows[0];
+      const row = (await query<{ id: string; name: string; password_hash: string; roles: string; created_at: number }>(db, Q.userById, [id])).rows[0];
       return row && { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at };
     });
   }
@@ -706,13 +693,8 @@ export class PostgresStore implements Store {
 
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
     return this.read(async (db) => {
-      const row = (
-        await query<{ hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: boolean }>(
-          db,
-          Q.refreshByHash,
-          [hash],
-        )
-      ).rows[0];
+      const row = (await query<{ hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: boolean }>(db, Q.refreshByHash, [hash]))
+        .rows[0];
       return row && { hash: row.hash, family: row.family, userId: row.user_id, expiresAt: row.expires_at, usedAt: row.used_at, revoked: row.revoked };
     });
   }

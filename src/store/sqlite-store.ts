@@ -29,8 +29,6 @@ import type {
   StoredMessage,
 } from './store.js';
 
-
-
 interface EventRow {
   ts: number;
   type: string;
@@ -61,7 +59,6 @@ const DEFAULT_WRITER_CHECKPOINT_PAGES = 16_384;
 /** A WAL file larger than this is truncated back to it when it restarts. */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 500;
-
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -144,22 +141,12 @@ export class SqliteStore implements Store {
       lastSeq: db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck(),
       setLastSeq: db.prepare('UPDATE rooms SET last_seq = ? WHERE id = ?'),
       roomNameById: db.prepare('SELECT name FROM rooms WHERE id = ?').pluck(),
-      insertMessage: db.prepare(
-        'INSERT INTO messages (room_id, seq, id, user_id, user_name, body, key_id, ts, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      messageById: db.prepare(
-        'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE id = ? AND room_id = ?',
-      ),
+      insertMessage: db.prepare('INSERT INTO messages (room_id, seq, id, user_id, user_name, body, key_id, ts, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      messageById: db.prepare('SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE id = ? AND room_id = ?'),
       markDeleted: db.prepare("UPDATE messages SET deleted = 1, body = x'', key_id = NULL WHERE id = ? AND room_id = ?"),
-      pageLatest: db.prepare(
-        'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT ?',
-      ),
-      pageBefore: db.prepare(
-        'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-      ),
-      pageAfter: db.prepare(
-        'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?',
-      ),
+      pageLatest: db.prepare('SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT ?'),
+      pageBefore: db.prepare('SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      pageAfter: db.prepare('SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?'),
       pageBetween: db.prepare(
         'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?',
       ),
@@ -280,17 +267,7 @@ export class SqliteStore implements Store {
     return this.batcher.enqueue(() => {
       const seq = this.nextSeq(message.roomId);
       if (seq === undefined) throw new RoomGoneError();
-      this.sql.insertMessage.run(
-        message.roomId,
-        seq,
-        message.id,
-        message.userId,
-        message.userName,
-        body,
-        keyId,
-        message.ts,
-        message.replyTo ?? null,
-      );
+      this.sql.insertMessage.run(message.roomId, seq, message.id, message.userId, message.userName, body, keyId, message.ts, message.replyTo ?? null);
       return {
         id: message.id,
         seq,
@@ -349,14 +326,7 @@ export class SqliteStore implements Store {
   recordSecurityEvent(event: SecurityEventRecord): void {
     if (this.closed) return;
     this.batcher.enqueueDetached(() => {
-      this.sql.insertEvent.run(
-        event.ts,
-        event.type,
-        event.severity,
-        event.ip ?? null,
-        event.user ?? null,
-        event.detail ? JSON.stringify(event.detail) : null,
-      );
+      this.sql.insertEvent.run(event.ts, event.type, event.severity, event.ip ?? null, event.user ?? null, event.detail ? JSON.stringify(event.detail) : null);
     }, this.onBackgroundError);
   }
 
@@ -375,9 +345,7 @@ export class SqliteStore implements Store {
   }
 
   createUser(user: UserRecord): Promise<boolean> {
-    return this.batcher.enqueue(
-      () => this.sql.insertUser.run(user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt).changes > 0,
-    );
+    return this.batcher.enqueue(() => this.sql.insertUser.run(user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt).changes > 0);
   }
 
   getUser(id: string): Promise<UserRecord | undefined> {
@@ -395,9 +363,7 @@ export class SqliteStore implements Store {
 
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
     return this.read(() => {
-      const row = this.sql.refreshByHash.get(hash) as
-        | { hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: number }
-        | undefined;
+      const row = this.sql.refreshByHash.get(hash) as { hash: string; family: string; user_id: string; expires_at: number; used_at: number | null; revoked: number } | undefined;
       return row && { hash: row.hash, family: row.family, userId: row.user_id, expiresAt: row.expires_at, usedAt: row.used_at, revoked: row.revoked === 1 };
     });
   }
@@ -440,9 +406,7 @@ export class SqliteStore implements Store {
       reason: string;
       created_at: number;
     }>;
-    return Promise.resolve(
-      rows.map((r) => ({ id: r.id, kind: r.kind, value: r.value, until: r.until, level: r.level, reason: r.reason, createdAt: r.created_at })),
-    );
+    return Promise.resolve(rows.map((r) => ({ id: r.id, kind: r.kind, value: r.value, until: r.until, level: r.level, reason: r.reason, createdAt: r.created_at })));
   }
 
   ping(): Promise<void> {

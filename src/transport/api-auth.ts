@@ -107,7 +107,6 @@ function registerAccountRoutes(app: FastifyInstance, deps: AuthRoutesDeps, accou
     reply.header('Set-Cookie', refreshCookie(deps.tls, '', 0));
     return reply.code(204).send();
   });
-
 }
 
 /** Browsers post CSP violations here (report-uri in the policy), whatever the token issuer. */

@@ -16,7 +16,10 @@ export function clientIp(req: IncomingMessage, trusted: ReadonlySet<string>): st
   const header = req.headers['x-forwarded-for'];
   const value = Array.isArray(header) ? header.join(',') : header;
   if (!value) return peer;
-  const hops = value.split(',').map((h) => canonical(h.trim())).filter((h) => isIP(h) !== 0);
+  const hops = value
+    .split(',')
+    .map((h) => canonical(h.trim()))
+    .filter((h) => isIP(h) !== 0);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!trusted.has(hops[i]!)) return hops[i]!;
   }

@@ -42,7 +42,9 @@ export function createHttp(options: HttpServerOptions): { app: FastifyInstance; 
   });
   app.setErrorHandler((error: { statusCode?: number }, _req, reply) => {
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    void reply.code(status).send({ error: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'Something went wrong on the server.' : 'The request is not valid.' });
+    void reply
+      .code(status)
+      .send({ error: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? 'Something went wrong on the server.' : 'The request is not valid.' });
   });
   app.setNotFoundHandler((_req, reply) => {
     void reply.code(404).send({ error: 'NOT_FOUND', message: 'No such resource.' });

@@ -306,7 +306,12 @@ export class SocketIoTransport {
   private refuseHttp(res: ServerResponse, refusal: HandshakeRefusal, hs?: HandshakeRequest): void {
     if (hs) this.record(refusal, hs);
     const body = JSON.stringify({ error: refusal.status === 503 ? 'UNAVAILABLE' : 'BAD_REQUEST', message: STATUS_CODES[refusal.status] ?? 'Error' });
-    const headers: Record<string, string | number> = { ...securityHeaders(this.deps.tls), 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' };
+    const headers: Record<string, string | number> = {
+      ...securityHeaders(this.deps.tls),
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      Connection: 'close',
+    };
     if (refusal.retryAfterMs !== undefined) headers['Retry-After'] = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
     res.writeHead(refusal.status, headers);
     res.end(body);

@@ -128,7 +128,12 @@ export class WsTransport {
       headerCount: rawHeaders.length / 2,
       headerBytes,
       url: new URL(req.url ?? '/', 'http://localhost'),
-      protocols: protocolHeader ? protocolHeader.split(',').map((p) => p.trim()).filter(Boolean) : [],
+      protocols: protocolHeader
+        ? protocolHeader
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean)
+        : [],
     };
     // The handshake counts against the caps from the moment it passes the capacity guard.
     let held = false;

@@ -131,19 +131,15 @@ describe('abuse scores and bans', () => {
     assert.equal(early, 403);
   });
 
-  it(
-    'names the refused user in the banned_refused event of an auth-frame refusal',
-    
-    async () => {
-      const user = uniq('named');
-      await server.bulwark.bans.ban('user', user, 'test');
-      const mark = recorder.mark();
-      const c = await openSocket(server, { headers: { 'X-Forwarded-For': nextIp() } });
-      c.send({ type: 'auth', token: await server.token(user) });
-      assert.equal(await closeCode(c), 4403);
-      assert.equal((await recorder.waitFor(mark, 'banned_refused'))[0]!.user, user);
-    },
-  );
+  it('names the refused user in the banned_refused event of an auth-frame refusal', async () => {
+    const user = uniq('named');
+    await server.bulwark.bans.ban('user', user, 'test');
+    const mark = recorder.mark();
+    const c = await openSocket(server, { headers: { 'X-Forwarded-For': nextIp() } });
+    c.send({ type: 'auth', token: await server.token(user) });
+    assert.equal(await closeCode(c), 4403);
+    assert.equal((await recorder.waitFor(mark, 'banned_refused'))[0]!.user, user);
+  });
 
   it('doubles the ban period on the next ban of the same user: 1 minute, then 2 minutes', async () => {
     const user = uniq('repeat-offender');
@@ -216,11 +212,14 @@ describe('abuse scores and bans', () => {
     assert.ok(types.includes('ban_added'), `ban_added stored: ${types.join(',')}`);
     assert.ok(types.includes('ban_removed'), 'ban_removed stored');
     assert.equal(rows.find((e) => e.type === 'ban_added')!.detail?.by, 'cli');
-    assert.ok((await storedEvents(server, 'banned_refused')).some((e) => e.ip === refusedIp), 'banned_refused stored');
+    assert.ok(
+      (await storedEvents(server, 'banned_refused')).some((e) => e.ip === refusedIp),
+      'banned_refused stored',
+    );
     assert.ok(recorder.since(mark, 'banned_refused').some((e) => e.ip === refusedIp));
   });
 
-  it('`bulwark ban` follows the server\'s level rule: a subject clean for a day starts again at level 1, a repeat doubles', async () => {
+  it("`bulwark ban` follows the server's level rule: a subject clean for a day starts again at level 1, a repeat doubles", async () => {
     const user = uniq('cli-reset');
     const threeDaysAgo = Date.now() - 3 * 24 * 3600_000;
     await server.bulwark.store.addBan({ kind: 'user', value: user, until: threeDaysAgo + 8 * 60_000, level: 4, reason: 'old', createdAt: threeDaysAgo });

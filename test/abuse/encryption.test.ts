@@ -71,7 +71,7 @@ describe('encryption at rest (enabled, the default)', () => {
   });
   after(() => server.stop());
 
-  it('never writes a sent message\'s plaintext to bulwark.db or bulwark.db-wal', async () => {
+  it("never writes a sent message's plaintext to bulwark.db or bulwark.db-wal", async () => {
     firstIds = await sendAll(client, room, firstTexts);
     await server.bulwark.store.flush();
     assert.equal(onDisk(server.dataDir, canary), false, 'the canary is not on disk');

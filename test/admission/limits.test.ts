@@ -42,10 +42,13 @@ describe('per-user connection cap', () => {
     const early = await openSocket(server, { headers: { Authorization: `Bearer ${await server.token('alice')}` } });
     assert.equal((await closeOf(early)).code, 4429);
     assert.ok(!early.frames.some((f) => f.type === 'welcome'));
-    assert.deepEqual(recorder.since(mark).map((e) => [e.type, e.user]), [
-      ['user_connection_cap', 'alice'],
-      ['user_connection_cap', 'alice'],
-    ]);
+    assert.deepEqual(
+      recorder.since(mark).map((e) => [e.type, e.user]),
+      [
+        ['user_connection_cap', 'alice'],
+        ['user_connection_cap', 'alice'],
+      ],
+    );
     // The two admitted connections are untouched, another user is admitted, and a slot frees on close.
     await a.ok({ type: 'room.list' });
     await stillServes(server, 'bob');
@@ -361,7 +364,10 @@ describe('slow consumer', () => {
       peak = Math.max(peak, process.memoryUsage().rss);
       assert.ok(acked > 0);
       const slow = await recorder.waitFor(mark, 'slow_consumer', readers.length, 10_000);
-      assert.deepEqual(slow.map((e) => e.user).sort(), readers.map((_, i) => `slow-${i}`));
+      assert.deepEqual(
+        slow.map((e) => e.user).sort(),
+        readers.map((_, i) => `slow-${i}`),
+      );
       assert.ok(!slow.some((e) => e.user === 'watcher' || e.user === 'flooder'), 'readers that keep up are not cut off');
       // Resumed, each slow reader finds its connection closed 4409 (or terminated after the grace).
       for (const r of readers) (r.ws as unknown as { _socket: Socket })._socket.resume();
@@ -392,10 +398,13 @@ describe('bans', () => {
       const mark = recorder.mark();
       assert.equal(await handshakeStatus(server), 403);
       assert.equal(await handshakeStatus(server, { headers: { Authorization: `Bearer ${await server.token('alice')}` } }), 403);
-      assert.deepEqual(recorder.since(mark).map((e) => [e.type, e.detail?.kind]), [
-        ['banned_refused', 'ip'],
-        ['banned_refused', 'ip'],
-      ]);
+      assert.deepEqual(
+        recorder.since(mark).map((e) => [e.type, e.detail?.kind]),
+        [
+          ['banned_refused', 'ip'],
+          ['banned_refused', 'ip'],
+        ],
+      );
       await server.bulwark.bans.unban('ip', '127.0.0.1');
       await stillServes(server);
     } finally {
@@ -416,7 +425,10 @@ describe('bans', () => {
       assert.equal((await closeOf(again)).code, 4403);
       assert.ok(!again.frames.some((f) => f.type === 'welcome'));
       assert.equal(await handshakeStatus(server, { headers: { Authorization: `Bearer ${await server.token('mallory')}` } }), 403);
-      assert.deepEqual(recorder.since(mark).map((e) => e.type), ['banned_refused', 'banned_refused']);
+      assert.deepEqual(
+        recorder.since(mark).map((e) => e.type),
+        ['banned_refused', 'banned_refused'],
+      );
       // Other users on the same IP are unaffected.
       await stillServes(server, 'not-mallory');
     } finally {

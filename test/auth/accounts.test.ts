@@ -84,7 +84,10 @@ describe('registration', () => {
       assert.equal(reply.status, 400, JSON.stringify(username));
       assert.equal(reply.body.error, 'INVALID_PAYLOAD');
       const details = reply.body.details as Array<{ path: string; message: string }>;
-      assert.ok(details.some((d) => d.path === 'username'), JSON.stringify(details));
+      assert.ok(
+        details.some((d) => d.path === 'username'),
+        JSON.stringify(details),
+      );
     }
   });
 
@@ -93,7 +96,10 @@ describe('registration', () => {
       const reply = await post(server, 'register', { username: 'bob-the', password });
       assert.equal(reply.status, 400, JSON.stringify(password));
       const details = reply.body.details as Array<{ path: string; message: string }>;
-      assert.ok(details.some((d) => d.path === 'password'), JSON.stringify(details));
+      assert.ok(
+        details.some((d) => d.path === 'password'),
+        JSON.stringify(details),
+      );
     }
     // Nothing was created on the way.
     assert.equal(await server.bulwark.store.getUser('bob-the'), undefined);
@@ -103,7 +109,10 @@ describe('registration', () => {
     const mark = recorder.mark();
     await post(server, 'register', { username: 'carol', password: 'carol-carol' });
     const events = recorder.since(mark);
-    assert.deepEqual(events.map((e) => e.type), ['register_refused']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['register_refused'],
+    );
     assert.ok(!JSON.stringify(events).includes('carol-carol'));
   });
 });
@@ -153,7 +162,10 @@ describe('login', () => {
     const retryAfter = Number(locked.headers.get('retry-after'));
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After: ${locked.headers.get('retry-after')}`);
     const events = recorder.since(mark);
-    assert.deepEqual(events.map((e) => e.type), ['login_locked']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['login_locked'],
+    );
     assert.equal(events[0]!.detail?.scope, 'username');
     // Still locked on the next try, and case or spacing does not dodge the lock.
     assert.equal((await post(server, 'login', { username: 'FRANK ', password })).status, 429);
@@ -182,7 +194,10 @@ describe('per-IP login limit (rateLimits.login)', () => {
       const limited = await post(server, 'login', { username: 'henry', password: 'a quiet sunday morning' });
       assert.equal(limited.status, 429);
       assert.ok(Number(limited.headers.get('retry-after')) >= 1);
-      assert.deepEqual(recorder.since(mark).map((e) => [e.type, e.detail?.scope]), [['login_locked', 'ip']]);
+      assert.deepEqual(
+        recorder.since(mark).map((e) => [e.type, e.detail?.scope]),
+        [['login_locked', 'ip']],
+      );
       assert.equal((await post(server, 'register', { username: 'ivy', password: 'another fine passphrase' })).status, 429);
     } finally {
       await server.stop();
@@ -233,7 +248,10 @@ describe('refresh tokens', () => {
     const replay = await post(server, 'refresh', { refreshToken: r1 });
     assert.equal(replay.status, 401);
     assert.equal(replay.body.accessToken, undefined);
-    assert.deepEqual(recorder.since(mark).map((e) => e.type), ['refresh_reuse']);
+    assert.deepEqual(
+      recorder.since(mark).map((e) => e.type),
+      ['refresh_reuse'],
+    );
     // The legitimate holder's newest token is dead as well: the family is revoked.
     assert.equal((await post(server, 'refresh', { refreshToken: r3 })).status, 401);
     // Another session (another family) of the same user is unaffected.

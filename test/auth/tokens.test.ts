@@ -34,7 +34,10 @@ async function expectAuthFrameRefused(server: TestServer, recorder: EventRecorde
   assert.equal(client.welcome, undefined);
   assert.ok(!client.frames.some((f) => f.type === 'welcome'), 'no welcome');
   const events = recorder.since(mark);
-  assert.deepEqual(events.map((e) => e.type), [event]);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    [event],
+  );
   if (reason !== undefined) assert.equal(events[0]!.detail?.reason, reason);
 }
 
@@ -42,7 +45,10 @@ async function expectAuthFrameRefused(server: TestServer, recorder: EventRecorde
 async function expectEarlyRefused(server: TestServer, recorder: EventRecorder, token: string, event: string): Promise<void> {
   const mark = recorder.mark();
   assert.equal(await handshakeStatus(server, { headers: { Authorization: `Bearer ${token}` } }), 401);
-  assert.deepEqual(recorder.since(mark).map((e) => e.type), [event]);
+  assert.deepEqual(
+    recorder.since(mark).map((e) => e.type),
+    [event],
+  );
 }
 
 async function expectRefused(server: TestServer, recorder: EventRecorder, token: string, event: string, reason?: string): Promise<void> {
@@ -99,7 +105,11 @@ describe('tokens refused by a shared-secret (HS256) server', () => {
   });
 
   it('refuses a token signed with another secret', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('10m').sign(new TextEncoder().encode('y'.repeat(48)));
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode('y'.repeat(48)));
     await expectRefused(server, recorder, token, 'auth_failed', 'bad_signature');
   });
 
@@ -199,7 +209,13 @@ describe('issuer and audience when configured', () => {
   });
 
   it('refuses a wrong or missing aud', async () => {
-    await expectRefused(server, recorder, await signHs(server, { sub: 'alice', iss: 'https://id.example.com', aud: 'another-service', exp: epoch(600) }), 'auth_failed', 'bad_claims');
+    await expectRefused(
+      server,
+      recorder,
+      await signHs(server, { sub: 'alice', iss: 'https://id.example.com', aud: 'another-service', exp: epoch(600) }),
+      'auth_failed',
+      'bad_claims',
+    );
     await expectRefused(server, recorder, await signHs(server, { sub: 'alice', iss: 'https://id.example.com', exp: epoch(600) }), 'auth_failed');
   });
 });
@@ -223,8 +239,7 @@ describe('a PEM public key (RS256)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const rs = (sub: string, key: CryptoKey = privateKey): Promise<string> =>
-    new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject(sub).setExpirationTime('10m').sign(key);
+  const rs = (sub: string, key: CryptoKey = privateKey): Promise<string> => new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject(sub).setExpirationTime('10m').sign(key);
 
   it('verifies tokens signed with the matching private key (auth frame and early token)', async () => {
     const client = await authenticate(server, await rs('alice'));
@@ -236,7 +251,11 @@ describe('a PEM public key (RS256)', () => {
 
   it('refuses HS/RS key confusion: an HS256 token whose HMAC secret is the public key PEM', async () => {
     for (const secret of [pem, pem.trim(), `${pem.trim()}\n`]) {
-      const token = await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('admin').setExpirationTime('10m').sign(new TextEncoder().encode(secret));
+      const token = await new SignJWT({ roles: ['admin'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('admin')
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode(secret));
       await expectRefused(server, recorder, token, 'auth_failed', 'bad_algorithm');
     }
   });
@@ -258,7 +277,11 @@ describe('a PEM public key (RS256)', () => {
     const jwk = await exportJWK(attacker.publicKey);
     const embedded = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', jwk }).setSubject('admin').setExpirationTime('10m').sign(attacker.privateKey);
     await expectRefused(server, recorder, embedded, 'auth_failed', 'bad_signature');
-    const jku = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', jku: 'http://127.0.0.1:1/jwks.json' }).setSubject('admin').setExpirationTime('10m').sign(attacker.privateKey);
+    const jku = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', jku: 'http://127.0.0.1:1/jwks.json' })
+      .setSubject('admin')
+      .setExpirationTime('10m')
+      .sign(attacker.privateKey);
     await expectRefused(server, recorder, jku, 'auth_failed', 'bad_signature');
   });
 
@@ -382,7 +405,7 @@ describe('live expiry', () => {
     client.close();
   });
 
-  it('enforces the refreshed token\'s own exp: a second refresh_required and close 4401 at the new exp', async () => {
+  it("enforces the refreshed token's own exp: a second refresh_required and close 4401 at the new exp", async () => {
     const client = await authenticate(server, await signHs(server, { sub: 'erin', exp: epoch(3) }));
     await client.next('auth.refresh_required', 4000);
     const newExp = epoch(5);

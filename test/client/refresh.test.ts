@@ -33,7 +33,10 @@ describe('client SDK: token expiry and refresh', () => {
     assert.deepEqual(closed, [], 'the connection was never closed');
     assert.equal(client.state, 'open');
     assert.ok(reasons.filter((r) => r === 'refresh').length >= 2, `provider asked: ${reasons.join(',')}`);
-    assert.deepEqual(reasons.filter((r) => r !== 'refresh'), ['connect']);
+    assert.deepEqual(
+      reasons.filter((r) => r !== 'refresh'),
+      ['connect'],
+    );
     client.close();
   });
 

@@ -111,7 +111,10 @@ describe('client SDK: server restart and resume', () => {
     await until(() => reader.messages.length >= 41, 10_000, 'all burst messages');
     await new Promise((r) => setTimeout(r, 200));
     const seqs = reader.messages.map((m) => m.message.seq);
-    assert.deepEqual(seqs, Array.from({ length: 41 }, (_, i) => i + 1));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 41 }, (_, i) => i + 1),
+    );
     writer.close();
   });
 

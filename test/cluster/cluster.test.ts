@@ -67,7 +67,6 @@ async function refusedCode(node: TestServer, sub: string): Promise<number> {
   return code;
 }
 
-
 async function deleteKeys(redis: Redis): Promise<void> {
   let cursor = '0';
   do {
@@ -123,14 +122,17 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     assert.equal(acks.length, n);
     const got: string[] = [];
     for (let i = 0; i < n; i++) got.push(((await bob.next('chat.message')).message as { text: string }).text);
-    assert.deepEqual(got, Array.from({ length: n }, (_, i) => `m${i}`));
+    assert.deepEqual(
+      got,
+      Array.from({ length: n }, (_, i) => `m${i}`),
+    );
     // And back: B to A.
     await bob.ok({ type: 'chat.send', room: 'relay', text: 'reply' });
     const back = await alice.waitFor((f) => f.type === 'chat.message' && (f.message as { text: string }).text === 'reply');
     assert.equal((back.message as { text: string }).text, 'reply');
   });
 
-  it('caps one user\'s connections across nodes (cap 2: one on A, one on B, a third closes 4429)', async () => {
+  it("caps one user's connections across nodes (cap 2: one on A, one on B, a third closes 4429)", async () => {
     const first = track(await connect(a, 'capped'));
     track(await connect(b, 'capped'));
     assert.equal(await refusedCode(a, 'capped'), 4429);
@@ -162,7 +164,7 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     assert.ok(Number(refused.retryAfterMs) > 0);
   });
 
-  it('shares idempotency keys: the same chat.send id on B gets A\'s ack with duplicate: true', async () => {
+  it("shares idempotency keys: the same chat.send id on B gets A's ack with duplicate: true", async () => {
     const [onA, onB] = await pair('idem', 'idem', 'idem');
     const first = await onA.ok({ type: 'chat.send', id: 'same-id-1', room: 'idem', text: 'once' });
     const again = await onB.request({ type: 'chat.send', id: 'same-id-1', room: 'idem', text: 'once' });
@@ -174,7 +176,7 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     assert.ok(await onB.quiet((f) => f.type === 'chat.message', 300), 'no second delivery');
   });
 
-  it('a ban on A closes the user\'s connection on B and B refuses the user afterwards', async () => {
+  it("a ban on A closes the user's connection on B and B refuses the user afterwards", async () => {
     const onB = track(await connect(b, 'mallory'));
     await a.bulwark.bans.ban('user', 'mallory', 'cluster test');
     const { code } = await onB.closed;
@@ -185,7 +187,7 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     assert.ok(await eventually(() => b.bulwark.bans.active('user', 'mallory') === undefined), 'the unban reaches B');
   });
 
-  it('a revocation on A closes the token\'s connection on B and B refuses it afterwards', async () => {
+  it("a revocation on A closes the token's connection on B and B refuses it afterwards", async () => {
     const token = await b.token('revoked-user', { jti: 'cluster-jti-1' });
     const onB = track(await connect(b, 'revoked-user', { token }));
     await a.bulwark.revocations.revoke('cluster-jti-1', Date.now() + 60_000);

@@ -170,7 +170,7 @@ describe('authorization (contract section 4 table)', () => {
   });
 
   describe('room.list', () => {
-    it('lists public rooms and the caller\'s private rooms only', async () => {
+    it("lists public rooms and the caller's private rooms only", async () => {
       const pub = await room('public');
       const priv = await room('private');
       const names = async (c: TestClient): Promise<string[]> => ((await c.ok({ type: 'room.list' })).rooms as WireRoom[]).map((r) => r.name);
@@ -231,12 +231,15 @@ describe('authorization (contract section 4 table)', () => {
       assert.equal(outcome(await max.request({ type: 'chat.delete', room: name, message: id })), 'FORBIDDEN');
       assert.equal(outcome(await otto.request({ type: 'chat.delete', room: name, message: id })), 'FORBIDDEN');
       const history = await olga.ok({ type: 'chat.history', room: name });
-      assert.deepEqual((history.messages as Array<{ text?: string }>).map((m) => m.text), ['not yours']);
+      assert.deepEqual(
+        (history.messages as Array<{ text?: string }>).map((m) => m.text),
+        ['not yours'],
+      );
     });
 
     it('refuses the owner of another room: ownership does not carry across rooms', async () => {
       const name = await room();
-      const id = await send(max, name, 'in olga\'s room');
+      const id = await send(max, name, "in olga's room");
       const other = `authz-otto-${++n}`;
       await otto.ok({ type: 'room.create', room: other, visibility: 'public' });
       assert.equal(outcome(await otto.request({ type: 'chat.delete', room: other, message: id })), 'NOT_FOUND');

@@ -28,7 +28,7 @@ describe('bulwark serve and token', () => {
     await terminate(served);
   });
 
-  it('refuses a token signed with another data directory\'s secret', async () => {
+  it("refuses a token signed with another data directory's secret", async () => {
     const served = await serve(['--data-dir', tempDir()]);
     const client = await openSocket(served);
     client.send({ type: 'auth', token: await signed(tempDir(), 'mallory') });
@@ -88,7 +88,10 @@ describe('bulwark serve and token', () => {
     const last = await login(third, token);
     const history = messagesOf(await last.ok({ type: 'chat.history', room: 'durable' }));
     assert.deepEqual(seqs(history), range(1, 35));
-    assert.deepEqual(history.map((m) => m.text), range(1, 35).map((i) => `message ${i}`));
+    assert.deepEqual(
+      history.map((m) => m.text),
+      range(1, 35).map((i) => `message ${i}`),
+    );
     last.close();
     await terminate(third);
   });

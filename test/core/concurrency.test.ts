@@ -51,14 +51,21 @@ describe('20 clients sending to one room at once', () => {
     // A client's own messages were handled in its send order, so their seqs increase.
     for (const clientAcks of acks) {
       const own = clientAcks.map((a) => (a.message as { seq: number }).seq);
-      assert.deepEqual(own, [...own].sort((x, y) => x - y));
+      assert.deepEqual(
+        own,
+        [...own].sort((x, y) => x - y),
+      );
     }
 
     // Every client receives all N, each once, in seq order (the ack may overtake other clients' messages).
     const deadline = Date.now() + 10_000;
     while (received.some((r) => r.length < TOTAL) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const [c, got] of received.entries()) {
-      assert.deepEqual(got.map((m) => m.seq), range(1, TOTAL), `client ${c} saw every seq once, in order`);
+      assert.deepEqual(
+        got.map((m) => m.seq),
+        range(1, TOTAL),
+        `client ${c} saw every seq once, in order`,
+      );
     }
 
     // The ack, the delivery and the history name the same message for each seq.
@@ -71,7 +78,10 @@ describe('20 clients sending to one room at once', () => {
       if (!page.hasMore) break;
       after = history.at(-1)!.seq;
     }
-    assert.deepEqual(history.map((m) => m.seq), range(1, TOTAL));
+    assert.deepEqual(
+      history.map((m) => m.seq),
+      range(1, TOTAL),
+    );
     for (const m of history) {
       const ack = bySeq.get(m.seq)!;
       assert.equal(m.id, (ack.message as { id: string }).id);

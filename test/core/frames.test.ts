@@ -76,7 +76,20 @@ describe('the frame router', () => {
     // The owner is an admin: every frame is allowed; the order leaves `lobby` deleted at the end.
     const client = await connect(server, 'owner', { roles: ['admin'] });
     const frames = validFrames({ token: await server.token('owner', { roles: ['admin'] }), msgId });
-    for (const type of ['room.create', 'room.join', 'room.invite', 'room.list', 'chat.send', 'chat.history', 'auth.refresh', 'admin.broadcast', 'chat.delete', 'room.kick', 'room.leave', 'room.delete']) {
+    for (const type of [
+      'room.create',
+      'room.join',
+      'room.invite',
+      'room.list',
+      'chat.send',
+      'chat.history',
+      'auth.refresh',
+      'admin.broadcast',
+      'chat.delete',
+      'room.kick',
+      'room.leave',
+      'room.delete',
+    ]) {
       const reply = await client.request(frames[type]!);
       assert.equal(reply.type, 'ack', `${type}: ${JSON.stringify(reply)}`);
     }
@@ -92,15 +105,24 @@ describe('the frame router', () => {
     const client = await fresh();
     const wrongType = await client.request({ type: 'room.create', room: 'r1', visibility: 'secret' });
     assert.equal(wrongType.code, 'INVALID_PAYLOAD');
-    assert.deepEqual((wrongType.details as Array<{ path: string }>).map((d) => d.path), ['visibility']);
+    assert.deepEqual(
+      (wrongType.details as Array<{ path: string }>).map((d) => d.path),
+      ['visibility'],
+    );
     const missing = await client.request({ type: 'chat.send', room: 'lobby' });
     assert.equal(missing.code, 'INVALID_PAYLOAD');
-    assert.deepEqual((missing.details as Array<{ path: string }>).map((d) => d.path), ['text']);
+    assert.deepEqual(
+      (missing.details as Array<{ path: string }>).map((d) => d.path),
+      ['text'],
+    );
     client.close();
     const other = await fresh();
     const tooLong = await other.request({ type: 'room.join', room: 'r'.repeat(65) });
     assert.equal(tooLong.code, 'INVALID_PAYLOAD');
-    assert.deepEqual((tooLong.details as Array<{ path: string }>).map((d) => d.path), ['room']);
+    assert.deepEqual(
+      (tooLong.details as Array<{ path: string }>).map((d) => d.path),
+      ['room'],
+    );
     for (const detail of tooLong.details as Array<Record<string, unknown>>) {
       assert.deepEqual(Object.keys(detail).sort(), ['message', 'path']);
       assert.equal(typeof detail.message, 'string');
@@ -114,7 +136,10 @@ describe('the frame router', () => {
     const reply = await client.next('error');
     assert.equal(reply.code, 'INVALID_PAYLOAD');
     assert.equal(reply.id, undefined);
-    assert.deepEqual((reply.details as Array<{ path: string }>).map((d) => d.path), ['id']);
+    assert.deepEqual(
+      (reply.details as Array<{ path: string }>).map((d) => d.path),
+      ['id'],
+    );
     client.close();
   });
 
@@ -157,7 +182,10 @@ describe('the frame router', () => {
     const client = await fresh();
     const reply = await client.request({ type: 7 } as unknown as Frame);
     assert.equal(reply.code, 'INVALID_PAYLOAD');
-    assert.deepEqual((reply.details as Array<{ path: string }>).map((d) => d.path), ['type']);
+    assert.deepEqual(
+      (reply.details as Array<{ path: string }>).map((d) => d.path),
+      ['type'],
+    );
     client.close();
   });
 
@@ -217,7 +245,10 @@ describe('the frame router', () => {
     client.sendRaw('{"type":"admin.broadcast","id":"pp1","text":"x","__proto__":{"admin":true,"roles":["admin"]}}');
     const reply = await client.waitFor((f) => f.id === 'pp1');
     assert.equal(reply.code, 'INVALID_PAYLOAD');
-    assert.deepEqual((reply.details as Array<{ path: string }>).map((d) => d.path), ['__proto__']);
+    assert.deepEqual(
+      (reply.details as Array<{ path: string }>).map((d) => d.path),
+      ['__proto__'],
+    );
     client.sendRaw('{"type":"room.list","id":"pp2","constructor":{"prototype":{"admin":true}}}');
     const second = await client.waitFor((f) => f.id === 'pp2');
     assert.equal(second.code, 'INVALID_PAYLOAD');

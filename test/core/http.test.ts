@@ -114,37 +114,29 @@ describe('HTTP endpoints', () => {
     assert.equal(await openGauge(server, openBefore), openBefore, 'the gauge goes back down when sockets close');
   });
 
-  it(
-    'GET /metrics counts frames delivered through the bus (chat.message, announcement) in frames out',
-    
-    async () => {
-      const admin = await connect(server, 'counted', { roles: ['admin'] });
-      await admin.ok({ type: 'room.create', room: 'fanout-room', visibility: 'public' });
-      await admin.ok({ type: 'room.join', room: 'fanout-room' });
-      await admin.ok({ type: 'chat.send', room: 'fanout-room', text: 'count my delivery' });
-      await admin.ok({ type: 'admin.broadcast', text: 'count my announcement' });
-      await admin.next('announcement');
-      const text = (await get(`${server.url}/metrics`)).text;
-      assert.ok((sample(text, 'bulwark_frames_out_total', 'type="chat.message"') ?? 0) >= 1);
-      assert.ok((sample(text, 'bulwark_frames_out_total', 'type="announcement"') ?? 0) >= 1);
-      admin.close();
-    },
-  );
+  it('GET /metrics counts frames delivered through the bus (chat.message, announcement) in frames out', async () => {
+    const admin = await connect(server, 'counted', { roles: ['admin'] });
+    await admin.ok({ type: 'room.create', room: 'fanout-room', visibility: 'public' });
+    await admin.ok({ type: 'room.join', room: 'fanout-room' });
+    await admin.ok({ type: 'chat.send', room: 'fanout-room', text: 'count my delivery' });
+    await admin.ok({ type: 'admin.broadcast', text: 'count my announcement' });
+    await admin.next('announcement');
+    const text = (await get(`${server.url}/metrics`)).text;
+    assert.ok((sample(text, 'bulwark_frames_out_total', 'type="chat.message"') ?? 0) >= 1);
+    assert.ok((sample(text, 'bulwark_frames_out_total', 'type="announcement"') ?? 0) >= 1);
+    admin.close();
+  });
 
-  it(
-    'GET /metrics exposes the store latency histogram with observations',
-    
-    async () => {
-      const client = await connect(server, 'latency');
-      await client.ok({ type: 'room.create', room: 'latency-room', visibility: 'public' });
-      await client.ok({ type: 'chat.send', room: 'latency-room', text: 'time me' });
-      const text = (await get(`${server.url}/metrics`)).text;
-      const counts = text.split('\n').filter((l) => l.startsWith('bulwark_store_latency_seconds_count'));
-      const total = counts.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-      assert.ok(total >= 2, `store writes observed: ${counts.join(', ')}`);
-      client.close();
-    },
-  );
+  it('GET /metrics exposes the store latency histogram with observations', async () => {
+    const client = await connect(server, 'latency');
+    await client.ok({ type: 'room.create', room: 'latency-room', visibility: 'public' });
+    await client.ok({ type: 'chat.send', room: 'latency-room', text: 'time me' });
+    const text = (await get(`${server.url}/metrics`)).text;
+    const counts = text.split('\n').filter((l) => l.startsWith('bulwark_store_latency_seconds_count'));
+    const total = counts.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    assert.ok(total >= 2, `store writes observed: ${counts.join(', ')}`);
+    client.close();
+  });
 });
 
 describe('readiness with broken storage', () => {

@@ -73,11 +73,23 @@ describe('messages', () => {
       const a = await room();
       const b = await room();
       const seen: Array<[string, number]> = [];
-      for (const [name, client] of [[a, olga], [b, max], [a, max], [a, olga], [b, olga]] as const) {
+      for (const [name, client] of [
+        [a, olga],
+        [b, max],
+        [a, max],
+        [a, olga],
+        [b, olga],
+      ] as const) {
         const ack = await client.ok({ type: 'chat.send', room: name, text: 'x' });
         seen.push([name === a ? 'a' : 'b', (ack.message as { seq: number }).seq]);
       }
-      assert.deepEqual(seen, [['a', 1], ['b', 1], ['a', 2], ['a', 3], ['b', 2]]);
+      assert.deepEqual(seen, [
+        ['a', 1],
+        ['b', 1],
+        ['a', 2],
+        ['a', 3],
+        ['b', 2],
+      ]);
     });
 
     it('carries replyTo to the delivery and the history, and refuses an unknown target with NOT_FOUND', async () => {
@@ -103,24 +115,23 @@ describe('messages', () => {
       for (const text of ['', '   \n\t ', variedText(MAX_CHARS + 1)]) {
         const reply = await max.request({ type: 'chat.send', room: name, text });
         assert.equal(reply.code, 'INVALID_PAYLOAD', JSON.stringify(text.slice(0, 10)));
-        assert.deepEqual((reply.details as Array<{ path: string }>).map((d) => d.path), ['text']);
+        assert.deepEqual(
+          (reply.details as Array<{ path: string }>).map((d) => d.path),
+          ['text'],
+        );
       }
       assert.equal(outcome(await max.request({ type: 'chat.send', room: name, text: ` ${variedText(MAX_CHARS)} ` })), 'ack', 'exactly the limit after trimming');
       const history = messagesOf(await max.ok({ type: 'chat.history', room: name }));
       assert.deepEqual(seqs(history), [1, 2], 'the refused messages took no seq');
     });
 
-    it(
-      'counts characters, not UTF-16 code units, against limits.maxMessageChars',
-      
-      async () => {
-        const name = await room();
-        const emoji = '\u{1F600}\u{1F389}\u{1F680}\u{1F30D}';
-        const text = Array.from({ length: MAX_CHARS }, (_, i) => [...emoji][i % 4]).join('');
-        assert.equal([...text].length, MAX_CHARS);
-        assert.equal(outcome(await max.request({ type: 'chat.send', room: name, text })), 'ack');
-      },
-    );
+    it('counts characters, not UTF-16 code units, against limits.maxMessageChars', async () => {
+      const name = await room();
+      const emoji = '\u{1F600}\u{1F389}\u{1F680}\u{1F30D}';
+      const text = Array.from({ length: MAX_CHARS }, (_, i) => [...emoji][i % 4]).join('');
+      assert.equal([...text].length, MAX_CHARS);
+      assert.equal(outcome(await max.request({ type: 'chat.send', room: name, text })), 'ack');
+    });
 
     it('stores and delivers markup as visible text, keeping only the allowed tags', async () => {
       const name = await room();
@@ -210,7 +221,10 @@ describe('messages', () => {
       assert.deepEqual(none.seqs, []);
       assert.equal(none.hasMore, false);
       assert.deepEqual((await page({ before: 1 })).seqs, []);
-      assert.deepEqual((await page({ after: 100, limit: 100 })).messages.map((m) => m.text), range(101, 200).map((i) => `line ${i}`));
+      assert.deepEqual(
+        (await page({ after: 100, limit: 100 })).messages.map((m) => m.text),
+        range(101, 200).map((i) => `line ${i}`),
+      );
     });
 
     it('refuses a limit over 100 or under 1, and a negative or fractional cursor, with INVALID_PAYLOAD', async () => {
@@ -219,7 +233,10 @@ describe('messages', () => {
       for (const query of [{ limit: 101 }, { limit: 0 }, { before: -1 }, { after: 1.5 }]) {
         const reply = await strict.request({ type: 'chat.history', room: name, ...query });
         assert.equal(reply.code, 'INVALID_PAYLOAD', JSON.stringify(query));
-        assert.deepEqual((reply.details as Array<{ path: string }>).map((d) => d.path), Object.keys(query));
+        assert.deepEqual(
+          (reply.details as Array<{ path: string }>).map((d) => d.path),
+          Object.keys(query),
+        );
       }
       strict.close();
     });
@@ -263,7 +280,10 @@ describe('messages', () => {
       assert.deepEqual(seqs(history), [4, 5, 6, 7, 8]);
       assert.equal(join.hasMore, false);
       assert.deepEqual(history[1], { id: deletedId, seq: 5, room: name, deleted: true });
-      assert.deepEqual(history.filter((m) => !m.deleted).map((m) => m.text), ['missed 1', 'missed 3', 'missed 4', 'missed 5']);
+      assert.deepEqual(
+        history.filter((m) => !m.deleted).map((m) => m.text),
+        ['missed 1', 'missed 3', 'missed 4', 'missed 5'],
+      );
       assert.ok(!history.some((m) => m.id === earlyDeleted), 'a deletion before the resume point is not resent');
       await olga.ok({ type: 'chat.send', room: name, text: 'live again' });
       const live = await back.waitFor((f) => f.type === 'chat.message' && f.room === name);

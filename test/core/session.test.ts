@@ -210,4 +210,3 @@ describe('liveness', () => {
     healthy.close();
   });
 });
-

@@ -80,26 +80,43 @@ describe('documentation', () => {
 
   it('documents only error codes that exist', () => {
     const table = tableKeys(section(protocol, '## Error codes'));
-    assert.deepEqual(table.filter((c) => !(ERROR_CODES as readonly string[]).includes(c)), []);
-    assert.deepEqual([...ERROR_CODES].filter((c) => !table.includes(c)), []);
+    assert.deepEqual(
+      table.filter((c) => !(ERROR_CODES as readonly string[]).includes(c)),
+      [],
+    );
+    assert.deepEqual(
+      [...ERROR_CODES].filter((c) => !table.includes(c)),
+      [],
+    );
   });
 
   it('documents every close code, and only those', () => {
     const codes = Object.keys(CLOSE_CODES);
     assert.deepEqual(missing(codes), []);
     const table = tableKeys(section(protocol, '## Close codes'));
-    assert.deepEqual(table.filter((c) => !codes.includes(c)), []);
-    assert.deepEqual(codes.filter((c) => !table.includes(c)), []);
+    assert.deepEqual(
+      table.filter((c) => !codes.includes(c)),
+      [],
+    );
+    assert.deepEqual(
+      codes.filter((c) => !table.includes(c)),
+      [],
+    );
   });
 
   it('documents whether a client should reconnect after each close code', () => {
-    const rows = section(protocol, '## Close codes').split('\n').filter((l) => /^\| `\d{4}` \|/.test(l));
+    const rows = section(protocol, '## Close codes')
+      .split('\n')
+      .filter((l) => /^\| `\d{4}` \|/.test(l));
     for (const [code, info] of Object.entries(CLOSE_CODES)) {
       const row = rows.find((r) => r.startsWith(`| \`${code}\` |`));
       assert.ok(row, `no row for ${code}`);
       const cells = row.split('|').map((c) => c.trim());
       const word = info.reconnect ? 'yes' : 'no';
-      assert.ok(cells.some((c) => c.toLowerCase().startsWith(word)), `close ${code}: reconnect should read "${word}"`);
+      assert.ok(
+        cells.some((c) => c.toLowerCase().startsWith(word)),
+        `close ${code}: reconnect should read "${word}"`,
+      );
     }
   });
 
@@ -107,7 +124,10 @@ describe('documentation', () => {
     const types = Object.keys(SECURITY_EVENTS);
     assert.deepEqual(missing(types), []);
     const table = tableKeys(section(protocol, '## Security events'));
-    assert.deepEqual(table.filter((t) => !types.includes(t)), []);
+    assert.deepEqual(
+      table.filter((t) => !types.includes(t)),
+      [],
+    );
   });
 
   it('documents each security event with its severity', () => {
@@ -159,6 +179,9 @@ describe('documentation', () => {
   it('documents every environment variable the loader reads', () => {
     const names = new Set(read('src/config/load.ts').match(/BULWARK_[A-Z_]+/g) ?? []);
     assert.ok(names.size >= 14, 'environment variables not found in the loader');
-    assert.deepEqual([...names].filter((n) => !readme.includes(`\`${n}\``)), []);
+    assert.deepEqual(
+      [...names].filter((n) => !readme.includes(`\`${n}\``)),
+      [],
+    );
   });
 });

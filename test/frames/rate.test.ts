@@ -41,7 +41,7 @@ describe('frame rate limits', () => {
   const list = (c: TestClient): Promise<string> => c.request({ type: 'room.list' }).then(outcome);
   const history = (c: TestClient): Promise<string> => c.request({ type: 'chat.history', room: 'no-such-room' }).then(outcome);
 
-  it('refuses the frame past a type\'s own rule with RATE_LIMITED, retryAfterMs and a rate_limited event', async () => {
+  it("refuses the frame past a type's own rule with RATE_LIMITED, retryAfterMs and a rate_limited event", async () => {
     const user = uniq('rl-type');
     const c = await connectFrom(server, user, nextIp());
     for (let i = 0; i < SHORT.points; i++) assert.equal(await list(c), 'ack', `room.list #${i + 1} is within the rule`);
@@ -85,7 +85,7 @@ describe('frame rate limits', () => {
     c.close();
   });
 
-  it('counts per user across all of the user\'s connections, not per connection', async () => {
+  it("counts per user across all of the user's connections, not per connection", async () => {
     const user = uniq('rl-user');
     const ip = nextIp();
     const a = await connectFrom(server, user, ip);
@@ -93,7 +93,7 @@ describe('frame rate limits', () => {
     assert.equal(await history(a), 'NOT_FOUND');
     assert.equal(await history(b), 'NOT_FOUND');
     assert.equal(await history(a), 'NOT_FOUND');
-    assert.equal(await history(b), 'RATE_LIMITED', 'the second connection shares the user\'s budget');
+    assert.equal(await history(b), 'RATE_LIMITED', "the second connection shares the user's budget");
     assert.equal(await history(a), 'RATE_LIMITED');
     // A fresh connection of the same user does not get a fresh budget either.
     const c = await connectFrom(server, user, ip);

@@ -65,7 +65,7 @@ describe('idempotency of chat.send and the ts skew check', () => {
   function assertDuplicateOf(dup: Frame, first: Frame): void {
     assert.equal(dup.type, 'ack', JSON.stringify(dup));
     assert.equal(dup.duplicate, true);
-    assert.deepEqual(dup.message, first.message, 'the first ack\'s message, unchanged');
+    assert.deepEqual(dup.message, first.message, "the first ack's message, unchanged");
     assert.equal(first.duplicate, undefined, 'the first ack is not marked duplicate');
   }
 
@@ -250,7 +250,10 @@ describe('an idempotency key is released when its frame fails inside the guards'
         throw new Error('dependency down');
       },
     };
-    await assert.rejects(runFrameGuards([replay, broken], audit, frame('x1'), async () => stored), /dependency down/);
+    await assert.rejects(
+      runFrameGuards([replay, broken], audit, frame('x1'), async () => stored),
+      /dependency down/,
+    );
     // Retried with the same id once the dependency is back: answered by the handler, not as a duplicate.
     let answered = 0;
     const reply = await runFrameGuards([replay], audit, frame('x1'), async () => (answered++, stored));
@@ -271,7 +274,10 @@ describe('an idempotency key is released when its frame fails inside the guards'
       settle: () => undefined,
     };
     const replay = replayGuard({ windowMs: 600_000, maxSkewMs: 120_000, maxKeys: 100 }, shared);
-    await assert.rejects(runFrameGuards([replay], audit, frame('y1'), async () => stored), /redis down/);
+    await assert.rejects(
+      runFrameGuards([replay], audit, frame('y1'), async () => stored),
+      /redis down/,
+    );
     down = false;
     let answered = 0;
     const reply = await Promise.race([

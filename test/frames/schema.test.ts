@@ -156,9 +156,17 @@ describe('strict frame schemas', () => {
     const room = uniq('chars');
     await client.ok({ type: 'room.create', room, visibility: 'public' });
     await client.ok({ type: 'room.join', room });
-    assertDetails(await client.request({ type: 'chat.send', room, text: 'y'.repeat(MAX_CHARS + 1).replace(/y/g, (_m, i: number) => 'abcdefghij'[i % 10]!) }), 'text', 'text over maxMessageChars');
+    assertDetails(
+      await client.request({ type: 'chat.send', room, text: 'y'.repeat(MAX_CHARS + 1).replace(/y/g, (_m, i: number) => 'abcdefghij'[i % 10]!) }),
+      'text',
+      'text over maxMessageChars',
+    );
     assertDetails(await client.request({ type: 'chat.send', room, text: '   \n\t  ' }), 'text', 'whitespace-only text');
-    assertDetails(await admin.request({ type: 'admin.broadcast', text: 'z'.repeat(MAX_CHARS + 1).replace(/z/g, (_m, i: number) => 'klmnopqrst'[i % 10]!) }), 'text', 'broadcast over maxMessageChars');
+    assertDetails(
+      await admin.request({ type: 'admin.broadcast', text: 'z'.repeat(MAX_CHARS + 1).replace(/z/g, (_m, i: number) => 'klmnopqrst'[i % 10]!) }),
+      'text',
+      'broadcast over maxMessageChars',
+    );
     const padded = `   ${'abcdefghij'.repeat(MAX_CHARS / 10)}   `;
     assert.equal(outcome(await client.request({ type: 'chat.send', room, text: padded })), 'ack', 'exactly maxMessageChars after trimming passes');
     discard(client, 'chat.message');

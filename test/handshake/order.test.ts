@@ -44,14 +44,7 @@ async function refusal(server: TestServer, options: ConnectOptions = {}): Promis
  * Asserts one refused handshake: its status, exactly one security event of `event`, and one
  * more `bulwark_handshake_refusals_total` (any reason, and the given reason).
  */
-async function expectRefused(
-  server: TestServer,
-  recorder: EventRecorder,
-  options: ConnectOptions,
-  status: number,
-  event: string,
-  reason: string,
-): Promise<Refusal> {
+async function expectRefused(server: TestServer, recorder: EventRecorder, options: ConnectOptions, status: number, event: string, reason: string): Promise<Refusal> {
   const mark = recorder.mark();
   const total = await metricValue(server, 'bulwark_handshake_refusals_total');
   const byReason = await metricValue(server, 'bulwark_handshake_refusals_total', { reason });
@@ -152,7 +145,10 @@ describe('handshake guard order', () => {
         statuses.push((await refusal(server)).status);
         tries++;
       }
-      assert.ok(statuses.every((s) => s === 503), `still full: ${JSON.stringify(statuses)}`);
+      assert.ok(
+        statuses.every((s) => s === 503),
+        `still full: ${JSON.stringify(statuses)}`,
+      );
       // The fifth handshake is over the rate limit as well as over capacity: rate wins.
       await expectRefused(server, recorder, {}, 429, 'handshake_rate_limited', 'rate');
       await closeAll(server, clients);
@@ -170,7 +166,10 @@ describe('handshake guard order', () => {
       assert.ok(clients.length <= 3 && clients.length >= 2, `opened ${clients.length} of 3`);
       assert.equal(refused?.status, 503);
       retryAfterSeconds(refused!);
-      assert.deepEqual(recorder.since(mark).map((e) => [e.type, e.detail?.scope]), [['capacity_refused', 'node']]);
+      assert.deepEqual(
+        recorder.since(mark).map((e) => [e.type, e.detail?.scope]),
+        [['capacity_refused', 'node']],
+      );
       await expectRefused(server, recorder, {}, 503, 'capacity_refused', 'capacity');
       await expectRefused(server, recorder, { protocols: ['chat'] }, 503, 'capacity_refused', 'capacity');
       await expectRefused(server, recorder, { headers: { Authorization: 'Bearer bad' } }, 503, 'capacity_refused', 'capacity');
@@ -204,7 +203,10 @@ describe('handshake guard order', () => {
       assert.equal(refused?.status, 429);
       retryAfterSeconds(refused!);
       const events = recorder.since(mark);
-      assert.deepEqual(events.map((e) => [e.type, e.detail?.scope, e.ip]), [['capacity_refused', 'ip', '127.0.0.1']]);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.detail?.scope, e.ip]),
+        [['capacity_refused', 'ip', '127.0.0.1']],
+      );
       await expectRefused(server, recorder, {}, 429, 'capacity_refused', 'ip_cap');
       await expectRefused(server, recorder, { protocols: ['chat'] }, 429, 'capacity_refused', 'ip_cap');
       await expectRefused(server, recorder, { headers: { Authorization: 'Bearer bad' } }, 429, 'capacity_refused', 'ip_cap');
@@ -244,7 +246,10 @@ describe('handshake guard order', () => {
       const opened = results.filter((r): r is PromiseFulfilledResult<TestClient> => r.status === 'fulfilled').map((r) => r.value);
       const statuses = results.filter((r) => r.status === 'rejected').map((r) => (r.reason as { status?: number }).status);
       assert.ok(opened.length >= 1 && opened.length <= 5, `opened ${opened.length} of a cap of 5`);
-      assert.ok(statuses.every((s) => s === 429), JSON.stringify(statuses));
+      assert.ok(
+        statuses.every((s) => s === 429),
+        JSON.stringify(statuses),
+      );
       await closeAll(server, opened);
     } finally {
       await server.stop();
@@ -299,7 +304,10 @@ describe('subprotocol and early token', () => {
 
   it('never echoes the bearer entry in the 101 response', async () => {
     const token = await server.token('carol');
-    const response = await rawRequest(server, upgradeRequest(server, []).replace('Sec-WebSocket-Protocol: bulwark.v1', `Sec-WebSocket-Protocol: bulwark.v1, bulwark.bearer.${token}`));
+    const response = await rawRequest(
+      server,
+      upgradeRequest(server, []).replace('Sec-WebSocket-Protocol: bulwark.v1', `Sec-WebSocket-Protocol: bulwark.v1, bulwark.bearer.${token}`),
+    );
     assert.equal(response.status, 101);
     assert.equal(response.headers['sec-websocket-protocol'], 'bulwark.v1');
     assert.ok(!JSON.stringify(response).includes(token));
@@ -307,9 +315,17 @@ describe('subprotocol and early token', () => {
 
   const badTokens: Array<[string, (s: TestServer) => Promise<string>, string]> = [
     ['a garbage token', async () => 'garbage', 'auth_failed'],
-    ['a token signed with another key', async () => {
-      return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').setExpirationTime('10m').sign(new TextEncoder().encode('x'.repeat(40)));
-    }, 'auth_failed'],
+    [
+      'a token signed with another key',
+      async () => {
+        return new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('eve')
+          .setExpirationTime('10m')
+          .sign(new TextEncoder().encode('x'.repeat(40)));
+      },
+      'auth_failed',
+    ],
     ['an expired token', (s) => signHs(s, { sub: 'alice', exp: epoch(-600) }), 'token_expired'],
   ];
   for (const [what, make, event] of badTokens) {
@@ -393,7 +409,10 @@ describe('tokens are never logged', () => {
       await ok.next('welcome');
       ok.close();
       await ok.closed;
-      assert.ok(lines.some((l) => l.includes('security event')), 'the security events were logged');
+      assert.ok(
+        lines.some((l) => l.includes('security event')),
+        'the security events were logged',
+      );
       const all = lines.join('');
       for (const token of [valid, expired]) {
         assert.ok(!all.includes(token), 'no token in the log');
@@ -423,7 +442,7 @@ describe('client IP and trustProxy', () => {
     }
   });
 
-  it('does not let an untrusted client claim another address to escape an IP ban or wear someone else\'s', async () => {
+  it("does not let an untrusted client claim another address to escape an IP ban or wear someone else's", async () => {
     const server = await startServer({ config: { ...ROOMY } });
     try {
       await server.bulwark.bans.ban('ip', '203.0.113.9', 'test', { durationMs: 60_000 });
@@ -486,9 +505,18 @@ describe('handshake header bounds', () => {
 
   it('refuses more headers than limits.maxHeaderCount even when their bytes are small (431, headers_too_large)', async () => {
     const mark = recorder.mark();
-    const response = await rawRequest(server, upgradeRequest(server, Array.from({ length: 200 }, (_, i) => `X-${i}: v`)));
+    const response = await rawRequest(
+      server,
+      upgradeRequest(
+        server,
+        Array.from({ length: 200 }, (_, i) => `X-${i}: v`),
+      ),
+    );
     assert.equal(response.status, 431);
-    assert.deepEqual(recorder.since(mark).map((e) => e.type), ['headers_too_large']);
+    assert.deepEqual(
+      recorder.since(mark).map((e) => e.type),
+      ['headers_too_large'],
+    );
   });
 
   it('refuses a single oversized header with 431', async () => {
@@ -496,17 +524,22 @@ describe('handshake header bounds', () => {
     assert.equal(response.status, 431);
   });
 
-  it(
-    'records a headers_too_large event and sends the security headers when the HTTP parser itself refuses the header block',
-    
-    async () => {
-      const mark = recorder.mark();
-      const response = await rawRequest(server, upgradeRequest(server, Array.from({ length: 5000 }, (_, i) => `X-Flood-${i}: v`)));
-      assert.equal(response.status, 431);
-      assert.deepEqual(recorder.since(mark).map((e) => e.type), ['headers_too_large']);
-      assert.equal(response.headers['x-content-type-options'], 'nosniff');
-    },
-  );
+  it('records a headers_too_large event and sends the security headers when the HTTP parser itself refuses the header block', async () => {
+    const mark = recorder.mark();
+    const response = await rawRequest(
+      server,
+      upgradeRequest(
+        server,
+        Array.from({ length: 5000 }, (_, i) => `X-Flood-${i}: v`),
+      ),
+    );
+    assert.equal(response.status, 431);
+    assert.deepEqual(
+      recorder.since(mark).map((e) => e.type),
+      ['headers_too_large'],
+    );
+    assert.equal(response.headers['x-content-type-options'], 'nosniff');
+  });
 
   it('still serves a well-behaved client after the header floods', async () => {
     const client = await openSocket(server);

@@ -9,7 +9,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { handshakeStatus, openSocket } from '../helpers/client.js';
 import { EventRecorder, ROOMY, eventually, storedEvents } from './support.js';
 
-describe('origin allowlist (default: the server\'s own origins)', () => {
+describe("origin allowlist (default: the server's own origins)", () => {
   let server: TestServer;
   let recorder: EventRecorder;
   let port: number;
@@ -20,7 +20,7 @@ describe('origin allowlist (default: the server\'s own origins)', () => {
   });
   after(() => server.stop());
 
-  it('opens a socket for the server\'s own origin (127.0.0.1 and localhost)', async () => {
+  it("opens a socket for the server's own origin (127.0.0.1 and localhost)", async () => {
     assert.equal(await handshakeStatus(server), 101);
     assert.equal(await handshakeStatus(server, { origin: `http://localhost:${port}` }), 101);
   });
@@ -60,7 +60,10 @@ describe('origin allowlist (default: the server\'s own origins)', () => {
   it('refuses a missing Origin header with 403 by default', async () => {
     const mark = recorder.mark();
     assert.equal(await handshakeStatus(server, { origin: null }), 403);
-    assert.deepEqual(recorder.since(mark).map((e) => e.type), ['origin_rejected']);
+    assert.deepEqual(
+      recorder.since(mark).map((e) => e.type),
+      ['origin_rejected'],
+    );
   });
 
   it('stores each refusal as an origin_rejected row carrying the offered origin, not a secret', async () => {
@@ -150,7 +153,10 @@ describe('cross-site requests to the account API (CSRF)', () => {
     assert.equal(body.accessToken, undefined);
     assert.equal(res.headers.get('set-cookie'), null, 'no session cookie is set');
     const events = recorder.since(mark);
-    assert.deepEqual(events.map((e) => e.type), ['origin_rejected']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['origin_rejected'],
+    );
   });
 
   it('refuses cross-origin register, refresh and logout with 403', async () => {

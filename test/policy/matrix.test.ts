@@ -134,7 +134,11 @@ describe('authorization matrix: every action x every actor', () => {
     'chat.history': async (actor, { room, message }, expected) => {
       const reply = await c[actor].request({ type: 'chat.history', room });
       assert.equal(outcome(reply), expected);
-      if (expected === 'ack') assert.deepEqual((reply.messages as Array<{ id: string }>).map((m) => m.id), [message]);
+      if (expected === 'ack')
+        assert.deepEqual(
+          (reply.messages as Array<{ id: string }>).map((m) => m.id),
+          [message],
+        );
       else assert.equal(reply.messages, undefined, 'a refusal leaks no messages');
     },
     'chat.delete': async (actor, { room, message }, expected) => {

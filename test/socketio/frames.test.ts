@@ -50,7 +50,10 @@ describe('Socket.IO frames', () => {
     const reply = (await owner.socket.timeout(3000).emitWithAck('room.list', { type: 'room.delete', id: 'd1', room: 'mismatch' })) as Frame;
     assert.equal(reply.code, 'BAD_REQUEST');
     const rooms = (await owner.ok({ type: 'room.list' })).rooms as Array<{ name: string }>;
-    assert.ok(rooms.some((r) => r.name === 'mismatch'), 'the room still exists');
+    assert.ok(
+      rooms.some((r) => r.name === 'mismatch'),
+      'the room still exists',
+    );
     owner.close();
   });
 
@@ -80,7 +83,11 @@ describe('Socket.IO frames', () => {
     const client = await sioConnect(server, 'writer');
     await client.ok({ type: 'room.create', room: 'sanitize', visibility: 'public' });
     await client.ok({ type: 'room.join', room: 'sanitize' });
-    await client.ok({ type: 'chat.send', room: 'sanitize', text: '<script>alert(1)</script> <b>bold</b> <a href="https://example.com" onclick="x()">l</a> <a href="javascript:alert(1)">j</a>' });
+    await client.ok({
+      type: 'chat.send',
+      room: 'sanitize',
+      text: '<script>alert(1)</script> <b>bold</b> <a href="https://example.com" onclick="x()">l</a> <a href="javascript:alert(1)">j</a>',
+    });
     const live = await client.next('chat.message');
     const text = (live.message as { text: string }).text;
     assert.ok(text.startsWith('&lt;script&gt;alert(1)&lt;/script&gt; <b>bold</b>'), text);

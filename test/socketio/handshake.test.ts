@@ -15,7 +15,12 @@ import { sioConnect, sioRefused, statusOf, sleep, type SioClient } from './suppo
 /** A token of this server's key that expired two minutes ago (beyond the clock skew). */
 function expiredToken(server: TestServer, sub: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt(now - 600).setExpirationTime(now - 120).sign(hmacSecret(server.config));
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt(now - 600)
+    .setExpirationTime(now - 120)
+    .sign(hmacSecret(server.config));
 }
 
 describe('the Socket.IO handshake', () => {

@@ -44,7 +44,11 @@ describe('a room with a Socket.IO user and a raw WebSocket user', () => {
     const bySio = await seen(() => sio.next('chat.message'));
     const byWs = await seen(() => raw.next('chat.message'));
     const seqs = bySio.map((m) => m.seq);
-    assert.deepEqual(seqs, Array.from({ length: N }, (_, i) => i + 1), 'the Socket.IO user sees seq 1..N in order');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: N }, (_, i) => i + 1),
+      'the Socket.IO user sees seq 1..N in order',
+    );
     assert.deepEqual(
       byWs.map((m) => [m.seq, m.text]),
       bySio.map((m) => [m.seq, m.text]),

@@ -164,7 +164,11 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         for (const [k, r] of rooms.entries()) {
           const mine = stored.filter((m) => m.roomName === r.name);
           const expected = Array.from({ length: 500 }, (_, i) => i).filter((i) => i % 3 === k).length;
-          assert.deepEqual(seqsOf(mine).sort((a, b) => a - b), range(1, expected), `room ${r.name}`);
+          assert.deepEqual(
+            seqsOf(mine).sort((a, b) => a - b),
+            range(1, expected),
+            `room ${r.name}`,
+          );
           // Issue order within one room is seq order.
           assert.deepEqual(seqsOf(mine), range(1, expected));
           const page = await store.history(r.id, { after: 0, limit: 1000 });

@@ -130,7 +130,10 @@ if (unreachable !== undefined) {
           // A node's own appends to a room keep its issue order.
           for (const s of stored) {
             const seqs = s.filter((m) => m.roomId === roomId).map((m) => m.seq);
-            assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
+            assert.deepEqual(
+              seqs,
+              [...seqs].sort((x, y) => x - y),
+            );
           }
         }
       } finally {
@@ -306,8 +309,14 @@ if (unreachable !== undefined) {
         return seqs;
       };
       const [fromA, fromB] = await Promise.all([sendAll(onA, 'alice'), sendAll(onB, 'bob')]);
-      assert.deepEqual(fromA, [...fromA].sort((x, y) => x - y));
-      assert.deepEqual(fromB, [...fromB].sort((x, y) => x - y));
+      assert.deepEqual(
+        fromA,
+        [...fromA].sort((x, y) => x - y),
+      );
+      assert.deepEqual(
+        fromB,
+        [...fromB].sort((x, y) => x - y),
+      );
       assert.deepEqual(
         [...fromA, ...fromB].sort((x, y) => x - y),
         Array.from({ length: 2 * per }, (_, i) => i + 1),
@@ -317,7 +326,7 @@ if (unreachable !== undefined) {
       // Either node reads the whole history, in seq order (storage is shared).
       for (const client of [onA, onB]) {
         const messages: Array<{ seq: number; text: string }> = [];
-        for (let more = true; more; ) {
+        for (let more = true; more;) {
           const page = await client.ok({ type: 'chat.history', room: 'crossing', after: messages.at(-1)?.seq ?? 0, limit: 100 });
           messages.push(...(page.messages as Array<{ seq: number; text: string }>));
           more = page.hasMore === true;

@@ -49,7 +49,7 @@ describe('sqlite: WAL checkpoints on a worker thread', () => {
     await reopened.close();
   });
 
-  test('if the thread never gets to run, the writer\'s own threshold still checkpoints: the WAL stays bounded', async () => {
+  test("if the thread never gets to run, the writer's own threshold still checkpoints: the WAL stays bounded", async () => {
     const path = join(dir, 'wal-safety-net.db');
     // The thread's first tick is an hour away; the writer checkpoints past 50 pages (200 KB).
     const store = await withMessages(path, { checkpointIntervalMs: 3_600_000, writerCheckpointPages: 50 }, 3000);
@@ -57,7 +57,7 @@ describe('sqlite: WAL checkpoints on a worker thread', () => {
     await store.close();
   });
 
-  test('with background checkpoints off, the rows stay in the WAL below SQLite\'s threshold', async () => {
+  test("with background checkpoints off, the rows stay in the WAL below SQLite's threshold", async () => {
     const path = join(dir, 'wal-inline.db');
     const store = await withMessages(path, { checkpointIntervalMs: 0 }, 300);
     await new Promise((r) => setTimeout(r, 300));

@@ -31,8 +31,25 @@ function makePki(): Pki {
   const run = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   };
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Bulwark Test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Bulwark Test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
   writeFileSync(
     join(dir, 'ext.cnf'),
@@ -89,7 +106,13 @@ function headersOf(res: Response): Record<string, string> {
 function assertSecurityHeaders(headers: IncomingHttpHeaders | Record<string, string>, tls: boolean, where: string): void {
   const csp = String(headers['content-security-policy'] ?? '');
   assert.ok(csp, `${where}: Content-Security-Policy`);
-  const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map((d) => [d[0]!, d.slice(1)]));
+  const directives = new Map(
+    csp
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map((d) => [d[0]!, d.slice(1)]),
+  );
   assert.deepEqual(directives.get('connect-src'), ["'self'"], `${where}: connect-src limited to self`);
   assert.deepEqual(directives.get('frame-ancestors'), ["'none'"], `${where}: frame-ancestors none`);
   const scriptSrc = directives.get('script-src') ?? directives.get('default-src') ?? [];
@@ -168,7 +191,7 @@ describe('TLS: https and wss with a test CA', () => {
     });
   });
 
-  it('sends HSTS and the contract\'s security headers on HTTPS responses (health, 404, API error, metrics)', async () => {
+  it("sends HSTS and the contract's security headers on HTTPS responses (health, 404, API error, metrics)", async () => {
     for (const path of ['/healthz', '/readyz', '/no-such-page', '/metrics']) {
       const reply = await httpsCall(`${server.url}${path}`, { ca: pki.ca });
       assertSecurityHeaders(reply.headers, true, path);
@@ -226,7 +249,7 @@ describe('security headers over plain HTTP', () => {
   });
   after(() => server.stop());
 
-  it('sends the contract\'s security headers, without HSTS, on every kind of HTTP response', async () => {
+  it("sends the contract's security headers, without HSTS, on every kind of HTTP response", async () => {
     for (const path of ['/healthz', '/readyz', '/no-such-page', '/metrics', '/']) {
       const res = await fetch(`${server.url}${path}`);
       await res.arrayBuffer();
@@ -242,18 +265,21 @@ describe('security headers over plain HTTP', () => {
   });
 
   it('sends them on a refused WebSocket handshake', async () => {
-    const response = await rawRequest(server, [
-      'GET /ws HTTP/1.1',
-      `Host: ${new URL(server.url).host}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-      'Sec-WebSocket-Version: 13',
-      'Sec-WebSocket-Protocol: bulwark.v1',
-      'Origin: https://evil.example.com',
-      '',
-      '',
-    ].join('\r\n'));
+    const response = await rawRequest(
+      server,
+      [
+        'GET /ws HTTP/1.1',
+        `Host: ${new URL(server.url).host}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Protocol: bulwark.v1',
+        'Origin: https://evil.example.com',
+        '',
+        '',
+      ].join('\r\n'),
+    );
     assert.equal(response.status, 403);
     assertSecurityHeaders(response.headers, false, 'refused handshake');
     assert.equal(await handshakeStatus(server), 101);

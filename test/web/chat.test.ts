@@ -112,11 +112,16 @@ describe('web app in Chromium', { skip }, () => {
     await bob.page.waitForFunction(() => !document.querySelector('[role=log]')?.textContent?.includes('a typo to delete'), undefined, { timeout: 10_000 });
     assert.equal(await log(bob).locator('.msg--deleted').count(), 1);
     // Bob cannot delete Alice's message: no button offered.
-    const alicesMessage = log(bob).locator('.msg').filter({ has: bob.page.locator('.msg__body', { hasText: 'Hello Bob' }) });
+    const alicesMessage = log(bob)
+      .locator('.msg')
+      .filter({ has: bob.page.locator('.msg__body', { hasText: 'Hello Bob' }) });
     assert.equal(await alicesMessage.count(), 1);
     assert.equal(await alicesMessage.getByRole('button', { name: 'Delete' }).count(), 0);
 
-    for (const [p, name] of [[alice, 'chat-desktop.png'], [bob, 'chat-phone.png']] as const) {
+    for (const [p, name] of [
+      [alice, 'chat-desktop.png'],
+      [bob, 'chat-phone.png'],
+    ] as const) {
       const file = screenshotPath(name);
       await p.page.screenshot({ path: file, fullPage: true });
       assert.ok(statSync(file).size > 1000, `${name} is not empty`);
@@ -142,7 +147,9 @@ describe('web app in Chromium', { skip }, () => {
             if (el.tagName === 'A' && el.hasAttribute('href') && !/^(https?|mailto):/i.test(el.getAttribute('href')!)) foreign.push(`href=${el.getAttribute('href')}`);
           }
         }
-        const handlers = Array.from(document.querySelectorAll('*')).filter((el) => el.getAttributeNames().some((a: string) => a.toLowerCase().startsWith('on'))).map((el) => el.tagName);
+        const handlers = Array.from(document.querySelectorAll('*'))
+          .filter((el) => el.getAttributeNames().some((a: string) => a.toLowerCase().startsWith('on')))
+          .map((el) => el.tagName);
         return {
           bodies: bodies.length,
           foreign,
@@ -156,7 +163,10 @@ describe('web app in Chromium', { skip }, () => {
       assert.deepEqual(report.handlers, [], 'no event handler attribute anywhere');
       assert.equal(report.frames, 0, 'no injected frame, object, inline script, base or meta');
       assert.equal(report.pwned, undefined);
-      assert.ok(report.texts.some((t) => t.includes('<script>alert(1)</script>')), 'script tags show as text');
+      assert.ok(
+        report.texts.some((t) => t.includes('<script>alert(1)</script>')),
+        'script tags show as text',
+      );
       assert.ok(report.bodies >= XSS_VECTORS.length, `${report.bodies} messages rendered`);
       assert.deepEqual(p.dialogs, [], 'no dialog fired');
       assert.deepEqual(p.foreign, [], 'no request to a foreign host');

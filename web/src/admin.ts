@@ -24,7 +24,17 @@ void (async () => {
 function consoleView(user: SessionUser): void {
   if (!user.roles.includes('admin')) {
     root.replaceChildren(
-      h('main', { class: 'auth-page' }, h('div', { class: 'card' }, h('h1', {}, 'Administrators only'), h('p', {}, `${user.name}, this console is for administrators.`), h('a', { href: '/', class: 'btn' }, 'Back to chat'))),
+      h(
+        'main',
+        { class: 'auth-page' },
+        h(
+          'div',
+          { class: 'card' },
+          h('h1', {}, 'Administrators only'),
+          h('p', {}, `${user.name}, this console is for administrators.`),
+          h('a', { href: '/', class: 'btn' }, 'Back to chat'),
+        ),
+      ),
     );
     return;
   }
@@ -41,7 +51,14 @@ function consoleView(user: SessionUser): void {
     h(
       'div',
       { class: 'shell' },
-      h('header', { class: 'topbar' }, h('span', { class: 'topbar__brand' }, 'Bulwark admin'), h('span', { class: 'topbar__user' }, user.name), h('a', { href: '/', class: 'btn btn--quiet' }, 'Chat'), logout),
+      h(
+        'header',
+        { class: 'topbar' },
+        h('span', { class: 'topbar__brand' }, 'Bulwark admin'),
+        h('span', { class: 'topbar__user' }, user.name),
+        h('a', { href: '/', class: 'btn btn--quiet' }, 'Chat'),
+        logout,
+      ),
       banner,
       h('main', { class: 'admin' }, form, h('section', { class: 'card' }, h('h2', {}, 'Live security alerts'), alertLog)),
     ),
@@ -84,7 +101,13 @@ function alertItem(event: SecurityAlertEvent): HTMLLIElement {
   return h(
     'li',
     { class: `alert alert--${/^[a-z]+$/.test(event.severity) ? event.severity : 'info'}` },
-    h('div', { class: 'alert__meta' }, h('time', { datetime: new Date(event.ts).toISOString() }, formatTime(event.ts)), h('span', { class: 'alert__severity' }, event.severity), h('strong', {}, event.type)),
+    h(
+      'div',
+      { class: 'alert__meta' },
+      h('time', { datetime: new Date(event.ts).toISOString() }, formatTime(event.ts)),
+      h('span', { class: 'alert__severity' }, event.severity),
+      h('strong', {}, event.type),
+    ),
     who ? h('p', {}, who) : null,
     event.detail ? h('pre', { class: 'alert__detail' }, JSON.stringify(event.detail, null, 1)) : null,
   );

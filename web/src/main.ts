@@ -79,11 +79,22 @@ function chat(user: SessionUser): void {
     h('label', { class: 'check' }, privateBox, h('span', {}, 'Private room')),
     h('div', { class: 'room-form__actions' }, createBtn, joinBtn),
   );
-  const sidebar = h('aside', { class: 'sidebar sidebar--open', id: 'sidebar' }, h('h2', { class: 'sidebar__title' }, 'Rooms'), h('nav', { 'aria-label': 'Rooms' }, roomList), roomForm);
+  const sidebar = h(
+    'aside',
+    { class: 'sidebar sidebar--open', id: 'sidebar' },
+    h('h2', { class: 'sidebar__title' }, 'Rooms'),
+    h('nav', { 'aria-label': 'Rooms' }, roomList),
+    roomForm,
+  );
 
   const title = h('h2', { class: 'room__title' }, 'Pick or create a room');
   const inviteInput = h('input', { name: 'invite', autocomplete: 'off', autocapitalize: 'none', maxlength: '128' });
-  const inviteForm = h('form', { class: 'invite', hidden: true }, field('Invite user', inviteInput, 'field field--inline'), h('button', { type: 'submit', class: 'btn' }, 'Invite'));
+  const inviteForm = h(
+    'form',
+    { class: 'invite', hidden: true },
+    field('Invite user', inviteInput, 'field field--inline'),
+    h('button', { type: 'submit', class: 'btn' }, 'Invite'),
+  );
   const older = h('button', { type: 'button', class: 'btn btn--quiet older', hidden: true }, 'Load older');
   const log = h('div', { role: 'log', 'aria-label': 'Conversation', class: 'log', tabindex: '0' });
   const feedback = h('p', { role: 'alert', class: 'feedback' });
@@ -215,7 +226,12 @@ function chat(user: SessionUser): void {
       actions.append(del);
     }
     li.replaceChildren(
-      h('div', { class: 'msg__meta' }, h('span', { class: 'msg__author' }, message.user.name), h('time', { class: 'msg__time', datetime: new Date(message.ts).toISOString() }, formatTime(message.ts))),
+      h(
+        'div',
+        { class: 'msg__meta' },
+        h('span', { class: 'msg__author' }, message.user.name),
+        h('time', { class: 'msg__time', datetime: new Date(message.ts).toISOString() }, formatTime(message.ts)),
+      ),
       ...(quote ? [quote] : []),
       body,
       actions,
@@ -324,7 +340,12 @@ function chat(user: SessionUser): void {
     const pending = h(
       'li',
       { class: 'msg msg--mine msg--pending', 'data-pending': id },
-      h('div', { class: 'msg__meta' }, h('span', { class: 'msg__author' }, user.name), h('span', { class: 'msg__time' }, client.state === 'open' ? 'sending…' : 'waiting for connection…')),
+      h(
+        'div',
+        { class: 'msg__meta' },
+        h('span', { class: 'msg__author' }, user.name),
+        h('span', { class: 'msg__time' }, client.state === 'open' ? 'sending…' : 'waiting for connection…'),
+      ),
       h('p', { class: 'msg__body' }, text),
     );
     v.list.append(pending);
