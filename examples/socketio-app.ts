@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Server } from 'socket.io';
 import { z } from 'zod';
-import { createGuard, type ConfigInput } from '../src/guard/index.js';
+import { createGuard, type ConfigInput } from '../src/embed/index.js';
 
 const ChatSend = z.strictObject({ id: z.string().regex(/^[\w-]{1,64}$/), room: z.string().regex(/^[\w-]{1,64}$/), text: z.string().max(4000), ts: z.number().int().optional() });
 const Join = z.strictObject({ room: z.string().regex(/^[\w-]{1,64}$/) });

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createGuard, type ConfigInput } from '../src/guard/index.js';
+import { createGuard, type ConfigInput } from '../src/embed/index.js';
 
 export async function start(config: ConfigInput, port = 0) {
   const guard = await createGuard(config);

@@ -26,7 +26,7 @@ import { normalizeOrigin, originGuard } from './guards/handshake/origin.js';
 import { handshakeRateGuard } from './guards/handshake/rate.js';
 import { subprotocolGuard } from './guards/handshake/subprotocol.js';
 import { tokenGuard } from './guards/handshake/token.js';
-import { FramePipeline } from './guards/pipeline.js';
+import { FramePipeline } from './pipeline/frame-pipeline.js';
 import { RateLimits } from './guards/rate-limits.js';
 import { createFrameGuards } from './guards/frame/index.js';
 import { createLogger } from './observability/log.js';
@@ -45,7 +45,8 @@ import { registerStatic } from './transport/static.js';
 import { clientIp } from './transport/client-ip.js';
 import { Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
-import { Hub } from './transport/hub.js';
+import { Hub } from './fanout/hub.js';
+import { deliverBusToHub } from './fanout/bus-delivery.js';
 import { securityHeaderLines } from './transport/security-headers.js';
 import { WsTransport } from './transport/ws.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
@@ -119,14 +120,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const rateLimits = new RateLimits(config.rateLimits, cluster?.limiterFactory);
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
-  bus.attach((envelope) => {
-    // A ban or revocation made on another node joins this node's sets as it arrives.
-    const effect = envelope.effect;
-    if (effect?.ban) bans.adopt(effect.ban);
-    if (effect?.revocation) revocations.adopt(effect.revocation.jti, effect.revocation.expiresAt);
-    if (effect && !envelope.frame && !effect.close && effect.leave === undefined) return;
-    hub.deliver(envelope);
-  });
+  deliverBusToHub(bus, hub, bans, revocations);
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);

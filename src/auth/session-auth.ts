@@ -9,7 +9,7 @@ import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityAudit } from '../security/audit.js';
 import type { SecurityEventType } from '../security/events.js';
 import type { Connection } from '../transport/connection.js';
-import type { Hub } from '../transport/hub.js';
+import type { Hub } from '../fanout/hub.js';
 import type { Identity, TokenFailure, TokenVerifier } from './jwt.js';
 
 export interface Denial {

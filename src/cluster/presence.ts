@@ -12,7 +12,7 @@
 import type { Redis } from 'ioredis';
 import type { AdmissionCheck } from '../auth/session-auth.js';
 import { CLOSE } from '../protocol/close-codes.js';
-import { Hub, type Peer } from '../transport/hub.js';
+import { Hub, type Peer } from '../fanout/hub.js';
 
 const RESERVE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])

@@ -7,7 +7,7 @@ import type { Identity } from '../auth/jwt.js';
 import type { Principal, Session } from '../domain/session.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { ServerFrame } from '../protocol/frames.js';
-import type { Hub, Peer } from './hub.js';
+import type { Hub, Peer } from '../fanout/hub.js';
 
 /** What a transport provides to write to the client. */
 export interface Outbound {

@@ -20,7 +20,7 @@ import type { Denial, SessionAuth } from '../auth/session-auth.js';
 import type { Config } from '../config/schema.js';
 import type { HandshakeGuard, HandshakeRefusal, HandshakeRequest } from '../guards/handshake/types.js';
 import { normalizeOrigin } from '../guards/handshake/origin.js';
-import type { FramePipeline } from '../guards/pipeline.js';
+import type { FramePipeline } from '../pipeline/frame-pipeline.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/errors.js';
@@ -28,7 +28,7 @@ import type { ServerFrame } from '../protocol/frames.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { clientIp } from './client-ip.js';
 import { Connection, type ConnectionHooks } from './connection.js';
-import type { Hub } from './hub.js';
+import type { Hub } from '../fanout/hub.js';
 import { securityHeaders } from './security-headers.js';
 
 export const SOCKETIO_PATH = '/socket.io/';

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { SessionAuth } from '../auth/session-auth.js';
 import type { Config } from '../config/schema.js';
-import type { FramePipeline } from '../guards/pipeline.js';
+import type { FramePipeline } from '../pipeline/frame-pipeline.js';
 import type { HandshakeGuard, HandshakeRefusal, HandshakeRequest } from '../guards/handshake/types.js';
 import { SUBPROTOCOL } from '../guards/handshake/subprotocol.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -19,9 +19,9 @@ import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { clientIp } from './client-ip.js';
 import { Connection, type ConnectionHooks } from './connection.js';
-import type { Hub } from './hub.js';
+import type { Hub } from '../fanout/hub.js';
 import { securityHeaderLines } from './security-headers.js';
-import { TurnWriter } from './turn-writer.js';
+import { TurnWriter } from '../fanout/turn-writer.js';
 import type { Socket } from 'node:net';
 
 export interface WsTransportDeps {

@@ -45,7 +45,7 @@ import { handshakeRateGuard } from '../guards/handshake/rate.js';
 import { BEARER_PREFIX } from '../guards/handshake/subprotocol.js';
 import { findEarlyToken } from '../guards/handshake/token.js';
 import type { HandshakeGuard, HandshakeRefusal, HandshakeRequest } from '../guards/handshake/types.js';
-import { INBOX_HIGH_WATER } from '../guards/pipeline.js';
+import { INBOX_HIGH_WATER } from '../pipeline/frame-pipeline.js';
 import { RateLimits } from '../guards/rate-limits.js';
 import { Metrics } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
@@ -59,7 +59,7 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import type { SecurityEventRecord, Store } from '../store/store.js';
 import { clientIp } from '../transport/client-ip.js';
 import { Connection, type Outbound } from '../transport/connection.js';
-import { Hub } from '../transport/hub.js';
+import { Hub } from '../fanout/hub.js';
 import { pendingBytes } from '../transport/socketio.js';
 
 export type { Config, ConfigInput } from '../config/schema.js';

@@ -16,10 +16,10 @@ import type { ClientFrame, ErrorFrame, ServerFrame } from '../protocol/frames.js
 import type { SecurityAudit } from '../security/audit.js';
 import type { SecurityEventType } from '../security/events.js';
 import type { Connection, DecodedFrame, Inbound } from '../transport/connection.js';
-import { checkFrame, parseFrame, replyId } from './frame/parse.js';
-import { validateFrame } from './frame/schema.js';
-import type { FrameContext, FrameGuard } from './frame/types.js';
-import { runFrameGuards } from './frame/run.js';
+import { checkFrame, parseFrame, replyId } from '../guards/frame/parse.js';
+import { validateFrame } from '../guards/frame/schema.js';
+import type { FrameContext, FrameGuard } from '../guards/frame/types.js';
+import { runFrameGuards } from '../guards/frame/run.js';
 
 export type Dispatch = (conn: Connection, frame: ClientFrame) => Promise<Reply> | Reply;
 

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { io, type Socket } from 'socket.io-client';
 import { mintToken } from '../../src/auth/jwt.js';
 import { AuthSchema } from '../../src/config/schema.js';
-import type { SecurityEventRecord } from '../../src/guard/index.js';
+import type { SecurityEventRecord } from '../../src/embed/index.js';
 import { start as startSocketIoApp } from '../../examples/socketio-app.js';
 import { start as startWsApp } from '../../examples/ws-app.js';
 

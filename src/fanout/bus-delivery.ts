@@ -1,0 +1,21 @@
+/**
+ * The bus → hub edge of fan-out: every envelope published on any node (or on this node's
+ * in-process bus) arrives here and is written to this node's connections. A ban or revocation
+ * made on another node rides the same envelope and joins this node's sets as it arrives, before
+ * any frame it carries is delivered.
+ */
+import type { Revocations } from '../auth/revocation.js';
+import type { Bus } from '../bus/bus.js';
+import type { Bans } from '../security/bans.js';
+import type { Hub } from './hub.js';
+
+export function deliverBusToHub(bus: Bus, hub: Hub, bans: Bans, revocations: Revocations): void {
+  bus.attach(function busDelivery(envelope) {
+    const effect = envelope.effect;
+    if (effect?.ban) bans.adopt(effect.ban);
+    if (effect?.revocation) revocations.adopt(effect.revocation.jti, effect.revocation.expiresAt);
+    // An envelope that only carries a record (no frame, no close, no leave) has nothing to deliver.
+    if (effect && !envelope.frame && !effect.close && effect.leave === undefined) return;
+    hub.deliver(envelope);
+  });
+}
