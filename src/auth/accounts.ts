@@ -1,8 +1,11 @@
 /**
- * Built-in accounts for the web app: registration, login with brute-force protection, short
- * access JWTs, rotating refresh tokens stored hashed, reuse detection that revokes the whole
- * family, and logout. Login answers never reveal whether a username exists: an unknown name costs
- * the same scrypt work and gets the same answer as a wrong password.
+ * Built-in accounts for the web app: registration (open, by invitation or closed), login with
+ * brute-force protection, short access JWTs, rotating refresh tokens stored hashed, reuse
+ * detection that revokes the whole family, and logout. Login answers never reveal whether a
+ * username exists: an unknown name costs the same scrypt work and gets the same answer as a wrong
+ * password. An account's id is `acct:<username>` (src/auth/identity.ts), a namespace token
+ * subjects of other issuers cannot enter, so registering a name never takes over a token
+ * subject's rooms and history.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -11,6 +14,8 @@ import type { SecurityAudit } from '../security/audit.js';
 import type { Store, UserRecord } from '../store/store.js';
 import type { RateLimiter } from '../guards/rate-limits.js';
 import { mintToken } from './jwt.js';
+import { accountId } from './identity.js';
+import { inviteHash, looksLikeInvite } from './invites.js';
 import { DUMMY_HASH_PROMISE, USERNAME, hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import type { Revocations } from './revocation.js';
 
@@ -24,7 +29,7 @@ export interface Session {
 
 export type AccountResult =
   | { ok: true; session: Session }
-  | { ok: false; status: 400 | 401 | 409 | 429; error: string; message: string; retryAfterMs?: number; details?: Array<{ path: string; message: string }> };
+  | { ok: false; status: 400 | 401 | 403 | 409 | 429; error: string; message: string; retryAfterMs?: number; details?: Array<{ path: string; message: string }> };
 
 /** Consecutive failed logins for one username before it is locked, and for how long. */
 export const USERNAME_MAX_FAILS = 5;
@@ -57,6 +62,11 @@ export class Accounts {
     });
   }
 
+  /** Who may register (`accounts.registration`), for the sign-in page. */
+  get registration(): Config['accounts']['registration'] {
+    return this.config.accounts.registration;
+  }
+
   private async issue(user: Pick<UserRecord, 'id' | 'name' | 'roles'>, family: string): Promise<Session> {
     const now = Date.now();
     const ttl = this.config.auth.accessTokenTtlMs;
@@ -80,9 +90,14 @@ export class Accounts {
     return { ok: false, status: 429, error: 'RATE_LIMITED', message: 'Too many attempts; try again later.', retryAfterMs: verdict.retryAfterMs };
   }
 
-  async register(input: { username: unknown; password: unknown }, ip: string): Promise<AccountResult> {
+  async register(input: { username: unknown; password: unknown; invite?: unknown }, ip: string): Promise<AccountResult> {
+    const mode = this.config.accounts.registration;
     const limited = await this.ipAllowed(ip);
     if (limited) return limited;
+    if (mode === 'closed') {
+      this.audit.emit('register_refused', { ip, detail: { reason: 'closed' } });
+      return { ok: false, status: 403, error: 'FORBIDDEN', message: 'Registration is closed on this server. Ask an administrator for an account.' };
+    }
     const details: Array<{ path: string; message: string }> = [];
     const username = typeof input.username === 'string' ? input.username.trim().toLowerCase() : '';
     const password = typeof input.password === 'string' ? input.password : '';
@@ -93,8 +108,27 @@ export class Accounts {
       this.audit.emit('register_refused', { ip, detail: { reason: 'policy', fields: details.map((d) => d.path) } });
       return { ok: false, status: 400, error: 'INVALID_PAYLOAD', message: 'The username or password is not acceptable.', details };
     }
-    const user: UserRecord = { id: username, name: username, passwordHash: await hashPassword(password), roles: [], createdAt: Date.now() };
+    const id = accountId(username);
+    const now = Date.now();
+    let claimed: string | undefined;
+    if (mode === 'invite') {
+      // One code, one account: claimed atomically before the account exists, given back if it cannot.
+      const code = input.invite;
+      if (!looksLikeInvite(code) || !(await this.store.claimInvite((claimed = inviteHash(code)), id, now))) {
+        this.audit.emit('register_refused', { ip, detail: { reason: code === undefined || code === '' ? 'invite_required' : 'invite_invalid' } });
+        return {
+          ok: false,
+          status: 403,
+          error: 'FORBIDDEN',
+          message:
+            code === undefined || code === '' ? 'An invitation code is required to create an account.' : 'That invitation code is not valid: it is mistyped, used or expired.',
+          details: [{ path: 'invite', message: 'a valid, unused invitation code is required' }],
+        };
+      }
+    }
+    const user: UserRecord = { id, name: username, passwordHash: await hashPassword(password), roles: [], createdAt: now };
     if (!(await this.store.createUser(user))) {
+      if (claimed) await this.store.releaseInvite(claimed);
       this.audit.emit('register_refused', { ip, detail: { reason: 'taken' } });
       return { ok: false, status: 409, error: 'CONFLICT', message: 'That username is not available.' };
     }
@@ -111,7 +145,7 @@ export class Accounts {
       this.audit.emit('login_locked', { ip, detail: { scope: 'username', username } });
       return { ok: false, status: 429, error: 'RATE_LIMITED', message: 'Too many attempts; try again later.', retryAfterMs: Math.max(1, lock.msBeforeNext) };
     }
-    const user = USERNAME.test(username) ? await this.store.getUser(username) : undefined;
+    const user = USERNAME.test(username) ? await this.store.getUser(accountId(username)) : undefined;
     const valid = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user || !valid) {
       try {
@@ -123,6 +157,11 @@ export class Accounts {
       return { ok: false, status: 401, error: 'UNAUTHENTICATED', message: INVALID_LOGIN };
     }
     await this.failsByUsername.delete(username);
+    // Said only to someone who knows the password: a guesser learns nothing about the account.
+    if (user.disabled) {
+      this.audit.emit('login_failed', { ip, user: user.id, detail: { username, reason: 'disabled' } });
+      return { ok: false, status: 403, error: 'FORBIDDEN', message: 'This account is disabled. Ask an administrator.' };
+    }
     return { ok: true, session: await this.issue(user, randomUUID()) };
   }
 
@@ -139,7 +178,7 @@ export class Accounts {
       return denied;
     }
     const user = await this.store.getUser(record.userId);
-    if (!user) return denied;
+    if (!user || user.disabled) return denied;
     return { ok: true, session: await this.issue(user, record.family) };
   }
 

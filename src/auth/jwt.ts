@@ -7,6 +7,7 @@ import { SignJWT, jwtVerify, errors, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { VerifyKey } from './keys.js';
+import { ACCOUNT_PREFIX, leadingLabel } from './identity.js';
 
 export interface Identity {
   id: string;
@@ -17,11 +18,19 @@ export interface Identity {
   jti?: string | undefined;
 }
 
-export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'no_key';
+export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'reserved_subject' | 'no_key';
 
 export type TokenVerdict = { ok: true; identity: Identity } | { ok: false; reason: TokenFailure };
 
 const MAX_NAME = 64;
+
+/**
+ * Whether a subject may be used by this key: `acct:` ids belong to the built-in accounts, whose
+ * tokens only the server's own HMAC key signs (src/auth/identity.ts).
+ */
+function subjectAllowed(sub: string, ownsAccounts: boolean): boolean {
+  return ownsAccounts || leadingLabel(sub) !== ACCOUNT_PREFIX;
+}
 
 function toIdentity(payload: JWTPayload): Identity | null {
   const sub = payload.sub;
@@ -65,7 +74,9 @@ export class TokenVerifier {
       // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
       if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };
       const identity = toIdentity(payload);
-      return identity ? { ok: true, identity } : { ok: false, reason: 'bad_claims' };
+      if (!identity) return { ok: false, reason: 'bad_claims' };
+      if (!subjectAllowed(identity.id, this.key.kind === 'secret')) return { ok: false, reason: 'reserved_subject' };
+      return { ok: true, identity };
     } catch (error) {
       return { ok: false, reason: classify(error) };
     }

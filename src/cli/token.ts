@@ -2,12 +2,18 @@
 import { loadConfig } from '../config/load.js';
 import { hmacSecret } from '../auth/keys.js';
 import { mintToken, parseDuration } from '../auth/jwt.js';
+import { ACCOUNT_PREFIX, leadingLabel } from '../auth/identity.js';
 import { splitArgs } from './args.js';
 
 export async function token(args: string[]): Promise<number> {
   const { options, config: rest } = splitArgs(args, ['sub', 'name', 'roles', 'ttl']);
   if (!options.sub) {
     console.error('usage: bulwark token --sub ID [--name NAME] [--roles a,b] [--ttl 15m]');
+    return 1;
+  }
+  if (leadingLabel(options.sub) === ACCOUNT_PREFIX) {
+    // acct: ids are the built-in accounts' (src/auth/identity.ts); their tokens come from a login.
+    console.error('bulwark token: "acct:" subjects belong to built-in accounts; manage them with bulwark users');
     return 1;
   }
   const config = loadConfig({ args: rest });

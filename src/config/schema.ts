@@ -160,6 +160,18 @@ export const ConfigSchema = z.strictObject({
       maxTracked: positiveInt.default(100_000),
     })
     .default({ threshold: 100, windowMs: 600_000, banProxyIps: false, maxTracked: 100_000 }),
+  accounts: z
+    .strictObject({
+      /**
+       * Who may create a built-in account through `POST /api/auth/register`: anyone (`open`), only
+       * holders of an invitation code (`invite`), or nobody (`closed`; operators still create
+       * accounts with `bulwark users create`). @default "invite"
+       */
+      registration: z.enum(['open', 'invite', 'closed']).default('invite'),
+      /** How long an invitation code stays valid unless its creator says otherwise. @default 604800000 */
+      inviteTtlMs: positiveInt.default(7 * 24 * 3600_000),
+    })
+    .default({ registration: 'invite', inviteTtlMs: 7 * 24 * 3600_000 }),
   alerts: z
     .strictObject({
       /** Live `security.alert` frames per second to admins; the rest are counted and summarized. @default 5 */

@@ -14,8 +14,12 @@ import { plainCodec, type TextCodec } from './text-codec.js';
 import type {
   BanKind,
   BanRecord,
+  InviteRecord,
   RefreshTokenRecord,
+  RevocationKind,
   RevocationRecord,
+  UserChanges,
+  UserQuery,
   UserRecord,
   HistoryPage,
   HistoryQuery,
@@ -32,6 +36,33 @@ import { migrate } from './postgres/migrate.js';
 import { LOG_LOCK, noNul, Q, query, types, type Queryable } from './postgres/queries.js';
 
 export { PostgresStoreError } from './postgres/errors.js';
+
+interface UserRow {
+  id: string;
+  name: string;
+  password_hash: string;
+  roles: string;
+  created_at: number;
+  disabled: boolean;
+}
+
+function toUser(row: UserRow): UserRecord {
+  return { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at, disabled: row.disabled };
+}
+
+interface InviteRow {
+  id: string;
+  hash: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+function toInvite(row: InviteRow): InviteRecord {
+  return { id: row.id, hash: row.hash, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at, usedBy: row.used_by };
+}
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -251,15 +282,67 @@ export class PostgresStore implements Store {
 
   createUser(user: UserRecord): Promise<boolean> {
     return this.enqueue({
-      run: async (c) => ((await query(c, Q.insertUser, [user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt])).rowCount ?? 0) > 0,
+      run: async (c) => {
+        const created = ((await query(c, Q.insertUser, [user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt])).rowCount ?? 0) > 0;
+        if (created && user.disabled) await query(c, Q.updateUser, [user.id, null, true, null]);
+        return created;
+      },
     });
   }
 
   getUser(id: string): Promise<UserRecord | undefined> {
     return this.read(async (db) => {
-      const row = (await query<{ id: string; name: string; password_hash: string; roles: string; created_at: number }>(db, Q.userById, [id])).rows[0];
-      return row && { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at };
+      const row = (await query<UserRow>(db, Q.userById, [id])).rows[0];
+      return row && toUser(row);
     });
+  }
+
+  listUsers(q: UserQuery): Promise<UserRecord[]> {
+    return this.read(async (db) => (await query<UserRow>(db, Q.listUsers, [q.after ?? '', noNul((q.search ?? '').toLowerCase()), q.limit])).rows.map(toUser));
+  }
+
+  updateUser(id: string, changes: UserChanges): Promise<boolean> {
+    return this.enqueue({
+      run: async (c) =>
+        ((await query(c, Q.updateUser, [id, changes.roles ? JSON.stringify(changes.roles) : null, changes.disabled ?? null, changes.passwordHash ?? null])).rowCount ?? 0) > 0,
+    });
+  }
+
+  revokeUserRefreshTokens(userId: string): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.revokeUserRefresh, [userId]);
+      },
+    });
+  }
+
+  createInvite(invite: Omit<InviteRecord, 'usedAt' | 'usedBy'>): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.insertInvite, [invite.id, invite.hash, invite.createdBy, invite.createdAt, invite.expiresAt]);
+      },
+    });
+  }
+
+  listInvites(limit: number): Promise<InviteRecord[]> {
+    return this.read(async (db) => (await query<InviteRow>(db, Q.listInvites, [limit])).rows.map(toInvite));
+  }
+
+  claimInvite(hash: string, userId: string, now: number): Promise<boolean> {
+    // The row lock makes this atomic across nodes: of two racing registrations, one claims the code.
+    return this.enqueue({ run: async (c) => ((await query(c, Q.claimInvite, [now, userId, hash])).rowCount ?? 0) > 0 });
+  }
+
+  releaseInvite(hash: string): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.releaseInvite, [hash]);
+      },
+    });
+  }
+
+  revokeInvite(id: string): Promise<boolean> {
+    return this.enqueue({ run: async (c) => ((await query(c, Q.revokeInvite, [id])).rowCount ?? 0) > 0 });
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void> {
@@ -299,19 +382,19 @@ export class PostgresStore implements Store {
    * serializes inserters from id allocation to commit.
    */
 
-  addRevocation(jti: string, expiresAt: number): Promise<void> {
+  addRevocation(jti: string, expiresAt: number, kind: RevocationKind = 'jti', at = 0): Promise<void> {
     return this.enqueue({
       run: async (c) => {
         await query(c, Q.logLock, [LOG_LOCK]);
-        await query(c, Q.insertRevocation, [jti, expiresAt]);
+        await query(c, Q.insertRevocation, [noNul(jti), expiresAt, kind, at]);
       },
     });
   }
 
   revocationsAfter(afterId: number, now: number): Promise<RevocationRecord[]> {
     return this.read(async (db) => {
-      const { rows } = await query<{ id: number; jti: string; expires_at: number }>(db, Q.revocationsAfter, [afterId, now]);
-      return rows.map((r) => ({ id: r.id, jti: r.jti, expiresAt: r.expires_at }));
+      const { rows } = await query<{ id: number; jti: string; expires_at: number; kind: RevocationKind; at: number }>(db, Q.revocationsAfter, [afterId, now]);
+      return rows.map((r) => ({ id: r.id, jti: r.jti, expiresAt: r.expires_at, kind: r.kind, at: r.at }));
     });
   }
 

@@ -16,8 +16,12 @@ import { RoomGoneError } from './errors.js';
 import type {
   BanKind,
   BanRecord,
+  InviteRecord,
   RefreshTokenRecord,
+  RevocationKind,
   RevocationRecord,
+  UserChanges,
+  UserQuery,
   UserRecord,
   HistoryPage,
   HistoryQuery,
@@ -28,6 +32,33 @@ import type {
   Store,
   StoredMessage,
 } from './store.js';
+
+interface UserRow {
+  id: string;
+  name: string;
+  password_hash: string;
+  roles: string;
+  created_at: number;
+  disabled: number;
+}
+
+function toUser(row: UserRow): UserRecord {
+  return { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at, disabled: row.disabled === 1 };
+}
+
+interface InviteRow {
+  id: string;
+  hash: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+function toInvite(row: InviteRow): InviteRecord {
+  return { id: row.id, hash: row.hash, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at, usedBy: row.used_by };
+}
 
 interface EventRow {
   ts: number;
@@ -93,6 +124,16 @@ export class SqliteStore implements Store {
     eventsSince: Statement;
     insertUser: Statement;
     userById: Statement;
+    listUsers: Statement;
+    setRoles: Statement;
+    setDisabled: Statement;
+    setPassword: Statement;
+    revokeUserRefresh: Statement;
+    insertInvite: Statement;
+    listInvites: Statement;
+    claimInvite: Statement;
+    releaseInvite: Statement;
+    revokeInvite: Statement;
     insertRefresh: Statement;
     refreshByHash: Statement;
     useRefresh: Statement;
@@ -153,13 +194,23 @@ export class SqliteStore implements Store {
       insertEvent: db.prepare('INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES (?, ?, ?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?'),
       insertUser: db.prepare('INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
-      userById: db.prepare('SELECT id, name, password_hash, roles, created_at FROM users WHERE id = ?'),
+      userById: db.prepare('SELECT id, name, password_hash, roles, created_at, disabled FROM users WHERE id = ?'),
+      listUsers: db.prepare('SELECT id, name, password_hash, roles, created_at, disabled FROM users WHERE id > ? AND instr(name, ?) > 0 ORDER BY id LIMIT ?'),
+      setRoles: db.prepare('UPDATE users SET roles = ? WHERE id = ?'),
+      setDisabled: db.prepare('UPDATE users SET disabled = ? WHERE id = ?'),
+      setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE id = ?'),
+      revokeUserRefresh: db.prepare('UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0'),
+      insertInvite: db.prepare('INSERT INTO invites (id, hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
+      listInvites: db.prepare('SELECT id, hash, created_by, created_at, expires_at, used_at, used_by FROM invites ORDER BY created_at DESC, id LIMIT ?'),
+      claimInvite: db.prepare('UPDATE invites SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?'),
+      releaseInvite: db.prepare('UPDATE invites SET used_at = NULL, used_by = NULL WHERE hash = ?'),
+      revokeInvite: db.prepare('UPDATE invites SET expires_at = 0 WHERE id = ? AND used_at IS NULL AND expires_at > 0'),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
       refreshByHash: db.prepare('SELECT hash, family, user_id, expires_at, used_at, revoked FROM refresh_tokens WHERE hash = ?'),
       useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND revoked = 0'),
       revokeFamily: db.prepare('UPDATE refresh_tokens SET revoked = 1 WHERE family = ?'),
-      insertRevocation: db.prepare('INSERT INTO revocations (jti, expires_at) VALUES (?, ?)'),
-      revocationsAfter: db.prepare('SELECT id, jti, expires_at FROM revocations WHERE id > ? AND expires_at > ? ORDER BY id LIMIT 10000'),
+      insertRevocation: db.prepare('INSERT INTO revocations (jti, expires_at, kind, at) VALUES (?, ?, ?, ?)'),
+      revocationsAfter: db.prepare('SELECT id, jti, expires_at, kind, at FROM revocations WHERE id > ? AND expires_at > ? ORDER BY id LIMIT 10000'),
       insertBan: db.prepare('INSERT INTO bans (kind, value, until, level, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
       bansAfter: db.prepare('SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > ? ORDER BY id LIMIT 10000'),
     };
@@ -345,14 +396,62 @@ export class SqliteStore implements Store {
   }
 
   createUser(user: UserRecord): Promise<boolean> {
-    return this.batcher.enqueue(() => this.sql.insertUser.run(user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt).changes > 0);
+    return this.batcher.enqueue(() => {
+      if (this.sql.insertUser.run(user.id, user.name, user.passwordHash, JSON.stringify(user.roles), user.createdAt).changes === 0) return false;
+      if (user.disabled) this.sql.setDisabled.run(1, user.id);
+      return true;
+    });
   }
 
   getUser(id: string): Promise<UserRecord | undefined> {
     return this.read(() => {
-      const row = this.sql.userById.get(id) as { id: string; name: string; password_hash: string; roles: string; created_at: number } | undefined;
-      return row && { id: row.id, name: row.name, passwordHash: row.password_hash, roles: JSON.parse(row.roles) as string[], createdAt: row.created_at };
+      const row = this.sql.userById.get(id) as UserRow | undefined;
+      return row && toUser(row);
     });
+  }
+
+  listUsers(query: UserQuery): Promise<UserRecord[]> {
+    return this.read(() => (this.sql.listUsers.all(query.after ?? '', (query.search ?? '').toLowerCase(), query.limit) as UserRow[]).map(toUser));
+  }
+
+  updateUser(id: string, changes: UserChanges): Promise<boolean> {
+    return this.batcher.enqueue(() => {
+      if (this.sql.userById.get(id) === undefined) return false;
+      if (changes.roles) this.sql.setRoles.run(JSON.stringify(changes.roles), id);
+      if (changes.disabled !== undefined) this.sql.setDisabled.run(changes.disabled ? 1 : 0, id);
+      if (changes.passwordHash !== undefined) this.sql.setPassword.run(changes.passwordHash, id);
+      return true;
+    });
+  }
+
+  revokeUserRefreshTokens(userId: string): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.revokeUserRefresh.run(userId);
+    });
+  }
+
+  createInvite(invite: Omit<InviteRecord, 'usedAt' | 'usedBy'>): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.insertInvite.run(invite.id, invite.hash, invite.createdBy, invite.createdAt, invite.expiresAt);
+    });
+  }
+
+  listInvites(limit: number): Promise<InviteRecord[]> {
+    return this.read(() => (this.sql.listInvites.all(limit) as InviteRow[]).map(toInvite));
+  }
+
+  claimInvite(hash: string, userId: string, now: number): Promise<boolean> {
+    return this.batcher.enqueue(() => this.sql.claimInvite.run(now, userId, hash, now).changes > 0);
+  }
+
+  releaseInvite(hash: string): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.releaseInvite.run(hash);
+    });
+  }
+
+  revokeInvite(id: string): Promise<boolean> {
+    return this.batcher.enqueue(() => this.sql.revokeInvite.run(id).changes > 0);
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void> {
@@ -378,15 +477,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  addRevocation(jti: string, expiresAt: number): Promise<void> {
+  addRevocation(jti: string, expiresAt: number, kind: RevocationKind = 'jti', at = 0): Promise<void> {
     return this.batcher.enqueue(() => {
-      this.sql.insertRevocation.run(jti, expiresAt);
+      this.sql.insertRevocation.run(jti, expiresAt, kind, at);
     });
   }
 
   revocationsAfter(afterId: number, now: number): Promise<RevocationRecord[]> {
-    const rows = this.sql.revocationsAfter.all(afterId, now) as Array<{ id: number; jti: string; expires_at: number }>;
-    return Promise.resolve(rows.map((r) => ({ id: r.id, jti: r.jti, expiresAt: r.expires_at })));
+    const rows = this.sql.revocationsAfter.all(afterId, now) as Array<{ id: number; jti: string; expires_at: number; kind: RevocationKind; at: number }>;
+    return Promise.resolve(rows.map((r) => ({ id: r.id, jti: r.jti, expiresAt: r.expires_at, kind: r.kind, at: r.at })));
   }
 
   addBan(ban: Omit<BanRecord, 'id'>): Promise<BanRecord> {

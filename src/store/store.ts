@@ -76,12 +76,45 @@ export interface SecurityEventRecord {
 }
 
 export interface UserRecord {
-  /** Lower-case username; also the JWT `sub`. */
+  /**
+   * `acct:<username>` (src/auth/identity.ts): the JWT `sub` of the account's tokens, in a
+   * namespace no token subject of another issuer can enter.
+   */
   id: string;
+  /** The lower-case username: the handle people log in with and see. */
   name: string;
   passwordHash: string;
   roles: string[];
   createdAt: number;
+  /** A disabled account cannot log in or refresh; its sessions are closed. Absent means false. */
+  disabled?: boolean;
+}
+
+export interface UserQuery {
+  /** Only users whose id sorts after this one (paging). */
+  after?: string | undefined;
+  /** Case-insensitive substring of the username. */
+  search?: string | undefined;
+  limit: number;
+}
+
+export interface UserChanges {
+  roles?: string[];
+  disabled?: boolean;
+  passwordHash?: string;
+}
+
+/** An invitation to register (`accounts.registration: invite`); the code itself is never stored. */
+export interface InviteRecord {
+  /** Short public id, for listing and revoking. */
+  id: string;
+  /** SHA-256 of the code, hex. */
+  hash: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedBy: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -94,10 +127,21 @@ export interface RefreshTokenRecord {
   revoked: boolean;
 }
 
+/**
+ * What a revocation log entry revokes: one token (`jti`), every token of a refresh family (`sid`),
+ * every token of a user issued before `at` (`user`), or every token of a user while disabled
+ * (`disable`, lifted by a later `enable`).
+ */
+export type RevocationKind = 'jti' | 'sid' | 'user' | 'disable' | 'enable';
+
 export interface RevocationRecord {
   id: number;
+  /** The revoked value: a token id, a session family or a user id, by `kind`. */
   jti: string;
   expiresAt: number;
+  kind: RevocationKind;
+  /** `user`: tokens issued before this time (ms) are revoked. 0 otherwise. */
+  at: number;
 }
 
 export type BanKind = 'user' | 'ip';
@@ -141,6 +185,21 @@ export interface Store {
   /** False when the username is taken. */
   createUser(user: UserRecord): Promise<boolean>;
   getUser(id: string): Promise<UserRecord | undefined>;
+  /** Users ordered by id. */
+  listUsers(query: UserQuery): Promise<UserRecord[]>;
+  /** False when there is no such user. */
+  updateUser(id: string, changes: UserChanges): Promise<boolean>;
+  /** Revokes every refresh token of a user (all families). */
+  revokeUserRefreshTokens(userId: string): Promise<void>;
+  createInvite(invite: Omit<InviteRecord, 'usedAt' | 'usedBy'>): Promise<void>;
+  /** Newest first. */
+  listInvites(limit: number): Promise<InviteRecord[]>;
+  /** Atomically marks an unused, unexpired invite used by `userId`; false otherwise. */
+  claimInvite(hash: string, userId: string, now: number): Promise<boolean>;
+  /** Gives back a claimed invite whose registration failed. */
+  releaseInvite(hash: string): Promise<void>;
+  /** Expires an invite at once; false when there is no such unused invite. */
+  revokeInvite(id: string): Promise<boolean>;
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void>;
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
   /** Atomically marks a refresh token used; false when it was already used or revoked (reuse). */
@@ -148,7 +207,8 @@ export interface Store {
   revokeRefreshFamily(family: string): Promise<void>;
 
   // Revocations and bans: append-only logs that every node polls by id.
-  addRevocation(jti: string, expiresAt: number): Promise<void>;
+  /** `kind` defaults to `jti`; `at` (ms) is the issued-before time of a `user` revocation. */
+  addRevocation(jti: string, expiresAt: number, kind?: RevocationKind, at?: number): Promise<void>;
   /** Revocations with id > afterId that have not expired. */
   revocationsAfter(afterId: number, now: number): Promise<RevocationRecord[]>;
   addBan(ban: Omit<BanRecord, 'id'>): Promise<BanRecord>;

@@ -79,7 +79,13 @@ function registerAccountRoutes(app: FastifyInstance, deps: AuthRoutesDeps, accou
   app.post('/api/auth/register', async (req, reply) => {
     if (!sameSite(req, reply)) return reply;
     const b = body(req);
-    return send(reply, await accounts.register({ username: b.username, password: b.password }, deps.clientIp(req)), 201);
+    return send(reply, await accounts.register({ username: b.username, password: b.password, invite: b.invite }, deps.clientIp(req)), 201);
+  });
+
+  // What the sign-in page should offer: a registration form, one with an invitation code, or none.
+  app.get('/api/auth/options', async (_req, reply) => {
+    reply.header('Cache-Control', 'no-store');
+    return { registration: accounts.registration };
   });
 
   app.post('/api/auth/login', async (req, reply) => {

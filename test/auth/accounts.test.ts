@@ -41,7 +41,7 @@ function refreshCookieValue(reply: AuthReply): string {
   return decodeURIComponent(m[1]!);
 }
 
-const LOTS = { ...ROOMY, rateLimits: { ...ROOMY.rateLimits, login: { points: 10_000, durationMs: 60_000 } } };
+const LOTS = { ...ROOMY, accounts: { registration: 'open' }, rateLimits: { ...ROOMY.rateLimits, login: { points: 10_000, durationMs: 60_000 } } };
 
 describe('registration', () => {
   let server: TestServer;
@@ -55,7 +55,7 @@ describe('registration', () => {
   it('creates an account (201) with an access token and an HttpOnly, SameSite=Strict refresh cookie scoped to /api/auth', async () => {
     const reply = await post(server, 'register', { username: 'alice', password: 'tangerine-harbour-42' });
     assert.equal(reply.status, 201, reply.text);
-    assert.deepEqual(reply.body.user, { id: 'alice', name: 'alice', roles: [] });
+    assert.deepEqual(reply.body.user, { id: 'acct:alice', name: 'alice', roles: [] });
     const cookie = cookieOf(reply);
     assert.match(cookie, /(^|;\s*)HttpOnly(;|$)/i);
     assert.match(cookie, /(^|;\s*)SameSite=Strict(;|$)/i);
@@ -65,7 +65,7 @@ describe('registration', () => {
     const client = await openSocket(server);
     client.send({ type: 'auth', token: reply.body.accessToken });
     const welcome = await client.next('welcome');
-    assert.equal((welcome.user as { id: string }).id, 'alice');
+    assert.equal((welcome.user as { id: string }).id, 'acct:alice');
     client.close();
   });
 
@@ -102,7 +102,7 @@ describe('registration', () => {
       );
     }
     // Nothing was created on the way.
-    assert.equal(await server.bulwark.store.getUser('bob-the'), undefined);
+    assert.equal(await server.bulwark.store.getUser('acct:bob-the'), undefined);
   });
 
   it('records register_refused events without the password', async () => {
@@ -183,7 +183,7 @@ describe('login', () => {
 
 describe('per-IP login limit (rateLimits.login)', () => {
   it('limits login and registration attempts per client IP across usernames: 429 + Retry-After, login_locked scope ip', async () => {
-    const server = await startServer({ config: { ...ROOMY, rateLimits: { ...ROOMY.rateLimits, login: { points: 4, durationMs: 60_000 } } } });
+    const server = await startServer({ config: { ...ROOMY, accounts: { registration: 'open' }, rateLimits: { ...ROOMY.rateLimits, login: { points: 4, durationMs: 60_000 } } } });
     try {
       const recorder = new EventRecorder(server);
       assert.equal((await post(server, 'register', { username: 'henry', password: 'a quiet sunday morning' })).status, 201);
@@ -302,7 +302,7 @@ describe('secrets at rest', () => {
   after(() => server.stop());
 
   it('stores the password only as an scrypt hash', async () => {
-    const user = await server.bulwark.store.getUser('kate');
+    const user = await server.bulwark.store.getUser('acct:kate');
     assert.ok(user);
     assert.match(user.passwordHash, /^scrypt\$/);
     assert.ok(!user.passwordHash.includes(password));

@@ -460,7 +460,7 @@ describe('revocation by jti', () => {
   let server: TestServer;
   let recorder: EventRecorder;
   before(async () => {
-    server = await startServer({ config: { ...ROOMY, rateLimits: { ...ROOMY.rateLimits, login: { points: 1000, durationMs: 60_000 } } } });
+    server = await startServer({ config: { ...ROOMY, accounts: { registration: 'open' }, rateLimits: { ...ROOMY.rateLimits, login: { points: 1000, durationMs: 60_000 } } } });
     recorder = new EventRecorder(server);
   });
   after(() => server.stop());

@@ -131,7 +131,7 @@ describe('cross-site requests to the account API (CSRF)', () => {
   let recorder: EventRecorder;
   const creds = { username: 'victim', password: 'correct horse battery' };
   before(async () => {
-    server = await startServer({ config: { ...ROOMY, rateLimits: { ...ROOMY.rateLimits, login: { points: 1000, durationMs: 60_000 } } } });
+    server = await startServer({ config: { ...ROOMY, accounts: { registration: 'open' }, rateLimits: { ...ROOMY.rateLimits, login: { points: 1000, durationMs: 60_000 } } } });
     recorder = new EventRecorder(server);
     const res = await fetch(`${server.url}/api/auth/register`, {
       method: 'POST',

@@ -306,10 +306,74 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         const user = { id: 'carol', name: 'Carol', passwordHash: 'scrypt$abc', roles: ['admin', 'moderator'], createdAt: 1_700_000_000_000 };
         assert.equal(await store.createUser(user), true);
         assert.equal(await store.createUser({ ...user, name: 'Impostor' }), false);
-        assert.deepEqual(await store.getUser('carol'), user);
+        assert.deepEqual(await store.getUser('carol'), { ...user, disabled: false });
         assert.equal(await store.getUser('nobody'), undefined);
         assert.equal(await store.createUser({ id: 'dave', name: 'Dave', passwordHash: 'h', roles: [], createdAt: 1 }), true);
         assert.deepEqual((await store.getUser('dave'))?.roles, []);
+        assert.equal(await store.createUser({ id: 'erin', name: 'erin', passwordHash: 'h', roles: [], createdAt: 2, disabled: true }), true);
+        assert.equal((await store.getUser('erin'))?.disabled, true);
+      }));
+
+    it('lists users by id with a search and paging, and updates roles, disabled and password', () =>
+      withStore(async (store) => {
+        for (const name of ['bob', 'alice', 'carla', 'dan']) {
+          assert.equal(await store.createUser({ id: `acct:${name}`, name, passwordHash: 'h0', roles: [], createdAt: 1 }), true);
+        }
+        assert.deepEqual(
+          (await store.listUsers({ limit: 10 })).map((u) => u.id),
+          ['acct:alice', 'acct:bob', 'acct:carla', 'acct:dan'],
+        );
+        assert.deepEqual(
+          (await store.listUsers({ limit: 2, after: 'acct:alice' })).map((u) => u.name),
+          ['bob', 'carla'],
+        );
+        assert.deepEqual(
+          (await store.listUsers({ limit: 10, search: 'A' })).map((u) => u.name),
+          ['alice', 'carla', 'dan'],
+        );
+        assert.equal(await store.updateUser('acct:bob', { roles: ['admin'] }), true);
+        assert.equal(await store.updateUser('acct:bob', { disabled: true, passwordHash: 'h1' }), true);
+        assert.deepEqual(await store.getUser('acct:bob'), { id: 'acct:bob', name: 'bob', passwordHash: 'h1', roles: ['admin'], createdAt: 1, disabled: true });
+        assert.equal(await store.updateUser('acct:bob', { disabled: false }), true);
+        assert.equal((await store.getUser('acct:bob'))?.disabled, false);
+        assert.deepEqual((await store.getUser('acct:bob'))?.roles, ['admin']);
+        assert.equal(await store.updateUser('acct:nobody', { disabled: true }), false);
+      }));
+
+    it("revokes every refresh token of one user, and nobody else's", () =>
+      withStore(async (store) => {
+        const expiresAt = Date.now() + 60_000;
+        await store.insertRefreshToken({ hash: 'u1', family: 'fa', userId: 'acct:a', expiresAt });
+        await store.insertRefreshToken({ hash: 'u2', family: 'fb', userId: 'acct:a', expiresAt });
+        await store.insertRefreshToken({ hash: 'u3', family: 'fc', userId: 'acct:b', expiresAt });
+        await store.revokeUserRefreshTokens('acct:a');
+        assert.equal((await store.getRefreshToken('u1'))?.revoked, true);
+        assert.equal((await store.getRefreshToken('u2'))?.revoked, true);
+        assert.equal((await store.getRefreshToken('u3'))?.revoked, false);
+      }));
+
+    it('invites: claimed once, not after expiry or revocation, released on request, listed newest first', () =>
+      withStore(async (store) => {
+        const now = Date.now();
+        await store.createInvite({ id: 'i1', hash: 'h-one', createdBy: 'acct:admin', createdAt: now - 2, expiresAt: now + 60_000 });
+        await store.createInvite({ id: 'i2', hash: 'h-two', createdBy: 'cli', createdAt: now - 1, expiresAt: now - 1 });
+        await store.createInvite({ id: 'i3', hash: 'h-three', createdBy: 'cli', createdAt: now, expiresAt: now + 60_000 });
+        const race = await Promise.all(Array.from({ length: 4 }, (_, i) => store.claimInvite('h-one', `acct:u${i}`, now)));
+        assert.equal(race.filter(Boolean).length, 1);
+        assert.equal(await store.claimInvite('h-two', 'acct:late', now), false, 'expired');
+        assert.equal(await store.claimInvite('h-unknown', 'acct:x', now), false);
+        await store.releaseInvite('h-one');
+        assert.equal(await store.claimInvite('h-one', 'acct:again', now), true, 'released, claimable again');
+        assert.equal(await store.revokeInvite('i3'), true);
+        assert.equal(await store.revokeInvite('i3'), false);
+        assert.equal(await store.claimInvite('h-three', 'acct:y', now), false, 'revoked');
+        const listed = await store.listInvites(10);
+        assert.deepEqual(
+          listed.map((i) => i.id),
+          ['i3', 'i2', 'i1'],
+        );
+        assert.deepEqual(listed[2], { id: 'i1', hash: 'h-one', createdBy: 'acct:admin', createdAt: now - 2, expiresAt: now + 60_000, usedAt: now, usedBy: 'acct:again' });
+        assert.equal(listed[0]!.expiresAt, 0);
       }));
 
     it('refresh tokens: used once, reuse refused, family revocation', () =>
@@ -351,6 +415,18 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
           ['j3'],
         );
         assert.deepEqual(await store.revocationsAfter(all[1]!.id, now), []);
+        assert.equal(all[0]!.kind, 'jti');
+        await store.addRevocation('family-1', now + 60_000, 'sid');
+        await store.addRevocation('acct:bob', now + 60_000, 'user', now - 5);
+        await store.addRevocation('acct:eve', Number.MAX_SAFE_INTEGER, 'disable');
+        assert.deepEqual(
+          (await store.revocationsAfter(all[1]!.id, now)).map((r) => [r.kind, r.jti, r.at]),
+          [
+            ['sid', 'family-1', 0],
+            ['user', 'acct:bob', now - 5],
+            ['disable', 'acct:eve', 0],
+          ],
+        );
       }));
 
     it('bans: an append-only log read by id, lifts included', () =>

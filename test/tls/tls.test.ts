@@ -136,7 +136,7 @@ describe('TLS: https and wss with a test CA', () => {
     pki = makePki();
     // Through the environment variables of the contract (BULWARK_TLS_CERT / BULWARK_TLS_KEY).
     server = await startServer({
-      config: { ...ROOMY, rateLimits: { ...ROOMY.rateLimits, login: { points: 1000, durationMs: 60_000 } } },
+      config: { ...ROOMY, accounts: { registration: 'open' }, rateLimits: { ...ROOMY.rateLimits, login: { points: 1000, durationMs: 60_000 } } },
       env: { BULWARK_TLS_CERT: pki.cert, BULWARK_TLS_KEY: pki.key },
     });
   });

@@ -32,6 +32,7 @@ describe('web app in Chromium', { skip }, () => {
     await ensureWebBuilt();
     server = await startServer({
       config: {
+        accounts: { registration: 'open' },
         rateLimits: {
           'chat.send': { points: 1000, durationMs: 10_000 },
           login: { points: 1000, durationMs: 60_000 },

@@ -65,8 +65,19 @@ export class Session {
     return s.user;
   }
 
-  async register(username: string, password: string): Promise<SessionUser> {
-    return this.accept(await post('/api/auth/register', { username, password }));
+  async register(username: string, password: string, invite?: string): Promise<SessionUser> {
+    return this.accept(await post('/api/auth/register', invite ? { username, password, invite } : { username, password }));
+  }
+
+  /** Who may register here: `open`, `invite` (with a code) or `closed`; `undefined` when unknown. */
+  async registration(): Promise<'open' | 'invite' | 'closed' | undefined> {
+    try {
+      const res = await fetch('/api/auth/options', { credentials: 'same-origin' });
+      const body = (await res.json()) as { registration?: string };
+      return body.registration === 'open' || body.registration === 'invite' || body.registration === 'closed' ? body.registration : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async login(username: string, password: string): Promise<SessionUser> {

@@ -77,4 +77,35 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 3: identities that cannot collide (docs/protocol.md "Identities"). Built-in accounts move to
+  // their own namespace, acct:<username>; rows keyed by a username move with the account, except
+  // rooms and messages older than the account: those can only be a token subject's of the same
+  // name, which keeps them and its membership of its own rooms. Disabled accounts, invitations,
+  // revocations of a session family or of a user, and the index that counts a user's rooms.
+  `
+  ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+  UPDATE rooms SET owner = 'acct:' || owner
+    WHERE created_at >= (SELECT u.created_at FROM users u WHERE u.id = rooms.owner);
+  UPDATE messages SET user_id = 'acct:' || user_id
+    WHERE ts >= (SELECT u.created_at FROM users u WHERE u.id = messages.user_id);
+  UPDATE members SET user_id = 'acct:' || user_id
+    WHERE user_id IN (SELECT id FROM users)
+      AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = members.room_id AND r.owner = members.user_id)
+      AND NOT EXISTS (SELECT 1 FROM members m2 WHERE m2.room_id = members.room_id AND m2.user_id = 'acct:' || members.user_id);
+  UPDATE refresh_tokens SET user_id = 'acct:' || user_id WHERE user_id IN (SELECT id FROM users);
+  UPDATE users SET id = 'acct:' || id WHERE id NOT LIKE 'acct:%';
+  CREATE TABLE invites (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    used_by TEXT
+  );
+  CREATE INDEX rooms_owner ON rooms(owner);
+  CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+  ALTER TABLE revocations ADD COLUMN kind TEXT NOT NULL DEFAULT 'jti' CHECK (kind IN ('jti','sid','user','disable','enable'));
+  ALTER TABLE revocations ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -118,7 +118,32 @@ export const Q = {
     name: 'bw_insert_user',
     text: 'INSERT INTO users (id, name, password_hash, roles, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING',
   },
-  userById: { name: 'bw_user_by_id', text: 'SELECT id, name, password_hash, roles, created_at FROM users WHERE id = $1' },
+  userById: { name: 'bw_user_by_id', text: 'SELECT id, name, password_hash, roles, created_at, disabled FROM users WHERE id = $1' },
+  listUsers: {
+    name: 'bw_list_users',
+    text: `SELECT id, name, password_hash, roles, created_at, disabled FROM users
+           WHERE id > $1 COLLATE "C" AND strpos(name, $2) > 0 ORDER BY id COLLATE "C" LIMIT $3`,
+  },
+  updateUser: {
+    name: 'bw_update_user',
+    text: `UPDATE users SET roles = COALESCE($2, roles), disabled = COALESCE($3, disabled), password_hash = COALESCE($4, password_hash)
+           WHERE id = $1`,
+  },
+  revokeUserRefresh: { name: 'bw_revoke_user_refresh', text: 'UPDATE refresh_tokens SET revoked = true WHERE user_id = $1 AND NOT revoked' },
+  insertInvite: {
+    name: 'bw_insert_invite',
+    text: 'INSERT INTO invites (id, hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+  },
+  listInvites: {
+    name: 'bw_list_invites',
+    text: 'SELECT id, hash, created_by, created_at, expires_at, used_at, used_by FROM invites ORDER BY created_at DESC, id LIMIT $1',
+  },
+  claimInvite: {
+    name: 'bw_claim_invite',
+    text: 'UPDATE invites SET used_at = $1, used_by = $2 WHERE hash = $3 AND used_at IS NULL AND expires_at > $1',
+  },
+  releaseInvite: { name: 'bw_release_invite', text: 'UPDATE invites SET used_at = NULL, used_by = NULL WHERE hash = $1' },
+  revokeInvite: { name: 'bw_revoke_invite', text: 'UPDATE invites SET expires_at = 0 WHERE id = $1 AND used_at IS NULL AND expires_at > 0' },
   insertRefresh: { name: 'bw_insert_refresh', text: 'INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES ($1, $2, $3, $4)' },
   refreshByHash: {
     name: 'bw_refresh_by_hash',
@@ -130,10 +155,10 @@ export const Q = {
   },
   revokeFamily: { name: 'bw_revoke_family', text: 'UPDATE refresh_tokens SET revoked = true WHERE family = $1' },
   logLock: { name: 'bw_log_lock', text: 'SELECT pg_advisory_xact_lock($1::bigint)' },
-  insertRevocation: { name: 'bw_insert_revocation', text: 'INSERT INTO revocations (jti, expires_at) VALUES ($1, $2)' },
+  insertRevocation: { name: 'bw_insert_revocation_kind', text: 'INSERT INTO revocations (jti, expires_at, kind, at) VALUES ($1, $2, $3, $4)' },
   revocationsAfter: {
-    name: 'bw_revocations_after',
-    text: 'SELECT id, jti, expires_at FROM revocations WHERE id > $1 AND expires_at > $2 ORDER BY id LIMIT 10000',
+    name: 'bw_revocations_after_kind',
+    text: 'SELECT id, jti, expires_at, kind, at FROM revocations WHERE id > $1 AND expires_at > $2 ORDER BY id LIMIT 10000',
   },
   insertBan: {
     name: 'bw_insert_ban',
