@@ -125,7 +125,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
   auth.addCheck((identity, ip) => {
-    if (revocations.isRevoked(identity.jti)) return { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' };
+    const revoked = revocations.denial(identity);
+    if (revoked) return revoked;
     const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
     return ban ? { close: CLOSE.FORBIDDEN, reason: 'banned', event: 'banned_refused', detail: { kind: ban.kind } } : undefined;
   });

@@ -16,6 +16,10 @@ export interface Identity {
   /** Expiry, ms since epoch. */
   expiresAt: number;
   jti?: string | undefined;
+  /** The session (refresh family) a built-in account's token was minted from: the `sid` claim. */
+  sid?: string | undefined;
+  /** `iat`, ms since epoch, when the token has one. */
+  issuedAt?: number | undefined;
 }
 
 export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'reserved_subject' | 'no_key';
@@ -42,7 +46,10 @@ function toIdentity(payload: JWTPayload): Identity | null {
   if (rawRoles !== undefined && (!Array.isArray(rawRoles) || !rawRoles.every((r) => typeof r === 'string'))) return null;
   const roles = ((rawRoles as string[] | undefined) ?? []).slice(0, 32);
   const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
-  return { id: sub, name, roles, expiresAt: payload.exp * 1000, jti };
+  const rawSid = payload['sid'];
+  const sid = typeof rawSid === 'string' && rawSid.length > 0 && rawSid.length <= 128 ? rawSid : undefined;
+  const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : undefined;
+  return { id: sub, name, roles, expiresAt: payload.exp * 1000, jti, sid, issuedAt };
 }
 
 function classify(error: unknown): TokenFailure {
@@ -89,20 +96,26 @@ export interface MintOptions {
   roles?: string[] | undefined;
   ttlMs: number;
   jti?: string;
+  /** The session (refresh family) of a built-in account's token. */
+  sid?: string;
 }
 
 /** Signs an HS* token with the shared secret (CLI `bulwark token`, built-in accounts). */
 export async function mintToken(secret: Uint8Array, auth: Config['auth'], options: MintOptions): Promise<string> {
   const alg = auth.algorithms.find((a) => a.startsWith('HS'));
   if (!alg) throw new Error('minting needs an HMAC algorithm in auth.algorithms');
-  const now = Math.floor(Date.now() / 1000);
+  const nowMs = Date.now();
+  const now = Math.floor(nowMs / 1000);
   let jwt = new SignJWT({
     ...(options.name ? { name: options.name } : {}),
     ...(options.roles && options.roles.length ? { roles: options.roles } : {}),
+    ...(options.sid ? { sid: options.sid } : {}),
   })
     .setProtectedHeader({ alg, typ: 'JWT' })
     .setSubject(options.sub)
-    .setIssuedAt(now)
+    // A NumericDate may have a fraction (RFC 7519 section 2): to the millisecond, a token minted
+    // right after "revoke this user's tokens issued until now" is told apart from one minted before.
+    .setIssuedAt(nowMs / 1000)
     .setExpirationTime(now + Math.max(1, Math.round(options.ttlMs / 1000)))
     .setJti(options.jti ?? randomUUID());
   if (auth.issuer) jwt = jwt.setIssuer(auth.issuer);

@@ -4,7 +4,7 @@
  * string. Guarantees: per-publisher order is kept; delivery to local subscribers happens in the
  * same turn as `publish` for the in-process bus, and within one Redis round trip for the Redis bus.
  */
-import type { BanRecord } from '../store/store.js';
+import type { BanRecord, RevocationKind } from '../store/store.js';
 
 export type Target = { kind: 'room'; room: string } | { kind: 'user'; user: string } | { kind: 'all' } | { kind: 'admins' } | { kind: 'connection'; connectionId: string };
 
@@ -15,13 +15,16 @@ export interface Effect {
    * once (each node may have its own store; the bus is then the only path).
    */
   ban?: BanRecord;
-  revocation?: { jti: string; expiresAt: number };
+  /** `jti` holds the revoked value (a token id, a session family or a user id, by `kind`; default `jti`). */
+  revocation?: { jti: string; expiresAt: number; kind?: RevocationKind; at?: number };
   /** Drop the targeted connections' subscription to this room (kick, delete). */
   leave?: string;
   /** Close the targeted connections. */
   close?: { code: number; reason: string };
   /** Only connections authenticated with this token id (revocation). */
   jti?: string;
+  /** Only connections authenticated with a token of this session (refresh family; revocation). */
+  sid?: string;
 }
 
 export interface Envelope {

@@ -5,6 +5,7 @@ import { keys } from './keys.js';
 import { revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { token } from './token.js';
+import { users } from './users.js';
 
 export interface Command {
   summary: string;
@@ -18,6 +19,7 @@ export const COMMANDS: Record<string, Command> = {
   ban: { summary: 'ban a user or IP: --user ID | --ip ADDR [--for 1h] [--reason R]', run: ban },
   unban: { summary: 'lift a ban: --user ID | --ip ADDR', run: unban },
   bans: { summary: 'list active bans', run: bans },
-  revoke: { summary: 'revoke a token id: --jti ID [--for 24h]', run: revoke },
+  revoke: { summary: 'revoke a token id: --jti ID [--for 24h]; or every session of a user: --user ID', run: revoke },
+  users: { summary: 'accounts: users list | create NAME [--admin] | grant | revoke-role | disable | enable | reset-password | invite', run: users },
   keys: { summary: 'message encryption keys: keys rotate', run: keys },
 };

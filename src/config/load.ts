@@ -198,6 +198,9 @@ function checkCoherence(config: Config): void {
   if (hmac.length > 0 && (config.auth.publicKey || config.auth.jwksUrl)) {
     throw new ConfigError('config: auth.publicKey/auth.jwksUrl need public-key auth.algorithms (e.g. ["RS256"])');
   }
+  if (config.auth.accessTokenTtlMs > config.auth.maxTokenTtlMs) {
+    throw new ConfigError('config: auth.accessTokenTtlMs must not exceed auth.maxTokenTtlMs (the server would refuse its own tokens)');
+  }
   if (Boolean(config.tls.cert) !== Boolean(config.tls.key)) {
     throw new ConfigError('config: tls.cert and tls.key must be given together');
   }

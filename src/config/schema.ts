@@ -75,6 +75,12 @@ export const AuthSchema = z.strictObject({
   issuer: z.string().optional(),
   /** Required `aud`, when set. */
   audience: z.string().optional(),
+  /**
+   * Longest accepted token lifetime: a token whose `exp` lies more than this after its `iat` (or
+   * after now, without `iat`) is refused. Also how long a revocation of a user's sessions is kept.
+   * @default 86400000
+   */
+  maxTokenTtlMs: positiveInt.default(24 * 3600_000),
   /** Lifetime of access tokens minted by built-in accounts. @default 900000 */
   accessTokenTtlMs: positiveInt.default(15 * 60_000),
   /** Lifetime of refresh tokens of built-in accounts. @default 2592000000 */

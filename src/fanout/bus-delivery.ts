@@ -13,7 +13,7 @@ export function deliverBusToHub(bus: Bus, hub: Hub, bans: Bans, revocations: Rev
   bus.attach(function busDelivery(envelope) {
     const effect = envelope.effect;
     if (effect?.ban) bans.adopt(effect.ban);
-    if (effect?.revocation) revocations.adopt(effect.revocation.jti, effect.revocation.expiresAt);
+    if (effect?.revocation) revocations.adopt(effect.revocation);
     // An envelope that only carries a record (no frame, no close, no leave) has nothing to deliver.
     if (effect && !envelope.frame && !effect.close && effect.leave === undefined) return;
     hub.deliver(envelope);

@@ -10,6 +10,8 @@ export interface Peer {
   readonly userId: string | undefined;
   readonly isAdmin: boolean;
   readonly jti: string | undefined;
+  /** The session (refresh family) of the token the peer authenticated with, if any. */
+  readonly sid?: string | undefined;
   /** Writes one serialized frame. */
   deliver(data: string): void;
   /** Drops the subscription locally without touching storage (kick, delete, leave elsewhere). */
@@ -137,6 +139,7 @@ export class Hub {
     let n = 0;
     for (const peer of [...peers]) {
       if (effect.jti !== undefined && peer.jti !== effect.jti) continue;
+      if (effect.sid !== undefined && peer.sid !== effect.sid) continue;
       if (frame) {
         peer.deliver(frame);
         n++;

@@ -25,6 +25,7 @@ export const SECURITY_EVENTS = {
   login_locked: 'warning',
   register_refused: 'notice',
   refresh_reuse: 'critical',
+  disabled_refused: 'warning',
   csp_violation: 'warning',
   // session (contract section 3)
   binary_frame: 'notice',
@@ -46,6 +47,8 @@ export const SECURITY_EVENTS = {
   abuse_threshold: 'critical',
   ban_added: 'warning',
   ban_removed: 'notice',
+  // administration
+  admin_action: 'notice',
 } as const satisfies Record<string, Severity>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENTS;

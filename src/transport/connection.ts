@@ -84,6 +84,10 @@ export class Connection implements Session, Peer {
     return this.identity?.jti;
   }
 
+  get sid(): string | undefined {
+    return this.identity?.sid;
+  }
+
   /** Becomes an authenticated session. */
   authenticate(identity: Identity): void {
     this.identity = identity;

@@ -28,8 +28,10 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function bulwark(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+function bulwark(args: string[], env: Record<string, string> = {}, input?: string): ChildProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) child.stdin!.end(input);
+  return child;
 }
 
 export interface Ran {
@@ -59,6 +61,11 @@ function finished(child: ChildProcess, timeoutMs: number): Promise<Ran> {
 /** Runs a command to completion. */
 export function run(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   return finished(bulwark(args, env), 60_000);
+}
+
+/** Runs a command to completion with `input` on its standard input (not a terminal). */
+export function runWithInput(args: string[], input: string, env: Record<string, string> = {}): Promise<Ran> {
+  return finished(bulwark(args, env, input), 60_000);
 }
 
 export interface Served {
