@@ -23,7 +23,8 @@ export interface AckFields {
   'room.invite': { room: string; user: string };
   'room.kick': { room: string; user: string };
   'room.delete': { room: string };
-  'room.list': { rooms: Room[] };
+  /** `next`: present when more rooms follow; send it back as `after` for the next page. */
+  'room.list': { rooms: Room[]; next?: string };
   'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
   'chat.history': { room: string; messages: Message[]; hasMore: boolean };
   'chat.delete': { room: string; message: string };

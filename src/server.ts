@@ -136,7 +136,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const onForbidden = (session: Session, action: string, room: string): void => {
     audit.emit('forbidden_action', { ip: session.ip, user: session.user.id, detail: { action, room } });
   };
-  const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, onForbidden });
+  const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, maxRoomsPerUser: config.limits.maxRoomsPerUser, onForbidden });
   const messages = new Messages(store, bus, { onForbidden });
   const frameGuards = createFrameGuards({ config, rateLimits, audit, idempotency: cluster?.idempotency });
   const pipeline = new FramePipeline({
@@ -171,7 +171,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n${securityHeaderLines(tls).join('\r\n')}\r\n\r\n`);
   });
   const accounts = config.auth.algorithms.some((a) => a.startsWith('HS'))
-    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
+    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'), cluster?.limiterFactory)
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
   await registerStatic(app);

@@ -8,13 +8,14 @@
  * subject's rooms and history.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config/schema.js';
 import type { SecurityAudit } from '../security/audit.js';
 import type { Store, UserRecord } from '../store/store.js';
-import type { RateLimiter } from '../guards/rate-limits.js';
+import { memoryLimiterFactory, type RateLimiter, type RateLimiterFactory } from '../guards/rate-limits.js';
+import { LoginThrottle } from './login-throttle.js';
 import { mintToken } from './jwt.js';
 import { accountId } from './identity.js';
+import { normalizeDisplayName } from './display-name.js';
 import { inviteHash, looksLikeInvite } from './invites.js';
 import { DUMMY_HASH_PROMISE, USERNAME, hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import type { Revocations } from './revocation.js';
@@ -31,10 +32,6 @@ export type AccountResult =
   | { ok: true; session: Session }
   | { ok: false; status: 400 | 401 | 403 | 409 | 429; error: string; message: string; retryAfterMs?: number; details?: Array<{ path: string; message: string }> };
 
-/** Consecutive failed logins for one username before it is locked, and for how long. */
-export const USERNAME_MAX_FAILS = 5;
-export const USERNAME_LOCK_MS = 15 * 60_000;
-
 function sha256(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -42,7 +39,7 @@ function sha256(token: string): string {
 const INVALID_LOGIN = 'Invalid username or password.';
 
 export class Accounts {
-  private readonly failsByUsername: RateLimiterMemory;
+  private readonly throttle: LoginThrottle;
 
   constructor(
     private readonly store: Store,
@@ -52,14 +49,10 @@ export class Accounts {
     private readonly revocations: Revocations,
     /** Per-IP login and registration attempts (`rateLimits.login`). */
     private readonly ipLimiter: RateLimiter,
+    /** Where the lockout counters live: memory, or Redis in a cluster (shared by every node). */
+    limiterFactory: RateLimiterFactory = memoryLimiterFactory,
   ) {
-    // rate-limiter-flexible's consecutive-failures pattern: count failures, block, reset on success.
-    this.failsByUsername = new RateLimiterMemory({
-      keyPrefix: 'login_fail_user',
-      points: USERNAME_MAX_FAILS,
-      duration: Math.ceil(USERNAME_LOCK_MS / 1000),
-      blockDuration: Math.ceil(USERNAME_LOCK_MS / 1000),
-    });
+    this.throttle = new LoginThrottle(limiterFactory);
   }
 
   /** Who may register (`accounts.registration`), for the sign-in page. */
@@ -70,7 +63,8 @@ export class Accounts {
   private async issue(user: Pick<UserRecord, 'id' | 'name' | 'roles'>, family: string): Promise<Session> {
     const now = Date.now();
     const ttl = this.config.auth.accessTokenTtlMs;
-    const accessToken = await mintToken(this.secret, this.config.auth, { sub: user.id, name: user.name, roles: user.roles, ttlMs: ttl, jti: randomUUID() });
+    // `sid` ties the access token to its refresh family: revoking the family ends it too.
+    const accessToken = await mintToken(this.secret, this.config.auth, { sub: user.id, name: user.name, roles: user.roles, ttlMs: ttl, jti: randomUUID(), sid: family });
     const refreshToken = randomBytes(32).toString('base64url');
     const refreshExpiresAt = now + this.config.auth.refreshTokenTtlMs;
     await this.store.insertRefreshToken({ hash: sha256(refreshToken), family, userId: user.id, expiresAt: refreshExpiresAt });
@@ -126,7 +120,7 @@ export class Accounts {
         };
       }
     }
-    const user: UserRecord = { id, name: username, passwordHash: await hashPassword(password), roles: [], createdAt: now };
+    const user: UserRecord = { id, name: normalizeDisplayName(username), passwordHash: await hashPassword(password), roles: [], createdAt: now };
     if (!(await this.store.createUser(user))) {
       if (claimed) await this.store.releaseInvite(claimed);
       this.audit.emit('register_refused', { ip, detail: { reason: 'taken' } });
@@ -140,23 +134,19 @@ export class Accounts {
     const password = typeof input.password === 'string' ? input.password.slice(0, 1024) : '';
     const limited = await this.ipAllowed(ip);
     if (limited) return limited;
-    const lock = await this.failsByUsername.get(username);
-    if (lock && lock.remainingPoints <= 0) {
-      this.audit.emit('login_locked', { ip, detail: { scope: 'username', username } });
-      return { ok: false, status: 429, error: 'RATE_LIMITED', message: 'Too many attempts; try again later.', retryAfterMs: Math.max(1, lock.msBeforeNext) };
+    const throttled = await this.throttle.check(username, ip);
+    if (!throttled.ok) {
+      this.audit.emit('login_locked', { ip, detail: { scope: throttled.scope, username } });
+      return { ok: false, status: 429, error: 'RATE_LIMITED', message: 'Too many attempts; try again later.', retryAfterMs: throttled.retryAfterMs };
     }
     const user = USERNAME.test(username) ? await this.store.getUser(accountId(username)) : undefined;
     const valid = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user || !valid) {
-      try {
-        await this.failsByUsername.consume(username);
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      }
+      await this.throttle.failed(username, ip);
       this.audit.emit('login_failed', { ip, detail: { username } });
       return { ok: false, status: 401, error: 'UNAUTHENTICATED', message: INVALID_LOGIN };
     }
-    await this.failsByUsername.delete(username);
+    await this.throttle.succeeded(username, ip);
     // Said only to someone who knows the password: a guesser learns nothing about the account.
     if (user.disabled) {
       this.audit.emit('login_failed', { ip, user: user.id, detail: { username, reason: 'disabled' } });
@@ -172,9 +162,10 @@ export class Accounts {
     const record = await this.store.getRefreshToken(hash);
     if (!record || record.revoked || record.expiresAt <= Date.now()) return denied;
     if (!(await this.store.useRefreshToken(hash, Date.now()))) {
-      // A used token presented again: someone holds a copy. Revoke the whole family.
-      await this.store.revokeRefreshFamily(record.family);
+      // A used token presented again: someone holds a copy. Revoke the whole family, and with it
+      // every access token minted from it, whoever holds them: their sockets close on every node.
       this.audit.emit('refresh_reuse', { ip, user: record.userId, detail: { family: record.family } });
+      await this.revokeFamily(record.family, record.userId);
       return denied;
     }
     const user = await this.store.getUser(record.userId);
@@ -182,11 +173,17 @@ export class Accounts {
     return { ok: true, session: await this.issue(user, record.family) };
   }
 
-  /** Revokes the refresh family and, when given, the access token's jti (closing its sockets). */
+  /** Ends a session: its refresh tokens, and the access tokens minted from it (by their `sid`). */
+  private async revokeFamily(family: string, user: string): Promise<void> {
+    await this.store.revokeRefreshFamily(family);
+    await this.revocations.revokeSession(family, Date.now() + this.config.auth.accessTokenTtlMs + this.config.auth.clockSkewMs, user);
+  }
+
+  /** Revokes the refresh family (closing the sockets its tokens opened) and, when given, the access token's jti. */
   async logout(refreshToken: unknown, access: { jti?: string | undefined; expiresAt: number; user: string } | undefined): Promise<void> {
     if (typeof refreshToken === 'string' && refreshToken.length <= 200) {
       const record = await this.store.getRefreshToken(sha256(refreshToken));
-      if (record) await this.store.revokeRefreshFamily(record.family);
+      if (record) await this.revokeFamily(record.family, record.userId);
     }
     if (access?.jti) await this.revocations.revoke(access.jti, access.expiresAt, access.user);
   }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { VerifyKey } from './keys.js';
 import { ACCOUNT_PREFIX, leadingLabel } from './identity.js';
+import { normalizeDisplayName } from './display-name.js';
 
 export interface Identity {
   id: string;
@@ -22,11 +23,12 @@ export interface Identity {
   issuedAt?: number | undefined;
 }
 
-export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'reserved_subject' | 'no_key';
+export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'reserved_subject' | 'lifetime' | 'no_key';
 
 export type TokenVerdict = { ok: true; identity: Identity } | { ok: false; reason: TokenFailure };
 
-const MAX_NAME = 64;
+/** The display name of a subject with nothing visible in its `name` or `sub`. */
+const UNNAMED = '(unnamed)';
 
 /**
  * Whether a subject may be used by this key: `acct:` ids belong to the built-in accounts, whose
@@ -41,7 +43,8 @@ function toIdentity(payload: JWTPayload): Identity | null {
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 128 || /[\u0000-\u001f\u007f]/.test(sub)) return null;
   if (typeof payload.exp !== 'number') return null;
   const rawName = payload['name'];
-  const name = typeof rawName === 'string' && rawName.trim() ? rawName.trim().slice(0, MAX_NAME) : sub.slice(0, MAX_NAME);
+  // Shown next to every message: normalised, without bidi controls or invisible characters.
+  const name = (typeof rawName === 'string' ? normalizeDisplayName(rawName) : '') || normalizeDisplayName(sub) || UNNAMED;
   const rawRoles = payload['roles'];
   if (rawRoles !== undefined && (!Array.isArray(rawRoles) || !rawRoles.every((r) => typeof r === 'string'))) return null;
   const roles = ((rawRoles as string[] | undefined) ?? []).slice(0, 32);
@@ -50,6 +53,17 @@ function toIdentity(payload: JWTPayload): Identity | null {
   const sid = typeof rawSid === 'string' && rawSid.length > 0 && rawSid.length <= 128 ? rawSid : undefined;
   const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : undefined;
   return { id: sub, name, roles, expiresAt: payload.exp * 1000, jti, sid, issuedAt };
+}
+
+/**
+ * `auth.maxTokenTtlMs` (contract section 3): a token may not live longer than this from its `iat`,
+ * or from now when it has none. jose accepts any finite `exp` (`1e308` included), and a key that
+ * leaked once would otherwise mint tokens that never end.
+ */
+function lifetimeAllowed(payload: JWTPayload, now: number, auth: Config['auth']): boolean {
+  const exp = payload.exp! * 1000;
+  if (typeof payload.iat === 'number') return exp - payload.iat * 1000 <= auth.maxTokenTtlMs;
+  return exp - now <= auth.maxTokenTtlMs + auth.clockSkewMs;
 }
 
 function classify(error: unknown): TokenFailure {
@@ -79,7 +93,9 @@ export class TokenVerifier {
       };
       const { payload } = this.key.kind === 'public' ? await jwtVerify(token, this.key.key, options) : await jwtVerify(token, this.key.key, options);
       // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
-      if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };
+      const now = Date.now();
+      if (typeof payload.iat === 'number' && payload.iat * 1000 > now + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };
+      if (!lifetimeAllowed(payload, now, this.auth)) return { ok: false, reason: 'lifetime' };
       const identity = toIdentity(payload);
       if (!identity) return { ok: false, reason: 'bad_claims' };
       if (!subjectAllowed(identity.id, this.key.kind === 'secret')) return { ok: false, reason: 'reserved_subject' };

@@ -49,6 +49,8 @@ export const LimitsSchema = z.strictObject({
   maxHeaderCount: positiveInt.max(1000).default(64),
   /** Rooms one connection may have joined. @default 200 */
   maxRoomsPerConnection: positiveInt.default(200),
+  /** Rooms one user may own; bounds what one user can add to everyone's `room.list` (admins exempt). @default 50 */
+  maxRoomsPerUser: positiveInt.default(50),
 });
 
 export const AuthSchema = z.strictObject({

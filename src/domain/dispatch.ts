@@ -27,7 +27,7 @@ export function createDispatch(rooms: Rooms, messages: Messages) {
       case 'room.delete':
         return rooms.delete(session, frame);
       case 'room.list':
-        return rooms.list(session);
+        return rooms.list(session, frame);
       case 'admin.broadcast':
         return messages.broadcast(session, frame);
       case 'auth':

@@ -4,11 +4,11 @@ import type { Bus } from '../bus/bus.js';
 import type { ClientFrameOf } from '../protocol/frames.js';
 import { RoomGoneError } from '../store/errors.js';
 import type { RoomRecord, Store } from '../store/store.js';
-import { mayBroadcast, mayDeleteMessage, mayRoom } from './policy.js';
+import { mayBroadcast, mayDeleteMessage, mayRoom, maySeeRoom } from './policy.js';
 import { ok, refuse, type Reply } from './reply.js';
 import type { Session } from './session.js';
 import { wireMessage } from './wire.js';
-import { PAGE_LIMIT } from './rooms.js';
+import { NO_SUCH_ROOM, PAGE_LIMIT } from './rooms.js';
 
 export interface MessagesOptions {
   onForbidden?: (session: Session, action: string, room: string) => void;
@@ -29,9 +29,9 @@ export class Messages {
   /** The room id for a member, from the store (the caller first looks in the session's rooms). */
   private async memberRoomId(session: Session, name: string): Promise<number | Reply> {
     const room = await this.store.getRoom(name);
-    if (!room) return refuse('NOT_FOUND', 'No such room.');
+    if (!room) return NO_SUCH_ROOM;
     const state = await this.store.getMembership(room.id, session.user.id);
-    if (!mayRoom(session.user, 'send', { room, state })) return refuse('NOT_A_MEMBER', 'Join the room first.');
+    if (!mayRoom(session.user, 'send', { room, state })) return maySeeRoom(session.user, { room, state }) ? refuse('NOT_A_MEMBER', 'Join the room first.') : NO_SUCH_ROOM;
     if (session.memberships.size >= MAX_REMEMBERED) session.memberships.clear();
     session.memberships.set(name, room.id);
     return room.id;
@@ -61,7 +61,7 @@ export class Messages {
       session.ordered();
       stored = await committed;
     } catch (error) {
-      if (error instanceof RoomGoneError) return refuse('NOT_FOUND', 'No such room.');
+      if (error instanceof RoomGoneError) return NO_SUCH_ROOM;
       throw error;
     }
     // Committed: now (and only now) deliver and acknowledge. Serialized once for every recipient.
@@ -75,10 +75,11 @@ export class Messages {
 
   private async readableRoom(session: Session, name: string): Promise<Lookup> {
     const room = await this.store.getRoom(name);
-    if (!room) return { ok: false, reply: refuse('NOT_FOUND', 'No such room.') };
+    if (!room) return { ok: false, reply: NO_SUCH_ROOM };
     if (!session.rooms.has(name)) {
       const state = await this.store.getMembership(room.id, session.user.id);
-      if (!mayRoom(session.user, 'read', { room, state })) return { ok: false, reply: refuse('NOT_A_MEMBER', 'Join the room first.') };
+      if (!mayRoom(session.user, 'read', { room, state }))
+        return { ok: false, reply: maySeeRoom(session.user, { room, state }) ? refuse('NOT_A_MEMBER', 'Join the room first.') : NO_SUCH_ROOM };
     }
     return { ok: true, room };
   }
@@ -92,7 +93,11 @@ export class Messages {
 
   async delete(session: Session, frame: ClientFrameOf<'chat.delete'>): Promise<Reply> {
     const room = await this.store.getRoom(frame.room);
-    if (!room) return refuse('NOT_FOUND', 'No such room.');
+    if (!room) return NO_SUCH_ROOM;
+    if (room.visibility === 'private' && !session.rooms.has(room.name)) {
+      const state = await this.store.getMembership(room.id, session.user.id);
+      if (!maySeeRoom(session.user, { room, state })) return NO_SUCH_ROOM;
+    }
     const message = await this.store.getMessage(room.id, frame.message);
     if (!message) return refuse('NOT_FOUND', 'No such message.');
     if (!mayDeleteMessage(session.user, room, message)) {

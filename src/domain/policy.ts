@@ -17,6 +17,16 @@ function manages(actor: Principal, room: RoomRecord): boolean {
   return actor.admin || room.owner === actor.id;
 }
 
+/**
+ * Whether the actor may know the room exists. A private room is visible only to its owner, admins,
+ * members and invitees; to anyone else every answer about it is the answer for a missing room
+ * (`NOT_FOUND`), so its name cannot be probed (docs/protocol.md "Private rooms").
+ */
+export function maySeeRoom(actor: Principal, facts: RoomFacts): boolean {
+  const { room, state } = facts;
+  return room.visibility === 'public' || manages(actor, room) || state === 'member' || state === 'invited';
+}
+
 export function mayRoom(actor: Principal, action: RoomAction, facts: RoomFacts): boolean {
   const { room, state } = facts;
   switch (action) {

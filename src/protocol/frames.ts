@@ -38,7 +38,17 @@ export const RoomLeaveFrame = z.strictObject({ type: z.literal('room.leave'), id
 export const RoomInviteFrame = z.strictObject({ type: z.literal('room.invite'), id: FrameId, room: RoomName, user: UserId });
 export const RoomKickFrame = z.strictObject({ type: z.literal('room.kick'), id: FrameId, room: RoomName, user: UserId });
 export const RoomDeleteFrame = z.strictObject({ type: z.literal('room.delete'), id: FrameId, room: RoomName });
-export const RoomListFrame = z.strictObject({ type: z.literal('room.list'), id: FrameId });
+/** `room.list` pages: `after` is the `next` cursor of the previous page, `filter` a name substring. */
+export const RoomListFrame = z.strictObject({
+  type: z.literal('room.list'),
+  id: FrameId,
+  after: RoomName.optional(),
+  filter: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
+    .optional(),
+  limit: z.number().int().min(1).max(200).optional(),
+});
 export const ChatSendFrame = z.strictObject({
   type: z.literal('chat.send'),
   id: FrameId,

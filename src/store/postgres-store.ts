@@ -25,6 +25,7 @@ import type {
   HistoryQuery,
   MembershipState,
   NewMessage,
+  RoomPage,
   RoomRecord,
   SecurityEventRecord,
   Store,
@@ -164,8 +165,23 @@ export class PostgresStore implements Store {
     });
   }
 
+  createOwnedRoom(room: Omit<RoomRecord, 'id'>, maxOwned: number): Promise<RoomRecord | 'taken' | 'limit'> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.ownerLock, [noNul(room.owner)]);
+        const { rows } = await query<{ id: number }>(c, Q.insertOwnedRoom, [room.name, noNul(room.owner), room.visibility, room.createdAt, maxOwned]);
+        if (rows[0]) return { id: rows[0].id, ...room };
+        return (await query(c, Q.roomExists, [room.name])).rows.length > 0 ? 'taken' : 'limit';
+      },
+    });
+  }
+
   listRooms(userId: string): Promise<RoomRecord[]> {
     return this.read(async (db) => (await query<RoomRow>(db, Q.listRooms, [userId])).rows.map(toRoom));
+  }
+
+  listRoomsPage(userId: string, page: RoomPage): Promise<RoomRecord[]> {
+    return this.read(async (db) => (await query<RoomRow>(db, Q.listRoomsPage, [noNul(userId), page.after ?? '', page.filter ?? '', page.limit])).rows.map(toRoom));
   }
 
   getMembership(roomId: number, userId: string): Promise<MembershipState | undefined> {

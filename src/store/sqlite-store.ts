@@ -27,6 +27,7 @@ import type {
   HistoryQuery,
   MembershipState,
   NewMessage,
+  RoomPage,
   RoomRecord,
   SecurityEventRecord,
   Store,
@@ -107,6 +108,8 @@ export class SqliteStore implements Store {
     deleteRoom: Statement;
     deleteRoomMessages: Statement;
     listRooms: Statement;
+    listRoomsPage: Statement;
+    ownedRooms: Statement;
     membership: Statement;
     upsertMembership: Statement;
     deleteMembership: Statement;
@@ -176,6 +179,16 @@ export class SqliteStore implements Store {
            WHERE m.user_id = ? AND m.state IN ('member','invited')
          ORDER BY name LIMIT 1000`,
       ),
+      // Each half is cut to the page before the union, so a page costs two short index range scans.
+      listRoomsPage: db.prepare(
+        `SELECT * FROM (SELECT id, name, owner, visibility, created_at FROM rooms
+             WHERE visibility = 'public' AND name > @after AND instr(lower(name), @filter) > 0 ORDER BY name LIMIT @limit)
+         UNION
+         SELECT * FROM (SELECT r.id, r.name, r.owner, r.visibility, r.created_at FROM members m JOIN rooms r ON r.id = m.room_id
+             WHERE m.user_id = @user AND m.state IN ('member','invited') AND r.name > @after AND instr(lower(r.name), @filter) > 0 ORDER BY r.name LIMIT @limit)
+         ORDER BY name LIMIT @limit`,
+      ),
+      ownedRooms: db.prepare('SELECT count(*) FROM rooms WHERE owner = ?').pluck(),
       membership: db.prepare('SELECT state FROM members WHERE room_id = ? AND user_id = ?').pluck(),
       upsertMembership: db.prepare('INSERT INTO members (room_id, user_id, state) VALUES (?, ?, ?) ON CONFLICT(room_id, user_id) DO UPDATE SET state = excluded.state'),
       deleteMembership: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
@@ -269,6 +282,18 @@ export class SqliteStore implements Store {
     });
   }
 
+  createOwnedRoom(room: Omit<RoomRecord, 'id'>, maxOwned: number): Promise<RoomRecord | 'taken' | 'limit'> {
+    // One writer, one transaction: the count and the insert cannot interleave with another creation.
+    return this.batcher.enqueue(() => {
+      if (this.sql.roomByName.get(room.name) !== undefined) return 'taken';
+      if ((this.sql.ownedRooms.get(room.owner) as number) >= maxOwned) return 'limit';
+      const id = this.sql.insertRoom.pluck().get(room.name, room.owner, room.visibility, room.createdAt) as number | undefined;
+      if (id === undefined) return 'taken';
+      this.sql.upsertMembership.run(id, room.owner, 'member');
+      return { id, ...room };
+    });
+  }
+
   /**
    * Reads run at once, unless writes are queued: then they queue behind them, so every caller
    * sees the effects of the operations it issued earlier (read-your-writes, in issue order).
@@ -294,6 +319,10 @@ export class SqliteStore implements Store {
 
   listRooms(userId: string): Promise<RoomRecord[]> {
     return this.read(() => (this.sql.listRooms.all(userId) as RoomRow[]).map(toRoom));
+  }
+
+  listRoomsPage(userId: string, page: RoomPage): Promise<RoomRecord[]> {
+    return this.read(() => (this.sql.listRoomsPage.all({ user: userId, after: page.after ?? '', filter: page.filter ?? '', limit: page.limit }) as RoomRow[]).map(toRoom));
   }
 
   getMembership(roomId: number, userId: string): Promise<MembershipState | undefined> {

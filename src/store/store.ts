@@ -25,6 +25,13 @@ export interface RoomRecord {
   createdAt: number;
 }
 
+export interface RoomPage {
+  after?: string | undefined;
+  /** Lower-case ASCII substring of the name. */
+  filter?: string | undefined;
+  limit: number;
+}
+
 export interface NewMessage {
   id: string;
   roomId: number;
@@ -165,8 +172,18 @@ export interface Store {
   getRoom(name: string): Promise<RoomRecord | undefined>;
   /** Removes the room, its memberships and its history. */
   deleteRoom(roomId: number): Promise<void>;
+  /**
+   * Creates a room unless its owner already owns `maxOwned` rooms: atomic with the count, so racing
+   * creations by one owner (from any node) never exceed it. The creator becomes a member.
+   */
+  createOwnedRoom(room: Omit<RoomRecord, 'id'>, maxOwned: number): Promise<RoomRecord | 'taken' | 'limit'>;
   /** Public rooms and the private rooms where the user is a member or invited. */
   listRooms(userId: string): Promise<RoomRecord[]>;
+  /**
+   * One page of `listRooms`, ordered by name (byte order): names after `after`, containing
+   * `filter` (case-insensitive, ASCII), at most `limit`.
+   */
+  listRoomsPage(userId: string, page: RoomPage): Promise<RoomRecord[]>;
 
   getMembership(roomId: number, userId: string): Promise<MembershipState | undefined>;
   setMembership(roomId: number, userId: string, state: MembershipState): Promise<void>;

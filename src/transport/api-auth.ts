@@ -1,8 +1,9 @@
 /**
  * HTTP routes of the built-in accounts (`/api/auth/*`) and the CSP report sink. The refresh
- * token travels in an HttpOnly, SameSite=Strict cookie scoped to `/api/auth` (so page scripts
- * never see it) and, for non-browser clients, in the JSON body. State-changing requests from a
- * browser must come from an allowed origin.
+ * token travels only in an HttpOnly, SameSite=Strict cookie scoped to `/api/auth`: never in a
+ * JSON body, where a script injected into the page (or a logging proxy) could read a 30-day
+ * credential. Non-browser clients send it back as a `Cookie` header. State-changing requests from
+ * a browser must come from an allowed origin.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts, AccountResult } from '../auth/accounts.js';
@@ -47,7 +48,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
     if (result.ok) {
       const s = result.session;
       reply.header('Set-Cookie', refreshCookie(deps.tls, s.refreshToken, Math.floor((s.refreshExpiresAt - Date.now()) / 1000)));
-      return reply.code(okStatus).send({ user: s.user, accessToken: s.accessToken, expiresAt: s.expiresAt, refreshToken: s.refreshToken });
+      return reply.code(okStatus).send({ user: s.user, accessToken: s.accessToken, expiresAt: s.expiresAt });
     }
     if (result.retryAfterMs !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(result.retryAfterMs / 1000))));
     const payload: Record<string, unknown> = { error: result.error, message: result.message };
@@ -96,13 +97,12 @@ function registerAccountRoutes(app: FastifyInstance, deps: AuthRoutesDeps, accou
 
   app.post('/api/auth/refresh', async (req, reply) => {
     if (!sameSite(req, reply)) return reply;
-    const token = body(req).refreshToken ?? readCookie(req, REFRESH_COOKIE);
-    return send(reply, await accounts.refresh(token, deps.clientIp(req)), 200);
+    return send(reply, await accounts.refresh(readCookie(req, REFRESH_COOKIE), deps.clientIp(req)), 200);
   });
 
   app.post('/api/auth/logout', async (req, reply) => {
     if (!sameSite(req, reply)) return reply;
-    const token = body(req).refreshToken ?? readCookie(req, REFRESH_COOKIE);
+    const token = readCookie(req, REFRESH_COOKIE);
     let access: { jti?: string | undefined; expiresAt: number; user: string } | undefined;
     const header = req.headers.authorization;
     if (typeof header === 'string' && /^Bearer\s+/i.test(header)) {

@@ -41,6 +41,9 @@ export interface ConnectionHooks {
   onFrameOut(type: string): void;
 }
 
+/** The longest delay a Node timer holds (2^31-1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 let counter = 0;
 const NODE_TAG = Math.random().toString(36).slice(2, 8);
 
@@ -153,11 +156,26 @@ export class Connection implements Session, Peer {
     this.out.resume();
   }
 
+  /**
+   * Runs `fn` in `ms` (unless the connection's timers are cleared first). Node's timers hold at
+   * most 2^31-1 ms (~24.8 days) and fire at once beyond it, so a farther deadline is reached in
+   * steps: a token's far expiry is still enforced.
+   */
   timer(ms: number, fn: () => void): void {
-    // Node timers overflow past 2^31-1 ms (~24.8 days); such far timers are not needed.
-    if (ms > 2_147_483_647) return;
+    const deadline = Date.now() + Math.max(0, ms);
+    const step = (): void => {
+      const left = deadline - Date.now();
+      if (left > MAX_TIMER_MS) return this.schedule(MAX_TIMER_MS, step);
+      this.schedule(left, fn);
+    };
+    step();
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    if (this.closing) return;
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref();
+    // At most one step per ~24.8 days joins the list; clearTimers empties it at every refresh.
     this.timers.push(t);
   }
 

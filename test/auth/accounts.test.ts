@@ -151,7 +151,7 @@ describe('login', () => {
     assert.equal((await post(server, 'login', { username: 'erin', password })).status, 200);
   });
 
-  it('locks a username after 5 consecutive failures: 429 + Retry-After and login_locked, even for the right password', async () => {
+  it('locks a username for an IP after 5 consecutive failures from it: 429 + Retry-After and login_locked, even for the right password', async () => {
     for (let i = 0; i < 5; i++) {
       assert.equal((await post(server, 'login', { username: 'frank', password: `guess number ${i} wrong` })).status, 401, `failure ${i + 1}`);
     }
@@ -166,7 +166,7 @@ describe('login', () => {
       events.map((e) => e.type),
       ['login_locked'],
     );
-    assert.equal(events[0]!.detail?.scope, 'username');
+    assert.equal(events[0]!.detail?.scope, 'username_ip');
     // Still locked on the next try, and case or spacing does not dodge the lock.
     assert.equal((await post(server, 'login', { username: 'FRANK ', password })).status, 429);
   });
@@ -178,6 +178,58 @@ describe('login', () => {
   it('locks an unknown username the same way (the lock does not reveal existence either)', async () => {
     for (let i = 0; i < 5; i++) assert.equal((await post(server, 'login', { username: 'ghost-user', password: `guess ${i} is wrong` })).status, 401);
     assert.equal((await post(server, 'login', { username: 'ghost-user', password: 'guess 6 is wrong' })).status, 429);
+  });
+});
+
+describe('lockout an attacker cannot turn against the owner (OWASP: per username+IP lock, per-username progressive delay)', () => {
+  let server: TestServer;
+  let recorder: EventRecorder;
+  const password = 'correct horse battery staple 7';
+  // The test client is 127.0.0.1 for every request: as a trusted proxy it says whom it forwards for.
+  const from = (ip: string): Record<string, string> => ({ 'x-forwarded-for': ip });
+  const login = (ip: string, pw: string): Promise<AuthReply> => post(server, 'login', { username: 'owner', password: pw }, from(ip));
+  before(async () => {
+    server = await startServer({ config: { ...LOTS, trustProxy: ['127.0.0.1'] } });
+    recorder = new EventRecorder(server);
+    assert.equal((await post(server, 'register', { username: 'owner', password }, from('198.51.100.7'))).status, 201);
+    // The owner's usual address: signed in from there before.
+    assert.equal((await login('198.51.100.7', password)).status, 200);
+  });
+  after(() => server.stop());
+
+  it("an attacker's failures lock the attacker's address, not the owner's: the right password from the owner's address still signs in", async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await login('203.0.113.66', `wrong guess ${i}`)).status, 401);
+    const mark = recorder.mark();
+    const attacker = await login('203.0.113.66', password);
+    assert.equal(attacker.status, 429, 'the attacking address is locked, even with the right password');
+    assert.deepEqual(
+      recorder.since(mark).map((e) => [e.type, e.detail?.scope]),
+      [['login_locked', 'username_ip']],
+    );
+    assert.equal((await login('198.51.100.7', password)).status, 200, "the owner's usual address");
+    assert.equal((await login('192.0.2.55', password)).status, 200, 'a new address of the owner after 5 failures elsewhere');
+  });
+
+  it('a distributed guesser is slowed down by a per-username delay that is bounded and that the known address skips', async () => {
+    // Many addresses, a few guesses each: past 10 failures for the username, each one adds a wait.
+    let delayed: AuthReply | undefined;
+    for (let n = 1; n <= 8 && !delayed; n++) {
+      for (let i = 0; i < 4; i++) {
+        const reply = await login(`203.0.113.${n}`, `distributed guess ${n}-${i}`);
+        if (reply.status === 429) {
+          delayed = reply;
+          break;
+        }
+        assert.equal(reply.status, 401);
+      }
+    }
+    assert.ok(delayed, 'the progressive delay engaged');
+    assert.equal(delayed.body.error, 'RATE_LIMITED');
+    const retry = Number(delayed.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 60, `a delay of at most a minute, not a lock (Retry-After: ${retry})`);
+    assert.ok(recorder.events.some((e) => e.type === 'login_locked' && e.detail?.scope === 'username'));
+    // Meanwhile the owner's usual address signs in at once.
+    assert.equal((await login('198.51.100.7', password)).status, 200);
   });
 });
 
@@ -209,6 +261,8 @@ describe('refresh tokens', () => {
   let server: TestServer;
   let recorder: EventRecorder;
   const password = 'rotating refresh tokens';
+  const cookie = (token: string): Record<string, string> => ({ cookie: `bulwark_refresh=${encodeURIComponent(token)}` });
+  const refresh = (token: string): Promise<AuthReply> => post(server, 'refresh', {}, cookie(token));
   before(async () => {
     server = await startServer({ config: LOTS });
     recorder = new EventRecorder(server);
@@ -216,63 +270,80 @@ describe('refresh tokens', () => {
   });
   after(() => server.stop());
 
+  it('keeps the refresh token out of every JSON body: only the HttpOnly cookie carries it', async () => {
+    const login = await post(server, 'login', { username: 'judy', password });
+    const r1 = refreshCookieValue(login);
+    assert.equal(login.body.refreshToken, undefined);
+    assert.ok(!login.text.includes(r1), 'the login body does not contain the refresh token');
+    const rotated = await refresh(r1);
+    assert.equal(rotated.status, 200);
+    assert.equal(rotated.body.refreshToken, undefined);
+    assert.ok(!rotated.text.includes(refreshCookieValue(rotated)));
+    const reg = await post(server, 'register', { username: 'judy-two', password });
+    assert.equal(reg.body.refreshToken, undefined);
+    assert.ok(!reg.text.includes(refreshCookieValue(reg)));
+    // A refresh token sent in the body is not read: it must come back as the cookie.
+    assert.equal((await post(server, 'refresh', { refreshToken: refreshCookieValue(rotated) })).status, 401);
+    assert.equal((await refresh(refreshCookieValue(rotated))).status, 200, 'the token was not spent by the body attempt');
+  });
+
   it('rotates on every use: a new refresh token and access token; the old refresh token is refused afterwards', async () => {
     const login = await post(server, 'login', { username: 'judy', password });
     const r1 = refreshCookieValue(login);
-    const rotated = await post(server, 'refresh', {}, { cookie: `bulwark_refresh=${encodeURIComponent(r1)}` });
+    const rotated = await refresh(r1);
     assert.equal(rotated.status, 200, rotated.text);
     const r2 = refreshCookieValue(rotated);
     assert.notEqual(r2, r1);
-    assert.equal(rotated.body.refreshToken, r2);
     assert.equal(typeof rotated.body.accessToken, 'string');
     const client = await openSocket(server);
     client.send({ type: 'auth', token: rotated.body.accessToken });
     await client.next('welcome');
     client.close();
-    // r2 works once, through the JSON body as well.
-    const r3reply = await post(server, 'refresh', { refreshToken: r2 });
+    const r3reply = await refresh(r2);
     assert.equal(r3reply.status, 200);
-    // Used tokens are spent.
-    assert.equal((await post(server, 'refresh', {}, { cookie: `bulwark_refresh=${encodeURIComponent(r1)}` })).status, 401);
-    assert.equal((await post(server, 'refresh', { refreshToken: r2 })).status, 401);
+    // Used tokens are spent (and presenting one again is reuse: the family dies).
+    assert.equal((await refresh(r1)).status, 401);
+    assert.equal((await refresh(r2)).status, 401);
   });
 
   it('detects reuse: presenting a used token revokes the whole family, so the newest token stops working too (refresh_reuse)', async () => {
     const login = await post(server, 'login', { username: 'judy', password });
-    const r1 = login.body.refreshToken as string;
-    const r2 = (await post(server, 'refresh', { refreshToken: r1 })).body.refreshToken as string;
-    const r3 = (await post(server, 'refresh', { refreshToken: r2 })).body.refreshToken as string;
-    assert.equal(typeof r3, 'string');
+    const r1 = refreshCookieValue(login);
+    const r2 = refreshCookieValue(await refresh(r1));
+    const r3 = refreshCookieValue(await refresh(r2));
     // An attacker replays a stolen, already used token.
     const mark = recorder.mark();
-    const replay = await post(server, 'refresh', { refreshToken: r1 });
+    const replay = await refresh(r1);
     assert.equal(replay.status, 401);
     assert.equal(replay.body.accessToken, undefined);
     assert.deepEqual(
-      recorder.since(mark).map((e) => e.type),
-      ['refresh_reuse'],
+      recorder.since(mark).map((e) => [e.type, e.detail?.scope]),
+      [
+        ['refresh_reuse', undefined],
+        ['token_revoked', 'session'],
+      ],
     );
     // The legitimate holder's newest token is dead as well: the family is revoked.
-    assert.equal((await post(server, 'refresh', { refreshToken: r3 })).status, 401);
+    assert.equal((await refresh(r3)).status, 401);
     // Another session (another family) of the same user is unaffected.
     const other = await post(server, 'login', { username: 'judy', password });
-    assert.equal((await post(server, 'refresh', { refreshToken: other.body.refreshToken })).status, 200);
+    assert.equal((await refresh(refreshCookieValue(other))).status, 200);
   });
 
   it('refuses missing, malformed and made-up refresh tokens with 401', async () => {
-    for (const body of [{}, { refreshToken: '' }, { refreshToken: 'x' }, { refreshToken: 'A'.repeat(43) }, { refreshToken: 'A'.repeat(5000) }, { refreshToken: 42 }]) {
-      assert.equal((await post(server, 'refresh', body)).status, 401, JSON.stringify(body).slice(0, 60));
+    for (const headers of [{}, cookie(''), cookie('x'), cookie('A'.repeat(43)), cookie('A'.repeat(5000))]) {
+      assert.equal((await post(server, 'refresh', {}, headers)).status, 401, JSON.stringify(headers).slice(0, 60));
     }
   });
 
   it('logout revokes the refresh family and clears the cookie', async () => {
     const login = await post(server, 'login', { username: 'judy', password });
     const r1 = refreshCookieValue(login);
-    const r2 = (await post(server, 'refresh', { refreshToken: r1 })).body.refreshToken as string;
-    const out = await post(server, 'logout', {}, { cookie: `bulwark_refresh=${encodeURIComponent(r2)}`, authorization: `Bearer ${login.body.accessToken as string}` });
+    const r2 = refreshCookieValue(await refresh(r1));
+    const out = await post(server, 'logout', {}, { ...cookie(r2), authorization: `Bearer ${login.body.accessToken as string}` });
     assert.equal(out.status, 204);
     assert.match(cookieOf(out), /bulwark_refresh=;.*Max-Age=0/i);
-    assert.equal((await post(server, 'refresh', { refreshToken: r2 })).status, 401);
+    assert.equal((await refresh(r2)).status, 401);
     // The access token of the session is revoked as well.
     const client = await openSocket(server);
     client.send({ type: 'auth', token: login.body.accessToken });
@@ -288,15 +359,15 @@ describe('secrets at rest', () => {
     server = await startServer({ config: LOTS });
     const reg = await post(server, 'register', { username: 'kate', password });
     assert.equal(reg.status, 201);
-    tokens.push(reg.body.refreshToken as string, reg.body.accessToken as string);
+    tokens.push(refreshCookieValue(reg), reg.body.accessToken as string);
     const login = await post(server, 'login', { username: 'kate', password });
-    tokens.push(login.body.refreshToken as string, login.body.accessToken as string);
-    const rotated = await post(server, 'refresh', { refreshToken: login.body.refreshToken });
-    tokens.push(rotated.body.refreshToken as string);
+    tokens.push(refreshCookieValue(login), login.body.accessToken as string);
+    const rotated = await post(server, 'refresh', {}, { cookie: `bulwark_refresh=${encodeURIComponent(refreshCookieValue(login))}` });
+    tokens.push(refreshCookieValue(rotated));
     // Failures and refusals that mention the password, to see they are not recorded.
     await post(server, 'login', { username: 'kate', password: `${password}-typo` });
     await post(server, 'register', { username: 'kate2', password: 'kate2kate2' });
-    await post(server, 'refresh', { refreshToken: login.body.refreshToken });
+    await post(server, 'refresh', {}, { cookie: `bulwark_refresh=${encodeURIComponent(refreshCookieValue(login))}` });
     await server.bulwark.store.flush();
   });
   after(() => server.stop());

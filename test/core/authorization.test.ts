@@ -4,14 +4,16 @@
  *
  * | frame           | allowed                         | denied                                   |
  * | room.create     | anyone, new name                | existing name -> CONFLICT                |
- * | room.join       | public; private when invited,   | private, not invited -> FORBIDDEN        |
- * |                 | owner, admin                    |                                          |
- * | room.invite     | owner or admin                  | member, outsider -> FORBIDDEN            |
+ * | room.join       | public; private when invited,   | private, not invited -> NOT_FOUND (as a  |
+ * |                 | owner, admin                    | missing room); kicked from public: FORBIDDEN |
+ * | room.invite     | owner or admin                  | member -> FORBIDDEN; outsider of a       |
+ * |                 |                                 | private room -> NOT_FOUND                |
  * | room.kick       | owner or admin                  | member, outsider -> FORBIDDEN            |
  * | room.delete     | owner or admin                  | member, outsider -> FORBIDDEN            |
  * | room.list       | public + caller's private       | others' private rooms are not listed     |
- * | chat.send       | members                         | not a member -> NOT_A_MEMBER             |
- * | chat.history    | members only                    | not a member -> NOT_A_MEMBER             |
+ * | chat.send       | members                         | not a member -> NOT_A_MEMBER (private    |
+ * |                 |                                 | room, outsider: NOT_FOUND)               |
+ * | chat.history    | members only                    | not a member -> NOT_A_MEMBER (idem)      |
  * | chat.delete     | author, room owner or admin     | other member, outsider -> FORBIDDEN      |
  * | admin.broadcast | admin only                      | anyone else -> FORBIDDEN                 |
  */
@@ -74,9 +76,12 @@ describe('authorization (contract section 4 table)', () => {
   });
 
   describe('room.join', () => {
-    it('refuses a private room to a user who was not invited with FORBIDDEN', async () => {
+    it('refuses a private room to a user who was not invited with NOT_FOUND, exactly as a missing room', async () => {
       const name = await room('private');
-      assert.equal(outcome(await otto.request({ type: 'room.join', room: name })), 'FORBIDDEN');
+      const hidden = await otto.request({ type: 'room.join', room: name });
+      const missing = await otto.request({ type: 'room.join', room: `${name}-missing` });
+      assert.equal(outcome(hidden), 'NOT_FOUND');
+      assert.equal(hidden.message, missing.message);
       assert.equal(outcome(await olga.request({ type: 'room.invite', room: name, user: 'otto' })), 'ack');
       assert.equal(outcome(await otto.request({ type: 'room.join', room: name })), 'ack', 'the invitation opens the door');
     });
@@ -102,16 +107,16 @@ describe('authorization (contract section 4 table)', () => {
     it('requires a new invitation to come back to a private room after leaving it', async () => {
       const name = await room('private');
       await max.ok({ type: 'room.leave', room: name });
-      assert.equal(outcome(await max.request({ type: 'room.join', room: name })), 'FORBIDDEN');
+      assert.equal(outcome(await max.request({ type: 'room.join', room: name })), 'NOT_FOUND');
     });
   });
 
   describe('room.invite', () => {
-    it('refuses a plain member and an outsider with FORBIDDEN', async () => {
+    it('refuses a plain member with FORBIDDEN and an outsider of the private room with NOT_FOUND', async () => {
       const name = await room('private');
       assert.equal(outcome(await max.request({ type: 'room.invite', room: name, user: 'otto' })), 'FORBIDDEN');
-      assert.equal(outcome(await otto.request({ type: 'room.invite', room: name, user: 'otto' })), 'FORBIDDEN');
-      assert.equal(outcome(await otto.request({ type: 'room.join', room: name })), 'FORBIDDEN', 'the refused invitations did not take effect');
+      assert.equal(outcome(await otto.request({ type: 'room.invite', room: name, user: 'otto' })), 'NOT_FOUND');
+      assert.equal(outcome(await otto.request({ type: 'room.join', room: name })), 'NOT_FOUND', 'the refused invitations did not take effect');
     });
 
     it('lets the owner and an admin invite', async () => {
@@ -184,11 +189,9 @@ describe('authorization (contract section 4 table)', () => {
   });
 
   describe('chat.send', () => {
-    it('refuses a user who has not joined with NOT_A_MEMBER, in public and private rooms', async () => {
-      for (const visibility of ['public', 'private'] as const) {
-        const name = await room(visibility);
-        assert.equal(outcome(await otto.request({ type: 'chat.send', room: name, text: 'let me in' })), 'NOT_A_MEMBER');
-      }
+    it('refuses a user who has not joined with NOT_A_MEMBER in a public room, and with NOT_FOUND in a private one', async () => {
+      assert.equal(outcome(await otto.request({ type: 'chat.send', room: await room('public'), text: 'let me in' })), 'NOT_A_MEMBER');
+      assert.equal(outcome(await otto.request({ type: 'chat.send', room: await room('private'), text: 'let me in' })), 'NOT_FOUND');
     });
 
     it('refuses an invited user who has not joined yet', async () => {
@@ -209,7 +212,7 @@ describe('authorization (contract section 4 table)', () => {
   });
 
   describe('chat.history', () => {
-    it('is for members only: NOT_A_MEMBER for an outsider, an invitee who has not joined, and a kicked user', async () => {
+    it('is for members only: NOT_A_MEMBER for an outsider of a public room and an invitee who has not joined; NOT_FOUND for a user kicked from a private room', async () => {
       const pub = await room('public');
       await send(olga, pub, 'secret-ish');
       assert.equal(outcome(await otto.request({ type: 'chat.history', room: pub })), 'NOT_A_MEMBER');
@@ -219,7 +222,7 @@ describe('authorization (contract section 4 table)', () => {
       assert.equal(outcome(await otto.request({ type: 'chat.history', room: priv })), 'NOT_A_MEMBER');
       await olga.ok({ type: 'room.kick', room: priv, user: 'max' });
       await max.waitFor((f) => f.type === 'room.removed' && f.room === priv);
-      assert.equal(outcome(await max.request({ type: 'chat.history', room: priv })), 'NOT_A_MEMBER');
+      assert.equal(outcome(await max.request({ type: 'chat.history', room: priv })), 'NOT_FOUND');
       assert.equal(outcome(await olga.request({ type: 'chat.history', room: priv })), 'ack');
     });
   });

@@ -98,7 +98,7 @@ describe('history across a restart on the same data directory', () => {
     );
     assert.ok(!rooms.some((r) => r.name === 'vault'), 'the private room stays private');
     assert.equal(outcome(await max.request({ type: 'room.delete', room: 'archive' })), 'FORBIDDEN', 'ownership survived');
-    assert.equal(outcome(await otto.request({ type: 'room.join', room: 'vault' })), 'FORBIDDEN');
+    assert.equal(outcome(await otto.request({ type: 'room.join', room: 'vault' })), 'NOT_FOUND', 'hidden from outsiders');
     assert.equal(outcome(await max.request({ type: 'room.join', room: 'vault' })), 'ack', 'the invitation survived');
     max.close();
     otto.close();

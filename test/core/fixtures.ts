@@ -11,6 +11,7 @@ const LOOSE = { points: 1_000_000, durationMs: 60_000 };
 /** Config for servers whose tests send many frames or open many sockets from 127.0.0.1. */
 export const LOOSE_LIMITS: Record<string, unknown> = {
   abuse: { threshold: 1_000_000 },
+  limits: { maxRoomsPerUser: 100_000 },
   rateLimits: {
     handshake: LOOSE,
     default: LOOSE,

@@ -11,7 +11,7 @@ export const LOOSE_RULE = { points: 1_000_000, durationMs: 60_000 } as const;
 /** Limits loose enough that hundreds of frames and deliberate refusals never throttle or ban. */
 export const LOOSE = {
   abuse: { threshold: 1_000_000 },
-  limits: { maxConnectionsPerIp: 1000, maxConnectionsPerUser: 100 },
+  limits: { maxConnectionsPerIp: 1000, maxConnectionsPerUser: 100, maxRoomsPerUser: 100_000 },
   rateLimits: {
     handshake: LOOSE_RULE,
     default: LOOSE_RULE,

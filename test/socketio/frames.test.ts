@@ -126,14 +126,14 @@ describe('Socket.IO frames', () => {
     client.close();
   });
 
-  it('enforces authorization: FORBIDDEN to delete a room one does not own, or to broadcast without admin', async () => {
+  it('enforces authorization: FORBIDDEN to delete a room one does not own, or to broadcast without admin; NOT_FOUND for a private room', async () => {
     const owner = await sioConnect(server, 'room-owner');
     const other = await sioConnect(server, 'not-owner');
     await owner.ok({ type: 'room.create', room: 'owned', visibility: 'public' });
     assert.equal((await other.request({ type: 'room.delete', room: 'owned' })).code, 'FORBIDDEN');
     assert.equal((await other.request({ type: 'admin.broadcast', text: 'hello all' })).code, 'FORBIDDEN');
     await owner.ok({ type: 'room.create', room: 'secret', visibility: 'private' });
-    assert.equal((await other.request({ type: 'room.join', room: 'secret' })).code, 'FORBIDDEN');
+    assert.equal((await other.request({ type: 'room.join', room: 'secret' })).code, 'NOT_FOUND', 'a private room is hidden from outsiders');
     const admin = await sioConnect(server, 'root', { roles: ['admin'] });
     await admin.ok({ type: 'admin.broadcast', text: 'maintenance at noon' });
     assert.equal((await other.next('announcement')).text, 'maintenance at noon');

@@ -91,6 +91,41 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.deepEqual(listed, secret);
       }));
 
+    it('creates owned rooms up to a cap, atomically, and tells a taken name from the cap', () =>
+      withStore(async (store) => {
+        const make = (name: string, owner = 'capped'): Promise<RoomRecord | 'taken' | 'limit'> =>
+          store.createOwnedRoom({ name, owner, visibility: 'public', createdAt: Date.now() }, 3);
+        const racing = await Promise.all(Array.from({ length: 6 }, (_, i) => make(`capped-${i}`)));
+        assert.equal(racing.filter((r) => typeof r === 'object').length, 3, 'never more than the cap, even racing');
+        assert.deepEqual(
+          racing.filter((r) => typeof r === 'string'),
+          ['limit', 'limit', 'limit'],
+        );
+        const mine = racing.find((r): r is RoomRecord => typeof r === 'object')!;
+        assert.equal(await store.getMembership(mine.id, 'capped'), 'member', 'the creator is a member');
+        assert.equal(await make('capped-0', 'someone-else'), 'taken');
+        assert.equal(typeof (await make('other-room', 'someone-else')), 'object', 'the cap is per owner');
+        await store.deleteRoom(mine.id);
+        assert.equal(typeof (await make('capped-again')), 'object', 'a deleted room frees a place');
+      }));
+
+    it('pages the room list by name with a cursor and a case-insensitive filter', () =>
+      withStore(async (store) => {
+        for (const name of ['Zeta', 'alpha', 'beta', 'gamma-1', 'Gamma-2', 'delta']) await room(store, name, 'public', 'olga');
+        await room(store, 'hidden-gamma', 'private', 'olga');
+        const mine = await room(store, 'my-gamma', 'private', 'olga');
+        await store.setMembership(mine.id, 'max', 'invited');
+        const names = (rooms: RoomRecord[]): string[] => rooms.map((r) => r.name);
+        // Byte order (upper case first), the same on every backend.
+        assert.deepEqual(names(await store.listRoomsPage('max', { limit: 3 })), ['Gamma-2', 'Zeta', 'alpha']);
+        assert.deepEqual(names(await store.listRoomsPage('max', { after: 'alpha', limit: 3 })), ['beta', 'delta', 'gamma-1']);
+        assert.deepEqual(names(await store.listRoomsPage('max', { after: 'gamma-1', limit: 3 })), ['my-gamma']);
+        assert.deepEqual(names(await store.listRoomsPage('max', { filter: 'gamma', limit: 10 })), ['Gamma-2', 'gamma-1', 'my-gamma']);
+        assert.deepEqual(names(await store.listRoomsPage('max', { filter: 'gamma', after: 'Gamma-2', limit: 1 })), ['gamma-1']);
+        assert.deepEqual(names(await store.listRoomsPage('olga', { filter: 'hidden', limit: 10 })), ['hidden-gamma']);
+        assert.deepEqual(names(await store.listRoomsPage('max', { filter: 'hidden', limit: 10 })), []);
+      }));
+
     it('deleting a room removes its history and memberships; the name can be reused from seq 1', () =>
       withStore(async (store) => {
         const doomed = await room(store, 'doomed');

@@ -45,6 +45,31 @@ export const Q = {
              WHERE m.user_id = $1 AND m.state IN ('member','invited')
            ORDER BY name LIMIT 1000`,
   },
+  listRoomsPage: {
+    name: 'bw_list_rooms_page',
+    text: `SELECT * FROM (
+             SELECT * FROM (SELECT id, name, owner, visibility, created_at FROM rooms
+                 WHERE visibility = 'public' AND name COLLATE "C" > $2 AND strpos(lower(name), $3) > 0 ORDER BY name COLLATE "C" LIMIT $4) p
+             UNION
+             SELECT * FROM (SELECT r.id, r.name, r.owner, r.visibility, r.created_at FROM members m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.user_id = $1 AND m.state IN ('member','invited') AND r.name COLLATE "C" > $2 AND strpos(lower(r.name), $3) > 0
+                 ORDER BY r.name COLLATE "C" LIMIT $4) q
+           ) u ORDER BY name COLLATE "C" LIMIT $4`,
+  },
+  /** Serializes room creation per owner (across nodes) so the owned-room count cannot be raced. */
+  ownerLock: { name: 'bw_owner_lock', text: 'SELECT pg_advisory_xact_lock(1114991736, hashtext($1))' },
+  insertOwnedRoom: {
+    name: 'bw_insert_owned_room',
+    text: `WITH r AS (
+             INSERT INTO rooms (name, owner, visibility, created_at)
+             SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM rooms WHERE owner = $2) < $5
+             ON CONFLICT (name) DO NOTHING RETURNING id
+           ), m AS (
+             INSERT INTO members (room_id, user_id, state) SELECT id, $2, 'member' FROM r
+           )
+           SELECT id FROM r`,
+  },
+  roomExists: { name: 'bw_room_exists', text: 'SELECT 1 FROM rooms WHERE name = $1' },
   membership: { name: 'bw_membership', text: 'SELECT state FROM members WHERE room_id = $1 AND user_id = $2' },
   upsertMembership: {
     name: 'bw_upsert_membership',
