@@ -166,6 +166,16 @@ export const ConfigSchema = z.strictObject({
       perSecond: positiveInt.default(5),
     })
     .default({ perSecond: 5 }),
+  security: z
+    .strictObject({
+      /**
+       * Message text carrying active content (script, event handler, `javascript:` URL…), which
+       * always records `xss_attempt`: `sanitize` delivers it escaped into visible text, `reject`
+       * refuses the frame `INVALID_PAYLOAD`. @default "sanitize"
+       */
+      xssAction: z.enum(['sanitize', 'reject']).default('sanitize'),
+    })
+    .default({ xssAction: 'sanitize' }),
   encryption: z
     .strictObject({
       /** Encrypt message text at rest with AES-256-GCM. @default true */

@@ -38,6 +38,7 @@ export const ABUSE_WEIGHTS: Partial<Record<SecurityEventType, number>> = {
   login_failed: 5,
   refresh_reuse: 50,
   slow_consumer: 5,
+  xss_attempt: 10,
 };
 
 function isLoopback(ip: string): boolean {

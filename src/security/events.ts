@@ -42,6 +42,7 @@ export const SECURITY_EVENTS = {
   replay_detected: 'warning',
   forbidden_action: 'notice',
   content_sanitized: 'info',
+  xss_attempt: 'warning',
   // abuse
   abuse_threshold: 'critical',
   ban_added: 'warning',
