@@ -33,6 +33,7 @@ import { createLogger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
+import { AuditPruner } from './security/audit-pruner.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { PostgresStore } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
@@ -112,7 +113,18 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
   const hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
-  const audit = new SecurityAudit(store, log, metrics);
+  // Stored security events stay within audit.retentionDays and audit.maxRows (contract section 3).
+  const pruner = new AuditPruner(store, {
+    retentionDays: config.audit.retentionDays,
+    maxRows: config.audit.maxRows,
+    intervalMs: config.audit.pruneIntervalMs,
+    onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
+  });
+  const audit = new SecurityAudit(store, log, metrics, {
+    maxSources: config.audit.maxSources,
+    onRowCreated: () => pruner.rowCreated(),
+    mayCreateRow: () => pruner.mayCreateRow(),
+  });
   const tls = Boolean(config.tls.cert && config.tls.key);
 
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
@@ -250,10 +262,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       spamTracking: frameGuards.spam.size,
       abuseScores: abuse.size,
       revocations: revocations.size,
+      auditSources: audit.size,
     }),
     url: '',
     async start() {
       await app.listen({ host: config.host, port: config.port });
+      void pruner.run();
       const port = (server.address() as AddressInfo).port;
       allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -273,6 +287,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       ws.close();
       sio?.close();
       await app.close();
+      audit.close();
+      await pruner.stop();
       await store.flush();
       await store.close();
       await codec?.close();

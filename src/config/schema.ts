@@ -160,6 +160,21 @@ export const ConfigSchema = z.strictObject({
       maxTracked: positiveInt.default(100_000),
     })
     .default({ threshold: 100, windowMs: 600_000, banProxyIps: false, maxTracked: 100_000 }),
+  audit: z
+    .strictObject({
+      /** Days stored security events are kept. @default 30 */
+      retentionDays: positiveInt.max(36_500).default(30),
+      /** Most stored security-event rows; the oldest are deleted first. @default 100000 */
+      maxRows: positiveInt.min(1000).default(100_000),
+      /**
+       * Sources (type, IP, user) aggregated separately per minute on a node; past it, events of the
+       * minute aggregate per type. Bounds the rows and log lines a flood can create. @default 1000
+       */
+      maxSources: positiveInt.default(1000),
+      /** How often the pruning job runs (it also runs early when rows pile up). @default 60000 */
+      pruneIntervalMs: positiveInt.min(1000).default(60_000),
+    })
+    .default({ retentionDays: 30, maxRows: 100_000, maxSources: 1000, pruneIntervalMs: 60_000 }),
   alerts: z
     .strictObject({
       /** Live `security.alert` frames per second to admins; the rest are counted and summarized. @default 5 */
