@@ -42,6 +42,7 @@ import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
+import { registerCspReports } from './transport/csp-reports.js';
 import { registerStatic } from './transport/static.js';
 import { clientIp } from './transport/client-ip.js';
 import { Bans } from './security/bans.js';
@@ -185,6 +186,15 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
+  // Browsers post CSP violations here (report-uri in the policy), whatever the token issuer.
+  registerCspReports(app, {
+    audit,
+    limiter: rateLimits.get('cspReport'),
+    maxBytes: config.limits.maxCspReportBytes,
+    allowedOrigins: () => allowedOrigins,
+    clientIp: (req) => clientIp(req.raw, trusted),
+    bannedUntil: (ip) => bans.active('ip', ip)?.until,
+  });
   await registerStatic(app);
 
   // eslint-disable-next-line prefer-const

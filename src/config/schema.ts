@@ -25,6 +25,8 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   'chat.send': { points: 30, durationMs: 10_000 },
   'room.create': { points: 10, durationMs: 60_000 },
   'admin.broadcast': { points: 10, durationMs: 60_000 },
+  /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */
+  cspReport: { points: 20, durationMs: 60_000 },
   default: { points: 60, durationMs: 10_000 },
 };
 
@@ -49,6 +51,8 @@ export const LimitsSchema = z.strictObject({
   maxHeaderCount: positiveInt.max(1000).default(64),
   /** Rooms one connection may have joined. @default 200 */
   maxRoomsPerConnection: positiveInt.default(200),
+  /** Body of one `POST /api/csp-report`; larger is refused 413 before it is read. @default 4096 */
+  maxCspReportBytes: positiveInt.min(256).max(65_536).default(4096),
 });
 
 export const AuthSchema = z.strictObject({
@@ -104,7 +108,7 @@ export const ConfigSchema = z.strictObject({
       allowMissing: z.boolean().default(false),
     })
     .default({ allowed: [], allowMissing: false }),
-  /** Named rules: `handshake`, `login`, a frame type, or `default`. Merged over the defaults. */
+  /** Named rules: `handshake`, `login`, `cspReport`, a frame type, or `default`. Merged over the defaults. */
   rateLimits: z.record(z.string().min(1), RateLimitRule).default({}),
   replay: z
     .strictObject({
