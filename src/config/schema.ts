@@ -85,6 +85,16 @@ export const AuthSchema = z.strictObject({
   refreshTokenTtlMs: positiveInt.default(30 * 24 * 3600_000),
 });
 
+/** Alert budgets per severity and second (`alerts.perSecond`). */
+export const AlertBudgetsSchema = z.strictObject({
+  /** @default 5 */
+  warning: positiveInt.default(5),
+  /** @default 5 */
+  error: positiveInt.default(5),
+  /** Past it, the first critical alert of each type in a second is still sent. @default 20 */
+  critical: positiveInt.default(20),
+});
+
 export const ConfigSchema = z.strictObject({
   /** Interface to bind. @default "127.0.0.1" */
   host: z.string().min(1).default('127.0.0.1'),
@@ -181,10 +191,14 @@ export const ConfigSchema = z.strictObject({
     .default({ retentionDays: 30, maxRows: 100_000, maxSources: 1000, pruneIntervalMs: 60_000 }),
   alerts: z
     .strictObject({
-      /** Live `security.alert` frames per second to admins; the rest are counted and summarized. @default 5 */
-      perSecond: positiveInt.default(5),
+      /**
+       * Live `security.alert` frames per second to admins, per severity; the rest are counted per
+       * type and summarized. A number sets the warning budget (the shape of earlier versions).
+       * @default {"warning":5,"error":5,"critical":20}
+       */
+      perSecond: z.union([positiveInt.transform((warning) => AlertBudgetsSchema.parse({ warning })), AlertBudgetsSchema]).default({ warning: 5, error: 5, critical: 20 }),
     })
-    .default({ perSecond: 5 }),
+    .default({ perSecond: { warning: 5, error: 5, critical: 20 } }),
   security: z
     .strictObject({
       /**
