@@ -27,6 +27,7 @@ export const SECURITY_EVENTS = {
   refresh_reuse: 'critical',
   disabled_refused: 'warning',
   csp_violation: 'warning',
+  csp_report_refused: 'notice',
   // session (contract section 3)
   binary_frame: 'notice',
   frame_too_big: 'warning',
@@ -43,6 +44,7 @@ export const SECURITY_EVENTS = {
   replay_detected: 'warning',
   forbidden_action: 'notice',
   content_sanitized: 'info',
+  xss_attempt: 'warning',
   // abuse
   abuse_threshold: 'critical',
   ban_added: 'warning',

@@ -83,7 +83,14 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
-  // 3: identities that cannot collide; see the SQLite migration of the same number.
+  // Aggregated security events (contract section 3): repeats within a minute add to one row.
+  `
+  ALTER TABLE security_events ADD COLUMN count INTEGER NOT NULL DEFAULT 1,
+    ADD COLUMN last_ts BIGINT,
+    ADD COLUMN agg_key TEXT;
+  CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
+  `,
+  // 4: identities that cannot collide; see the SQLite migration of the same number.
   `
   ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
   UPDATE rooms SET owner = 'acct:' || owner

@@ -77,7 +77,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
-  // 3: identities that cannot collide (docs/protocol.md "Identities"). Built-in accounts move to
+  // Aggregated security events (contract section 3): repeats within a minute add to one row.
+  `
+  ALTER TABLE security_events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE security_events ADD COLUMN last_ts INTEGER;
+  ALTER TABLE security_events ADD COLUMN agg_key TEXT;
+  CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
+  `,
+  // 4: identities that cannot collide (docs/protocol.md "Identities"). Built-in accounts move to
   // their own namespace, acct:<username>; rows keyed by a username move with the account, except
   // rooms and messages older than the account: those can only be a token subject's of the same
   // name, which keeps them and its membership of its own rooms. Disabled accounts, invitations,
