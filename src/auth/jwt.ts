@@ -3,10 +3,10 @@
  * are accepted; `none` is impossible (jose never verifies unsecured tokens through jwtVerify);
  * a key of the wrong type for the algorithm is refused by jose. `sub` and `exp` are required.
  */
-import { SignJWT, jwtVerify, errors, type JWTPayload } from 'jose';
+import { SignJWT, decodeJwt, jwtVerify, errors, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { VerifyKey } from './keys.js';
+import type { Issuer, VerifyKey } from './keys.js';
 import { ACCOUNT_PREFIX, leadingLabel } from './identity.js';
 import { normalizeDisplayName } from './display-name.js';
 
@@ -23,20 +23,16 @@ export interface Identity {
   issuedAt?: number | undefined;
 }
 
-export type TokenFailure = 'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'reserved_subject' | 'lifetime' | 'no_key';
+export type TokenFailure =
+  'malformed' | 'expired' | 'not_yet_valid' | 'bad_signature' | 'bad_algorithm' | 'bad_claims' | 'reserved_subject' | 'lifetime' | 'unknown_issuer' | 'no_key';
+
+/** The longest user id (the frames' `user` field, docs/protocol.md). */
+const MAX_USER_ID = 128;
 
 export type TokenVerdict = { ok: true; identity: Identity } | { ok: false; reason: TokenFailure };
 
 /** The display name of a subject with nothing visible in its `name` or `sub`. */
 const UNNAMED = '(unnamed)';
-
-/**
- * Whether a subject may be used by this key: `acct:` ids belong to the built-in accounts, whose
- * tokens only the server's own HMAC key signs (src/auth/identity.ts).
- */
-function subjectAllowed(sub: string, ownsAccounts: boolean): boolean {
-  return ownsAccounts || leadingLabel(sub) !== ACCOUNT_PREFIX;
-}
 
 function toIdentity(payload: JWTPayload): Identity | null {
   const sub = payload.sub;
@@ -76,33 +72,79 @@ function classify(error: unknown): TokenFailure {
   return 'malformed';
 }
 
+/**
+ * Verifies tokens of one issuer or of several (`auth.issuers`). With several, a token is routed by
+ * the `iss` it names and verified with that issuer's keys alone, never with another's: a key
+ * served by issuer A cannot vouch for a token claiming issuer B, even when both key sets use the
+ * same `kid` (the JWKS mix-up). A token naming no configured issuer goes to the single-issuer
+ * keys when they have no `auth.issuer`, else is refused (`unknown_issuer`). After a failure no
+ * other issuer is tried.
+ */
 export class TokenVerifier {
+  private readonly issuers: readonly Issuer[];
+  private readonly byIssuer = new Map<string, Issuer>();
+  private readonly fallback: Issuer | undefined;
+  /** Namespace labels no unprefixed issuer may use: `acct:` and every configured prefix. */
+  private readonly reserved: ReadonlySet<string>;
+
   constructor(
-    private readonly key: VerifyKey,
+    key: VerifyKey,
     private readonly auth: Config['auth'],
-  ) {}
+  ) {
+    this.issuers =
+      key.kind === 'issuers'
+        ? key.issuers
+        : [{ issuer: auth.issuer, audience: auth.audience, algorithms: auth.algorithms, key, subjectPrefix: undefined, ownsAccounts: key.kind === 'secret' }];
+    for (const entry of this.issuers) if (entry.issuer !== undefined) this.byIssuer.set(entry.issuer, entry);
+    this.fallback = this.issuers.find((entry) => entry.issuer === undefined);
+    this.reserved = new Set([ACCOUNT_PREFIX, ...this.issuers.flatMap((entry) => (entry.subjectPrefix ? [entry.subjectPrefix] : []))]);
+  }
+
+  /** The one issuer whose keys may verify this token. */
+  private route(token: string): Issuer | TokenFailure {
+    if (this.issuers.length === 1) return this.issuers[0]!;
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return 'malformed';
+    }
+    return (typeof iss === 'string' ? this.byIssuer.get(iss) : undefined) ?? this.fallback ?? 'unknown_issuer';
+  }
 
   async verify(token: string): Promise<TokenVerdict> {
+    const entry = this.route(token);
+    if (typeof entry === 'string') return { ok: false, reason: entry };
     try {
       const options = {
-        algorithms: this.auth.algorithms,
+        algorithms: [...entry.algorithms],
         requiredClaims: ['sub', 'exp'],
         clockTolerance: Math.floor(this.auth.clockSkewMs / 1000),
-        ...(this.auth.issuer ? { issuer: this.auth.issuer } : {}),
-        ...(this.auth.audience ? { audience: this.auth.audience } : {}),
+        ...(entry.issuer ? { issuer: entry.issuer } : {}),
+        ...(entry.audience ? { audience: entry.audience } : {}),
       };
-      const { payload } = this.key.kind === 'public' ? await jwtVerify(token, this.key.key, options) : await jwtVerify(token, this.key.key, options);
+      const { payload } = entry.key.kind === 'public' ? await jwtVerify(token, entry.key.key, options) : await jwtVerify(token, entry.key.key, options);
       // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
       const now = Date.now();
       if (typeof payload.iat === 'number' && payload.iat * 1000 > now + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };
       if (!lifetimeAllowed(payload, now, this.auth)) return { ok: false, reason: 'lifetime' };
       const identity = toIdentity(payload);
       if (!identity) return { ok: false, reason: 'bad_claims' };
-      if (!subjectAllowed(identity.id, this.key.kind === 'secret')) return { ok: false, reason: 'reserved_subject' };
-      return { ok: true, identity };
+      return this.namespaced(identity, entry);
     } catch (error) {
       return { ok: false, reason: classify(error) };
     }
+  }
+
+  /** The user id in its issuer's namespace (src/auth/identity.ts). */
+  private namespaced(identity: Identity, entry: Issuer): TokenVerdict {
+    if (entry.subjectPrefix !== undefined) {
+      const id = `${entry.subjectPrefix}${identity.id}`;
+      return id.length > MAX_USER_ID ? { ok: false, reason: 'bad_claims' } : { ok: true, identity: { ...identity, id } };
+    }
+    const label = leadingLabel(identity.id);
+    if (label !== undefined && this.reserved.has(label) && !(label === ACCOUNT_PREFIX && entry.ownsAccounts)) return { ok: false, reason: 'reserved_subject' };
+    return { ok: true, identity };
   }
 }
 

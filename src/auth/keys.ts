@@ -9,7 +9,24 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
 
-export type VerifyKey = { kind: 'secret'; key: JWTVerifyGetKey } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
+/** The key material of one issuer. */
+export type IssuerKey = { kind: 'secret'; key: JWTVerifyGetKey } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
+
+/** One issuer a token can name, with its own keys (docs/protocol.md "Several issuers"). */
+export interface Issuer {
+  /** The `iss` routed here and required; undefined: the single-issuer keys without `auth.issuer`. */
+  issuer: string | undefined;
+  audience: string | undefined;
+  algorithms: readonly string[];
+  key: IssuerKey;
+  /** Prepended to this issuer's `sub` to make the user id. */
+  subjectPrefix: string | undefined;
+  /** This key signs the built-in accounts' tokens: it alone may name `acct:` subjects. */
+  ownsAccounts: boolean;
+}
+
+/** One issuer's key (the single-issuer configuration), or every configured issuer. */
+export type VerifyKey = IssuerKey | { kind: 'issuers'; issuers: Issuer[] };
 
 /**
  * An HMAC secret imported once per algorithm: handing jose the raw bytes makes it import a
@@ -53,15 +70,42 @@ export function hmacSecret(config: Config): Uint8Array {
   return config.auth.secret ? new TextEncoder().encode(config.auth.secret) : loadOrCreateSecret(config.dataDir);
 }
 
+/** A key from one of the three ways to give it; each issuer's key object (and JWKS cache) is its own. */
+async function issuerKey(
+  source: { secret?: Uint8Array | undefined; publicKey?: string | undefined; jwksUrl?: string | undefined },
+  algorithms: readonly string[],
+): Promise<IssuerKey> {
+  if (source.jwksUrl) {
+    // jose caches the set, refetches on an unknown kid (rotation) and rate-limits refetches.
+    return { kind: 'jwks', key: createRemoteJWKSet(new URL(source.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 }) };
+  }
+  if (source.publicKey) {
+    const pem = source.publicKey.includes('-----BEGIN') ? source.publicKey : readFileSync(source.publicKey, 'utf8');
+    return { kind: 'public', key: await importSPKI(pem, algorithms[0]!) };
+  }
+  return { kind: 'secret', key: hmacKeyResolver(source.secret!) };
+}
+
+/** Whether the single-issuer keys describe an issuer (with only `auth.issuers` they may not). */
+function hasPrimary(auth: Config['auth']): boolean {
+  return auth.algorithms.some((a) => a.startsWith('HS')) || Boolean(auth.publicKey || auth.jwksUrl);
+}
+
 export async function resolveVerifyKey(config: Config): Promise<VerifyKey> {
   const { auth } = config;
-  if (auth.jwksUrl) {
-    // jose caches the set, refetches on an unknown kid (rotation) and rate-limits refetches.
-    return { kind: 'jwks', key: createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 }) };
+  const primary = (): Promise<IssuerKey> =>
+    issuerKey({ jwksUrl: auth.jwksUrl, publicKey: auth.publicKey, secret: auth.jwksUrl || auth.publicKey ? undefined : hmacSecret(config) }, auth.algorithms);
+  if (auth.issuers.length === 0) return primary();
+  const issuers: Issuer[] = [];
+  if (hasPrimary(auth)) {
+    const key = await primary();
+    issuers.push({ issuer: auth.issuer, audience: auth.audience, algorithms: auth.algorithms, key, subjectPrefix: undefined, ownsAccounts: key.kind === 'secret' });
   }
-  if (auth.publicKey) {
-    const pem = auth.publicKey.includes('-----BEGIN') ? auth.publicKey : readFileSync(auth.publicKey, 'utf8');
-    return { kind: 'public', key: await importSPKI(pem, auth.algorithms[0]!) };
+  for (const entry of auth.issuers) {
+    const algorithms = entry.algorithms ?? (entry.secret !== undefined ? ['HS256'] : ['RS256']);
+    const secret = entry.secret !== undefined ? new TextEncoder().encode(entry.secret) : undefined;
+    const key = await issuerKey({ secret, publicKey: entry.publicKey, jwksUrl: entry.jwksUrl }, algorithms);
+    issuers.push({ issuer: entry.issuer, audience: entry.audience, algorithms, key, subjectPrefix: entry.subjectPrefix, ownsAccounts: false });
   }
-  return { kind: 'secret', key: hmacKeyResolver(hmacSecret(config)) };
+  return { kind: 'issuers', issuers };
 }

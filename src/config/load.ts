@@ -192,18 +192,48 @@ function checkCoherence(config: Config): void {
     // Mixing HMAC and public-key algorithms is how HS/RS key confusion happens.
     throw new ConfigError('config: auth.algorithms must not mix HMAC (HS*) with public-key algorithms');
   }
-  if (hmac.length === 0 && !config.auth.publicKey && !config.auth.jwksUrl) {
+  if (hmac.length === 0 && !config.auth.publicKey && !config.auth.jwksUrl && config.auth.issuers.length === 0) {
     throw new ConfigError('config: auth.publicKey or auth.jwksUrl is required for public-key auth.algorithms');
   }
   if (hmac.length > 0 && (config.auth.publicKey || config.auth.jwksUrl)) {
     throw new ConfigError('config: auth.publicKey/auth.jwksUrl need public-key auth.algorithms (e.g. ["RS256"])');
   }
+  checkIssuers(config.auth, hmac.length > 0 || Boolean(config.auth.publicKey || config.auth.jwksUrl));
   if (config.auth.accessTokenTtlMs > config.auth.maxTokenTtlMs) {
     throw new ConfigError('config: auth.accessTokenTtlMs must not exceed auth.maxTokenTtlMs (the server would refuse its own tokens)');
   }
   if (Boolean(config.tls.cert) !== Boolean(config.tls.key)) {
     throw new ConfigError('config: tls.cert and tls.key must be given together');
   }
+}
+
+/**
+ * `auth.issuers`: each entry has exactly one kind of key and algorithms that fit it; issuers are
+ * distinct; user ids of two issuers can never be equal (docs/protocol.md "Identities"): at most one
+ * issuer, the single-issuer keys' included, keeps its subjects as they are, every other one has a
+ * distinct `subjectPrefix`.
+ */
+function checkIssuers(auth: Config['auth'], primary: boolean): void {
+  const seen = new Set<string>(auth.issuer !== undefined ? [auth.issuer] : []);
+  const prefixes = new Set<string>();
+  let unprefixed = primary ? 1 : 0;
+  auth.issuers.forEach((entry, i) => {
+    const at = `auth.issuers.${i}`;
+    const keys = [entry.secret, entry.publicKey, entry.jwksUrl].filter((k) => k !== undefined).length;
+    if (keys !== 1) throw new ConfigError(`config: ${at}: exactly one of secret, publicKey, jwksUrl`);
+    const algs = entry.algorithms ?? [];
+    if (entry.secret !== undefined && algs.some((a) => !HMAC.test(a))) throw new ConfigError(`config: ${at}.algorithms: a secret takes HMAC (HS*) algorithms only`);
+    if (entry.secret === undefined && algs.some((a) => HMAC.test(a))) throw new ConfigError(`config: ${at}.algorithms: a public key or JWKS takes public-key algorithms only`);
+    if (seen.has(entry.issuer)) throw new ConfigError(`config: ${at}.issuer: "${entry.issuer}" is configured twice`);
+    seen.add(entry.issuer);
+    if (entry.subjectPrefix === undefined) {
+      if (++unprefixed > 1) throw new ConfigError(`config: ${at}.subjectPrefix is required: two issuers without one could name the same user`);
+    } else {
+      if (entry.subjectPrefix === 'acct:') throw new ConfigError(`config: ${at}.subjectPrefix: "acct:" belongs to the built-in accounts`);
+      if (prefixes.has(entry.subjectPrefix)) throw new ConfigError(`config: ${at}.subjectPrefix: "${entry.subjectPrefix}" is used twice`);
+      prefixes.add(entry.subjectPrefix);
+    }
+  });
 }
 
 export interface LoadOptions {

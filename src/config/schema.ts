@@ -63,14 +63,42 @@ export const LimitsSchema = z.strictObject({
   maxCspReportBytes: positiveInt.min(256).max(65_536).default(4096),
 });
 
+const JwsAlgorithm = z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+/**
+ * One more token issuer besides the one the single-issuer keys describe (`auth.secret` /
+ * `publicKey` / `jwksUrl`, `auth.issuer`, `auth.audience`). A token is routed by its `iss` and
+ * verified only with the keys of that issuer.
+ */
+export const IssuerSchema = z.strictObject({
+  /** The `iss` this entry verifies (exact match). */
+  issuer: z.string().min(1).max(512),
+  /** Required `aud`, when set. */
+  audience: z.string().min(1).optional(),
+  /** Shared HMAC secret (at least 32 characters); exactly one of secret, publicKey, jwksUrl. */
+  secret: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** PEM public key (SPKI), inline or a file path. */
+  publicKey: z.string().optional(),
+  /** JWKS URL; the keys are cached for this issuer alone. */
+  jwksUrl: z.url().optional(),
+  /** Accepted algorithms. @default ["HS256"] with a secret, ["RS256"] otherwise */
+  algorithms: z.array(JwsAlgorithm).min(1).optional(),
+  /**
+   * Prefix of this issuer's user ids (`idp:` makes `sub` `alice` the user `idp:alice`): a short
+   * lower-case label ending in one `:`. Required unless this is the only issuer without one.
+   */
+  subjectPrefix: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,31}:$/, 'must be a short lower-case label ending in ":" (e.g. "idp:")')
+    .optional(),
+});
+export type IssuerConfig = z.infer<typeof IssuerSchema>;
+
 export const AuthSchema = z.strictObject({
   /** Time allowed for the `auth` frame after the upgrade. @default 10000 */
   timeoutMs: positiveInt.default(10_000),
   /** Accepted JWS algorithms; `none` can never be listed. @default ["HS256"] */
-  algorithms: z
-    .array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
-    .min(1)
-    .default(['HS256']),
+  algorithms: z.array(JwsAlgorithm).min(1).default(['HS256']),
   /** Tolerance for `exp`, `nbf` and `iat`. @default 30000 */
   clockSkewMs: nonNegativeInt.max(600_000).default(30_000),
   /** How long before `exp` the server sends `auth.refresh_required`. @default 60000 */
@@ -87,6 +115,8 @@ export const AuthSchema = z.strictObject({
   issuer: z.string().optional(),
   /** Required `aud`, when set. */
   audience: z.string().optional(),
+  /** More issuers, each with its own keys; the keys above stay a shorthand for the first one. @default [] */
+  issuers: z.array(IssuerSchema).max(16).default([]),
   /**
    * Longest accepted token lifetime: a token whose `exp` lies more than this after its `iat` (or
    * after now, without `iat`) is refused. Also how long a revocation of a user's sessions is kept.
