@@ -38,6 +38,7 @@ import { SqliteStore } from './store/sqlite-store.js';
 import { PostgresStore } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
+import { Webhooks } from './security/webhooks.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
@@ -137,6 +138,11 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
+  const webhooks = new Webhooks(config.alerts.webhooks, {
+    report: (input) => audit.emit('webhook_failed', input),
+    count: (result) => metrics.webhookDeliveries.inc({ result }),
+  });
+  alerts.onAlert((event) => webhooks.offer(event));
   auth.addCheck((identity, ip) => {
     const revoked = revocations.denial(identity);
     if (revoked) return revoked;
@@ -273,6 +279,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       spamTracking: frameGuards.spam.size,
       abuseScores: abuse.size,
       revocations: revocations.size,
+      webhookQueue: webhooks.size,
       auditSources: audit.size,
     }),
     url: '',
@@ -291,6 +298,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       stopped = true;
       clearInterval(poller);
       alerts.close();
+      webhooks.close();
       ws.stopAccepting();
       sio?.stopAccepting();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');

@@ -139,6 +139,31 @@ export const AlertBudgetsSchema = z.strictObject({
   critical: positiveInt.default(20),
 });
 
+/**
+ * One alert webhook (`alerts.webhooks`, contract section 5): alerts of `minSeverity` or higher are
+ * POSTed as JSON, signed with HMAC-SHA256 over the timestamp and the body (docs/admin.md "Alert
+ * webhooks").
+ */
+export const WebhookSchema = z.strictObject({
+  /** Where alerts are POSTed: an http(s) URL. Redirects are not followed. */
+  url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
+  /** Key of the HMAC-SHA256 signature (at least 16 characters); share it with the receiver only. */
+  secret: z.string().min(16, 'must be at least 16 characters'),
+  /** The least severe alert sent. @default "warning" */
+  minSeverity: z.enum(['warning', 'error', 'critical']).default('warning'),
+  /** Body shape: Bulwark's own JSON, or a Slack- or Discord-compatible message. @default "json" */
+  format: z.enum(['json', 'slack', 'discord']).default('json'),
+  /** Time allowed for one delivery attempt. @default 5000 */
+  timeoutMs: positiveInt.max(60_000).default(5000),
+  /** Attempts per alert before it is given up. @default 5 */
+  maxAttempts: positiveInt.max(20).default(5),
+  /** First retry delay; it doubles with each attempt (with jitter), at most a minute. @default 1000 */
+  backoffMs: positiveInt.max(60_000).default(1000),
+  /** Alerts waiting for delivery; past it the oldest non-critical one is dropped (and counted). @default 1000 */
+  queueSize: positiveInt.max(100_000).default(1000),
+});
+export type WebhookConfig = z.infer<typeof WebhookSchema>;
+
 export const ConfigSchema = z.strictObject({
   /** Interface to bind. @default "127.0.0.1" */
   host: z.string().min(1).default('127.0.0.1'),
@@ -253,8 +278,10 @@ export const ConfigSchema = z.strictObject({
        * @default {"warning":5,"error":5,"critical":20}
        */
       perSecond: z.union([positiveInt.transform((warning) => AlertBudgetsSchema.parse({ warning })), AlertBudgetsSchema]).default({ warning: 5, error: 5, critical: 20 }),
+      /** Webhooks that receive the alerts (signed JSON POSTs). @default [] */
+      webhooks: z.array(WebhookSchema).max(8).default([]),
     })
-    .default({ perSecond: { warning: 5, error: 5, critical: 20 } }),
+    .default({ perSecond: { warning: 5, error: 5, critical: 20 }, webhooks: [] }),
   security: z
     .strictObject({
       /**

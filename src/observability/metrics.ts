@@ -16,6 +16,12 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly webhookDeliveries = new Counter({
+    name: 'bulwark_webhook_deliveries_total',
+    help: 'Alert webhook deliveries, by result (delivered, retried, failed, dropped)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
   readonly securityEvents = new Counter({ name: 'bulwark_security_events_total', help: 'Security events, by type', labelNames: ['type'], registers: [this.registry] });
   readonly storeLatency = new Histogram({
     name: 'bulwark_store_latency_seconds',

@@ -100,6 +100,8 @@ export class AdminAlerts {
   private suppressed = new Map<string, number>();
   private suppressedSeverity: AlertSeverity = 'warning';
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Other consumers of the alert stream (webhooks): they see exactly what admins see. */
+  private readonly listeners: Array<(event: SecurityEventRecord) => void> = [];
 
   constructor(
     private readonly bus: Bus,
@@ -146,8 +148,14 @@ export class AdminAlerts {
     this.publish({ ts: Date.now(), type: 'alerts_suppressed', severity, detail: { count, byType } });
   }
 
+  /** Receives every alert published, summaries included. Listeners must not throw. */
+  onAlert(listener: (event: SecurityEventRecord) => void): void {
+    this.listeners.push(listener);
+  }
+
   private publish(event: SecurityEventRecord): void {
     this.bus.publish({ target: { kind: 'admins' }, type: 'security.alert', frame: JSON.stringify({ type: 'security.alert', event }) });
+    for (const listener of this.listeners) listener(event);
   }
 
   close(): void {

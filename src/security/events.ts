@@ -51,6 +51,7 @@ export const SECURITY_EVENTS = {
   ban_removed: 'notice',
   // administration
   admin_action: 'notice',
+  webhook_failed: 'error',
 } as const satisfies Record<string, Severity>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENTS;
