@@ -3,6 +3,7 @@
  * guards, domain, pipeline and transports. `start()` listens; `stop()` is the SIGTERM path:
  * stop accepting, close sockets with 1001, flush storage.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
@@ -43,6 +44,9 @@ import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
+import { registerAdminRoutes } from './transport/api-admin.js';
+import { ConnectionDirectory } from './admin/directory.js';
+import { UserAdmin } from './auth/user-admin.js';
 import { registerCspReports } from './transport/csp-reports.js';
 import { registerStatic } from './transport/static.js';
 import { clientIp } from './transport/client-ip.js';
@@ -134,7 +138,14 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const rateLimits = new RateLimits(config.rateLimits, cluster?.limiterFactory);
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
-  deliverBusToHub(bus, hub, bans, revocations);
+  // This node's name in the admin console's cluster-wide lists.
+  const nodeId = cluster?.bus.nodeId ?? randomBytes(6).toString('hex');
+  const directory = new ConnectionDirectory(bus, hub, nodeId, { clustered: bus.kind !== 'memory', timeoutMs: 750 });
+  deliverBusToHub(bus, hub, bans, revocations, {
+    // Bound late: the frame guards are built below, and the bus only delivers once the node runs.
+    mute: (user, until) => frameGuards.spam.mute(user, until),
+    directory: (message) => directory.receive(message),
+  });
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
@@ -201,6 +212,28 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     allowedOrigins: () => allowedOrigins,
     clientIp: (req) => clientIp(req.raw, trusted),
     bannedUntil: (ip) => bans.active('ip', ip)?.until,
+  });
+  const userAdmin = new UserAdmin({
+    store,
+    auth: config.auth,
+    revocations,
+    record: (action, actor, target, detail) => audit.emit('admin_action', { ip: actor.ip, user: actor.id, detail: { action, target, by: actor.via, ...detail } }),
+  });
+  registerAdminRoutes(app, {
+    config,
+    store,
+    auth,
+    revocations,
+    bans,
+    bus,
+    audit,
+    metrics,
+    directory,
+    users: userAdmin,
+    openConnections: () => hub.openCount,
+    limiter: rateLimits.get('default', 'ip'),
+    allowedOrigins: () => allowedOrigins,
+    clientIp: (req) => clientIp(req.raw, trusted),
   });
   await registerStatic(app);
 

@@ -35,6 +35,8 @@ export type AdminAction = 'create' | 'grant' | 'revoke_role' | 'disable' | 'enab
 export interface Actor {
   id?: string | undefined;
   via: 'cli' | 'console';
+  /** The admin's address, in the console. */
+  ip?: string | undefined;
 }
 
 export interface UserAdminDeps {

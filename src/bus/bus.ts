@@ -8,6 +8,26 @@ import type { BanRecord, RevocationKind } from '../store/store.js';
 
 export type Target = { kind: 'room'; room: string } | { kind: 'user'; user: string } | { kind: 'all' } | { kind: 'admins' } | { kind: 'connection'; connectionId: string };
 
+/** One live connection as the admin console lists it (docs/admin.md "Admin API"). */
+export interface ConnectionSummary {
+  node: string;
+  id: string;
+  user?: string | undefined;
+  name?: string | undefined;
+  ip: string;
+  transport: string;
+  /** When the connection opened (ms). */
+  since: number;
+  /** Joined rooms, at most 20. */
+  rooms: string[];
+  admin: boolean;
+}
+
+/** The admin console's cluster-wide connection list: a query every node answers (src/admin/directory.ts). */
+export type DirectoryMessage =
+  | { query: { id: string; from: string; user?: string | undefined; ip?: string | undefined; limit: number } }
+  | { reply: { id: string; to: string; node: string; total: number; connections: ConnectionSummary[] } };
+
 /** Side effects applied to the targeted connections after the frame is delivered. */
 export interface Effect {
   /**
@@ -21,6 +41,10 @@ export interface Effect {
   leave?: string;
   /** Close the targeted connections. */
   close?: { code: number; reason: string };
+  /** Cluster: an admin's mute, applied by every node's spam guard. */
+  mute?: { user: string; until: number };
+  /** Cluster: the admin console's connection directory (not delivered to connections). */
+  directory?: DirectoryMessage;
   /** Only connections authenticated with this token id (revocation). */
   jti?: string;
   /** Only connections authenticated with a token of this session (refresh family; revocation). */

@@ -57,3 +57,16 @@ export function mayKickTarget(room: RoomRecord, target: string): boolean {
 export function mayBroadcast(actor: Principal): boolean {
   return actor.admin;
 }
+
+/** What the admin console and `/api/admin/*` do (docs/admin.md "Admin API"). */
+export type AdminAction = 'view' | 'kick' | 'ban' | 'mute' | 'revoke' | 'disable' | 'invite' | 'announce';
+
+/**
+ * Whether the actor may use the admin console and its API for this action. Today every action
+ * needs the `admin` role; the action is named so that a narrower role (a moderator who may kick
+ * and mute) is one rule here, not a change to every route.
+ */
+export function mayAdminister(actor: Principal, action: AdminAction): boolean {
+  void action;
+  return actor.admin;
+}

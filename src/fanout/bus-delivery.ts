@@ -5,15 +5,23 @@
  * any frame it carries is delivered.
  */
 import type { Revocations } from '../auth/revocation.js';
-import type { Bus } from '../bus/bus.js';
+import type { Bus, DirectoryMessage } from '../bus/bus.js';
 import type { Bans } from '../security/bans.js';
 import type { Hub } from './hub.js';
 
-export function deliverBusToHub(bus: Bus, hub: Hub, bans: Bans, revocations: Revocations): void {
+/** Effects that change this node's state rather than its connections (admin actions). */
+export interface NodeEffects {
+  mute?(user: string, until: number): void;
+  directory?(message: DirectoryMessage): void;
+}
+
+export function deliverBusToHub(bus: Bus, hub: Hub, bans: Bans, revocations: Revocations, node: NodeEffects = {}): void {
   bus.attach(function busDelivery(envelope) {
     const effect = envelope.effect;
     if (effect?.ban) bans.adopt(effect.ban);
     if (effect?.revocation) revocations.adopt(effect.revocation);
+    if (effect?.mute) node.mute?.(effect.mute.user, effect.mute.until);
+    if (effect?.directory) node.directory?.(effect.directory);
     // An envelope that only carries a record (no frame, no close, no leave) has nothing to deliver.
     if (effect && !envelope.frame && !effect.close && effect.leave === undefined) return;
     hub.deliver(envelope);

@@ -3,7 +3,7 @@
  * the bus: it turns an envelope into writes on the right connections. A frame arrives already
  * serialized, so a broadcast to N subscribers serializes once.
  */
-import type { Envelope } from '../bus/bus.js';
+import type { ConnectionSummary, Envelope } from '../bus/bus.js';
 
 export interface Peer {
   readonly connectionId: string;
@@ -14,6 +14,8 @@ export interface Peer {
   readonly sid?: string | undefined;
   /** Writes one serialized frame. */
   deliver(data: string): void;
+  /** What the admin console shows of the connection (without the node). */
+  describe?(): Omit<ConnectionSummary, 'node'>;
   /** Drops the subscription locally without touching storage (kick, delete, leave elsewhere). */
   dropRoom(room: string): void;
   close(code: number, reason: string): void;
@@ -148,6 +150,11 @@ export class Hub {
       if (effect.close) peer.close(effect.close.code, effect.close.reason);
     }
     if (this.onDelivered && n > 0) this.onDelivered(envelope.type ?? 'unknown', n);
+  }
+
+  /** Every open connection of this node, authenticated or not (the admin console's list). */
+  peers(): Iterable<Peer> {
+    return this.open;
   }
 
   /** Closes every connection (shutdown). */

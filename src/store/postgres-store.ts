@@ -9,7 +9,19 @@
  * most an SQLSTATE or a network error code: never SQL text, parameters or the connection string.
  */
 import pg from 'pg';
-import { eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow } from './rows.js';
+import {
+  eventFilterValues,
+  eventValues,
+  toMessage,
+  toMessages,
+  toRoom,
+  toSecurityEvent,
+  toStoredEvent,
+  type EventRow,
+  type MessageRow,
+  type RoomRow,
+  type StoredEventRow,
+} from './rows.js';
 import { plainCodec, type TextCodec } from './text-codec.js';
 import type {
   BanKind,
@@ -28,9 +40,12 @@ import type {
   NewMessage,
   RoomPage,
   RoomRecord,
+  SecurityEventCount,
+  SecurityEventQuery,
   SecurityEventRecord,
   Store,
   StoredMessage,
+  StoredSecurityEvent,
 } from './store.js';
 import { PostgresStoreError, sanitize } from './postgres/errors.js';
 import { GroupCommit, type ExecOp } from './postgres/group-commit.js';
@@ -276,6 +291,24 @@ export class PostgresStore implements Store {
 
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]> {
     return this.read(async (db) => (await query<EventRow>(db, Q.eventsSince, [sinceTs, limit])).rows.map(toSecurityEvent));
+  }
+
+  private eventParams(query: Omit<SecurityEventQuery, 'before' | 'limit'>): unknown[] {
+    const f = eventFilterValues(query);
+    return [noNul(f.type ?? undefined), noNul(f.user ?? undefined), noNul(f.ip ?? undefined), f.severities, f.since, f.until];
+  }
+
+  querySecurityEvents(q: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    const values = [...this.eventParams(q), q.before?.ts ?? Number.MAX_SAFE_INTEGER, q.before?.id ?? Number.MAX_SAFE_INTEGER, q.limit];
+    return this.read(async (db) => (await query<StoredEventRow>(db, Q.queryEvents, values)).rows.map(toStoredEvent));
+  }
+
+  changedSecurityEvents(q: Omit<SecurityEventQuery, 'before'>, after: number): Promise<StoredSecurityEvent[]> {
+    return this.read(async (db) => (await query<StoredEventRow>(db, Q.changedEvents, [...this.eventParams(q), after, q.limit])).rows.map(toStoredEvent));
+  }
+
+  countSecurityEvents(q: Omit<SecurityEventQuery, 'before' | 'limit'>): Promise<SecurityEventCount[]> {
+    return this.read(async (db) => (await query<SecurityEventCount>(db, Q.countEventsBy, this.eventParams(q))).rows);
   }
 
   pruneSecurityEvents(options: PruneOptions): Promise<number> {

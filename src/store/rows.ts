@@ -3,7 +3,7 @@
  * same in both schemas; SQLite stores `deleted` as 0/1, PostgreSQL as a boolean.
  */
 import type { TextCodec } from './text-codec.js';
-import type { RoomRecord, SecurityEventRecord, StoredMessage } from './store.js';
+import type { RoomRecord, SecurityEventRecord, StoredMessage, StoredSecurityEvent } from './store.js';
 
 export interface RoomRow {
   id: number;
@@ -38,6 +38,57 @@ export interface EventRow {
 }
 
 export const EVENT_COLUMNS = 'ts, type, severity, ip, user_id, detail, count, last_ts';
+
+/**
+ * The admin console's event filters as SQL, the same text for both backends apart from the
+ * placeholders: an absent filter is NULL and matches everything, so one prepared statement serves
+ * every combination. Severities travel as one string `,warning,error,` (the range `ts` bounds the
+ * scan of the `ts` index).
+ */
+export function eventFilterSql(p: (name: string) => string, columns: { ts: string; severity: string }): string {
+  return [
+    `(${p('type')} IS NULL OR type = ${p('type')})`,
+    `(${p('user')} IS NULL OR user_id = ${p('user')})`,
+    `(${p('ip')} IS NULL OR ip = ${p('ip')})`,
+    `(${p('severities')} IS NULL OR ${columns.severity} > 0)`,
+    `${columns.ts} >= ${p('since')} AND ${columns.ts} <= ${p('until')}`,
+  ].join(' AND ');
+}
+
+export interface EventFilterValues {
+  type: string | null;
+  user: string | null;
+  ip: string | null;
+  severities: string | null;
+  since: number;
+  until: number;
+}
+
+export function eventFilterValues(q: {
+  type?: string | undefined;
+  user?: string | undefined;
+  ip?: string | undefined;
+  severities?: readonly string[] | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+}): EventFilterValues {
+  return {
+    type: q.type ?? null,
+    user: q.user ?? null,
+    ip: q.ip ?? null,
+    severities: q.severities && q.severities.length ? `,${q.severities.join(',')},` : null,
+    since: q.since ?? 0,
+    until: q.until ?? Number.MAX_SAFE_INTEGER,
+  };
+}
+
+export interface StoredEventRow extends EventRow {
+  id: number;
+}
+
+export function toStoredEvent(r: StoredEventRow): StoredSecurityEvent {
+  return { ...toSecurityEvent(r), id: r.id, count: r.count, lastTs: r.last_ts ?? r.ts };
+}
 
 export function toSecurityEvent(r: EventRow): SecurityEventRecord {
   return {

@@ -3,7 +3,21 @@
  * event-loop turn for writes. Reads run synchronously on the caller's turn; they are index
  * range scans measured in microseconds.
  */
-import { EVENT_COLUMNS, eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow } from './rows.js';
+import {
+  EVENT_COLUMNS,
+  eventFilterSql,
+  eventFilterValues,
+  eventValues,
+  toMessage,
+  toMessages,
+  toRoom,
+  toSecurityEvent,
+  toStoredEvent,
+  type EventRow,
+  type MessageRow,
+  type RoomRow,
+  type StoredEventRow,
+} from './rows.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -30,9 +44,12 @@ import type {
   NewMessage,
   RoomPage,
   RoomRecord,
+  SecurityEventCount,
+  SecurityEventQuery,
   SecurityEventRecord,
   Store,
   StoredMessage,
+  StoredSecurityEvent,
 } from './store.js';
 
 interface UserRow {
@@ -61,6 +78,8 @@ interface InviteRow {
 function toInvite(row: InviteRow): InviteRecord {
   return { id: row.id, hash: row.hash, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at, usedBy: row.used_by };
 }
+
+const SQLITE_EVENT_FILTER = eventFilterSql((name) => `@${name}`, { ts: 'ts', severity: "instr(@severities, ',' || severity || ',')" });
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -117,6 +136,9 @@ export class SqliteStore implements Store {
     pageBetween: Statement;
     insertEvent: Statement;
     eventsSince: Statement;
+    queryEvents: Statement;
+    changedEvents: Statement;
+    countEventsBy: Statement;
     deleteExpiredEvents: Statement;
     countEvents: Statement;
     deleteOldestEvents: Statement;
@@ -204,6 +226,16 @@ export class SqliteStore implements Store {
          ON CONFLICT(agg_key) DO UPDATE SET count = count + excluded.count, last_ts = max(coalesce(last_ts, ts), excluded.last_ts)`,
       ),
       eventsSince: db.prepare(`SELECT ${EVENT_COLUMNS} FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?`),
+      queryEvents: db.prepare(
+        `SELECT id, ${EVENT_COLUMNS} FROM security_events WHERE ${SQLITE_EVENT_FILTER}
+         AND (ts < @bts OR (ts = @bts AND id < @bid)) ORDER BY ts DESC, id DESC LIMIT @limit`,
+      ),
+      // An aggregated row changes at most a minute after its first occurrence: the ts index bounds the scan.
+      changedEvents: db.prepare(
+        `SELECT id, ${EVENT_COLUMNS} FROM security_events WHERE ${SQLITE_EVENT_FILTER}
+         AND ts > @after - 60000 AND coalesce(last_ts, ts) > @after ORDER BY coalesce(last_ts, ts), id LIMIT @limit`,
+      ),
+      countEventsBy: db.prepare(`SELECT type, severity, sum(count) AS count FROM security_events WHERE ${SQLITE_EVENT_FILTER} GROUP BY type, severity`),
       deleteExpiredEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE ts < ? ORDER BY ts LIMIT ?)'),
       countEvents: db.prepare('SELECT count(*) FROM security_events').pluck(),
       deleteOldestEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events ORDER BY id LIMIT ?)'),
@@ -421,6 +453,19 @@ export class SqliteStore implements Store {
 
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]> {
     return this.read(() => (this.sql.eventsSince.all(sinceTs, limit) as EventRow[]).map(toSecurityEvent));
+  }
+
+  querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    const params = { ...eventFilterValues(query), bts: query.before?.ts ?? Number.MAX_SAFE_INTEGER, bid: query.before?.id ?? Number.MAX_SAFE_INTEGER, limit: query.limit };
+    return this.read(() => (this.sql.queryEvents.all(params) as StoredEventRow[]).map(toStoredEvent));
+  }
+
+  changedSecurityEvents(query: Omit<SecurityEventQuery, 'before'>, after: number): Promise<StoredSecurityEvent[]> {
+    return this.read(() => (this.sql.changedEvents.all({ ...eventFilterValues(query), after, limit: query.limit }) as StoredEventRow[]).map(toStoredEvent));
+  }
+
+  countSecurityEvents(query: Omit<SecurityEventQuery, 'before' | 'limit'>): Promise<SecurityEventCount[]> {
+    return this.read(() => this.sql.countEventsBy.all(eventFilterValues(query)) as SecurityEventCount[]);
   }
 
   pruneSecurityEvents(options: PruneOptions): Promise<number> {

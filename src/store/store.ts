@@ -90,6 +90,36 @@ export interface SecurityEventRecord {
   lastTs?: number;
 }
 
+/** A stored security event with its row id (the admin console's paging and live tail). */
+export interface StoredSecurityEvent extends SecurityEventRecord {
+  id: number;
+  count: number;
+  lastTs: number;
+}
+
+/** Filters of the admin console's event view; every one optional but `limit`. */
+export interface SecurityEventQuery {
+  /** Only these severities. */
+  severities?: readonly Severity[] | undefined;
+  type?: string | undefined;
+  user?: string | undefined;
+  ip?: string | undefined;
+  /** First occurrence at or after (ms). */
+  since?: number | undefined;
+  /** First occurrence at or before (ms). */
+  until?: number | undefined;
+  /** Paging, newest first: only rows older than this row (`ts`, then `id`). */
+  before?: { ts: number; id: number } | undefined;
+  limit: number;
+}
+
+export interface SecurityEventCount {
+  type: string;
+  severity: Severity;
+  /** Occurrences (aggregated rows count their repeats). */
+  count: number;
+}
+
 export interface PruneOptions {
   /** Rows whose first occurrence is older than this (ms) are deleted first. */
   before: number;
@@ -219,6 +249,15 @@ export interface Store {
   recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void;
   /** Rows whose first occurrence is at or after `sinceTs`, oldest first, with `count` and `lastTs`. */
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
+  /** Events matching the filters, newest first (by first occurrence, then id). */
+  querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]>;
+  /**
+   * Events matching the filters that were recorded or counted again after `after` (ms), oldest
+   * change first: the live tail (an aggregated row comes back when its count grows).
+   */
+  changedSecurityEvents(query: Omit<SecurityEventQuery, 'before'>, after: number): Promise<StoredSecurityEvent[]>;
+  /** Occurrences per type and severity among the events matching the filters. */
+  countSecurityEvents(query: Omit<SecurityEventQuery, 'before' | 'limit'>): Promise<SecurityEventCount[]>;
   /** Deletes expired rows, then the oldest beyond `keep`; at most `limit` rows. Resolves with the number deleted. */
   pruneSecurityEvents(options: PruneOptions): Promise<number>;
 

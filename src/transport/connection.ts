@@ -8,6 +8,7 @@ import type { Principal, Session } from '../domain/session.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { Hub, Peer } from '../fanout/hub.js';
+import type { ConnectionSummary } from '../bus/bus.js';
 
 /** What a transport provides to write to the client. */
 export interface Outbound {
@@ -36,10 +37,15 @@ export interface DecodedFrame {
 }
 
 export interface ConnectionHooks {
+  /** Which transport carries the connection, as the admin console shows it. @default "websocket" */
+  readonly transport?: string;
   /** Outbound buffer over the limit: the connection is closed 4409 by the caller of this hook. */
   onSlowConsumer(conn: Connection): void;
   onFrameOut(type: string): void;
 }
+
+/** Rooms of one connection listed in the admin console. */
+const MAX_DESCRIBED_ROOMS = 20;
 
 /** The longest delay a Node timer holds (2^31-1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -49,6 +55,8 @@ const NODE_TAG = Math.random().toString(36).slice(2, 8);
 
 export class Connection implements Session, Peer {
   readonly connectionId = `${NODE_TAG}-${(++counter).toString(36)}`;
+  /** When the connection opened (ms). */
+  readonly openedAt = Date.now();
   readonly rooms = new Map<string, number>();
   readonly memberships = new Map<string, number>();
   user!: Principal;
@@ -89,6 +97,21 @@ export class Connection implements Session, Peer {
 
   get sid(): string | undefined {
     return this.identity?.sid;
+  }
+
+  describe(): Omit<ConnectionSummary, 'node'> {
+    const rooms: string[] = [];
+    for (const room of this.rooms.keys()) if (rooms.push(room) >= MAX_DESCRIBED_ROOMS) break;
+    return {
+      id: this.connectionId,
+      user: this.identity?.id,
+      name: this.identity?.name,
+      ip: this.ip,
+      transport: this.hooks.transport ?? 'websocket',
+      since: this.openedAt,
+      rooms,
+      admin: this.isAdmin,
+    };
   }
 
   /** Becomes an authenticated session. */

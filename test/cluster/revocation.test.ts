@@ -3,8 +3,9 @@
  * prefix per run) and the signing secret, each with its own SQLite store, so the bus is the only
  * path between them. Revoking a refresh family on node A (reuse detection, logout) closes the
  * sockets its tokens opened on node B and makes node B refuse those tokens; disabling a user on A
- * closes the user's sockets on B. The time from the revoking request to the close on the other
- * node is printed for a series of revocations (a measurement, not an assertion).
+ * closes the user's sockets on B. The admin console on A lists B's connections (gathered over the
+ * bus) and its kick and mute act on B. The time from the revoking request to the close on the
+ * other node is printed for a series of revocations (a measurement, not an assertion).
  *
  * Needs Redis (BULWARK_TEST_REDIS_URL, else redis://127.0.0.1:6379): skipped with a message when
  * unreachable, except with CI=true, where the suite fails.
@@ -158,6 +159,39 @@ describe('revocation across two nodes (Redis bus)', { skip: unreachable ? `Redis
     await post(a, 'logout', {}, rotated.refresh);
     assert.equal((await closeOf(older)).code, 4401);
     assert.equal((await closeOf(newer)).code, 4401);
+  });
+
+  it("the admin console on node A lists node B's connections, and its kick and mute act on node B", async () => {
+    const admin = await a.token('root', { roles: ['admin'] });
+    const call = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${a.url}/api/admin/${path}`, {
+        method,
+        headers: { origin: a.origin, authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      assert.equal(res.status, 200, `${path}: ${res.status}`);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const near = await authenticate(a, await a.token('near'));
+    const far = await authenticate(b, await b.token('far-away'));
+    const kicked = await authenticate(b, await b.token('far-away'));
+    await far.ok({ type: 'room.create', room: 'far-room', visibility: 'public' });
+    await far.ok({ type: 'room.join', room: 'far-room' });
+    const listing = await call('GET', 'connections');
+    const connections = listing.connections as Array<{ user?: string; node: string; id: string; rooms: string[] }>;
+    const onB = connections.filter((c) => c.user === 'far-away');
+    const onA = connections.find((c) => c.user === 'near')!;
+    assert.equal(onB.length, 2, JSON.stringify(listing.nodes));
+    assert.ok(onA && onB.every((c) => c.node !== onA.node), 'each connection names its node');
+    assert.deepEqual(onB.find((c) => c.rooms.length)?.rooms, ['far-room']);
+    assert.equal((listing.nodes as unknown[]).length, 2, 'both nodes answered');
+    await call('POST', 'kick', { connection: kicked.welcome!.connectionId });
+    assert.equal((await closeOf(kicked)).code, 4403);
+    assert.equal(far.ws.readyState, far.ws.OPEN);
+    await call('POST', 'mute', { user: 'far-away', durationMs: 60_000 });
+    assert.equal((await far.request({ type: 'chat.send', room: 'far-room', text: 'muted on B?' })).code, 'SPAM');
+    near.close();
+    far.close();
   });
 
   it('disabling a user on node A closes its sockets on node B with 4403 and node B refuses its tokens', async () => {

@@ -537,6 +537,59 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal((await store.listSecurityEvents(base, 1))[0]!.count, 11);
       }));
 
+    it('queries security events for the admin console: filters, newest first, paging, live tail of new and recounted rows, counts', () =>
+      withStore(async (store) => {
+        const base = Date.now() - 10_000;
+        const rows: Array<[number, string, 'notice' | 'warning' | 'critical', string, string | undefined]> = [
+          [base + 1, 'origin_rejected', 'warning', '203.0.113.1', undefined],
+          [base + 2, 'login_failed', 'notice', '203.0.113.2', 'acct:alice'],
+          [base + 3, 'origin_rejected', 'warning', '203.0.113.2', undefined],
+          [base + 4, 'refresh_reuse', 'critical', '203.0.113.3', 'acct:alice'],
+          [base + 5, 'login_failed', 'notice', '203.0.113.2', 'acct:bob'],
+        ];
+        for (const [ts, type, severity, ip, user] of rows) store.recordSecurityEvent({ ts, type, severity, ip, user }, `k-${ts}`);
+        await store.flush();
+        const all = await store.querySecurityEvents({ since: base, limit: 10 });
+        assert.deepEqual(
+          all.map((e) => e.ts - base),
+          [5, 4, 3, 2, 1],
+          'newest first',
+        );
+        assert.ok(all.every((e) => typeof e.id === 'number' && e.count === 1 && e.lastTs === e.ts));
+        const types = async (q: Parameters<Store['querySecurityEvents']>[0]): Promise<number[]> => (await store.querySecurityEvents(q)).map((e) => e.ts - base);
+        assert.deepEqual(await types({ since: base, type: 'origin_rejected', limit: 10 }), [3, 1]);
+        assert.deepEqual(await types({ since: base, user: 'acct:alice', limit: 10 }), [4, 2]);
+        assert.deepEqual(await types({ since: base, ip: '203.0.113.2', limit: 10 }), [5, 3, 2]);
+        assert.deepEqual(await types({ since: base, severities: ['warning', 'critical'], limit: 10 }), [4, 3, 1]);
+        assert.deepEqual(await types({ since: base + 2, until: base + 4, limit: 10 }), [4, 3, 2]);
+        const page1 = await store.querySecurityEvents({ since: base, limit: 2 });
+        const last = page1[page1.length - 1]!;
+        assert.deepEqual(await types({ since: base, limit: 2, before: { ts: last.ts, id: last.id } }), [3, 2]);
+        // The live tail: rows recorded or recounted after a moment.
+        const mark = Date.now();
+        await new Promise((r) => setTimeout(r, 5));
+        store.recordSecurityEvent({ ts: base + 1, type: 'origin_rejected', severity: 'warning', ip: '203.0.113.1', count: 3, lastTs: Date.now() }, `k-${base + 1}`);
+        store.recordSecurityEvent({ ts: Date.now(), type: 'auth_failed', severity: 'warning', ip: '203.0.113.9' });
+        await store.flush();
+        const changed = await store.changedSecurityEvents({ since: base, limit: 10 }, mark);
+        assert.deepEqual(
+          changed.map((e) => [e.type, e.count]),
+          [
+            ['origin_rejected', 4],
+            ['auth_failed', 1],
+          ],
+        );
+        assert.deepEqual(await store.changedSecurityEvents({ since: base, type: 'auth_failed', limit: 10 }, changed[1]!.lastTs), []);
+        const counts = await store.countSecurityEvents({ since: base });
+        const of = (type: string): number => counts.filter((c) => c.type === type).reduce((n, c) => n + Number(c.count), 0);
+        assert.equal(of('origin_rejected'), 5, 'aggregated repeats count');
+        assert.equal(of('login_failed'), 2);
+        assert.deepEqual(
+          (await store.countSecurityEvents({ since: base, severities: ['critical'] })).map((c) => [c.type, c.severity, Number(c.count)]),
+          [['refresh_reuse', 'critical', 1]],
+        );
+      }));
+
     it('prunes security events: expired first, then the oldest beyond keep, at most limit per call', () =>
       withStore(async (store) => {
         const now = Date.now();

@@ -66,6 +66,8 @@ export function spamRule(text: string, rules: Config['spam'], patterns: readonly
 
 export interface SpamGuard extends FrameGuard {
   readonly size: number;
+  /** An admin's mute until `until` (ms); a past time lifts it. */
+  mute(user: string, until: number): void;
 }
 
 export function spamGuard(rules: Config['spam'], maxTracked: number, audit: SecurityAudit): SpamGuard {
@@ -78,6 +80,10 @@ export function spamGuard(rules: Config['spam'], maxTracked: number, audit: Secu
     name: 'spam',
     get size() {
       return recent.size + strikes.size;
+    },
+    mute(user, until) {
+      // The entry lives as long as the mute, whatever the cache's own time to live.
+      strikes.set(user, { count: 0, mutedUntil: until }, { ttl: Math.max(1, until - Date.now()) });
     },
     check: function spam(ctx) {
       const frame = ctx.frame;

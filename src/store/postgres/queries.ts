@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import type { CustomTypesConfig, QueryResultRow } from 'pg';
+import { eventFilterSql } from '../rows.js';
 
 /** BIGINT columns hold ms timestamps, ids and seqs: all well inside Number's exact range. */
 const INT8_OID = 20;
@@ -21,6 +22,9 @@ export function noNul(value: string | undefined): string | null {
 }
 
 const MESSAGE_COLUMNS = 'id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted';
+
+const PG_PARAMS: Record<string, string> = { type: '$1::text', user: '$2::text', ip: '$3::text', severities: '$4::text', since: '$5::bigint', until: '$6::bigint' };
+const PG_EVENT_FILTER = eventFilterSql((name) => PG_PARAMS[name]!, { ts: 'ts', severity: "strpos($4::text, ',' || severity || ',')" });
 
 /** Named statements: parsed once per pooled connection. */
 export const Q = {
@@ -137,6 +141,21 @@ export const Q = {
     text: `INSERT INTO security_events (ts, type, severity, ip, user_id, detail, count, last_ts, agg_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (agg_key) DO UPDATE SET count = security_events.count + excluded.count,
              last_ts = GREATEST(COALESCE(security_events.last_ts, security_events.ts), excluded.last_ts)`,
+  },
+  // $1 type, $2 user, $3 ip, $4 severities, $5 since, $6 until (see rows.ts eventFilterSql)
+  queryEvents: {
+    name: 'bw_query_events',
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events WHERE ${PG_EVENT_FILTER}
+           AND (ts < $7 OR (ts = $7 AND id < $8)) ORDER BY ts DESC, id DESC LIMIT $9`,
+  },
+  changedEvents: {
+    name: 'bw_changed_events',
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events WHERE ${PG_EVENT_FILTER}
+           AND ts > $7::bigint - 60000 AND coalesce(last_ts, ts) > $7 ORDER BY coalesce(last_ts, ts), id LIMIT $8`,
+  },
+  countEventsBy: {
+    name: 'bw_count_events_by',
+    text: `SELECT type, severity, sum(count)::int AS count FROM security_events WHERE ${PG_EVENT_FILTER} GROUP BY type, severity`,
   },
   eventsSince: {
     name: 'bw_events_since_agg',
