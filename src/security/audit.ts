@@ -43,6 +43,12 @@ const MAX_DETAIL_STRING = 200;
 /** Aggregation window: one minute, aligned to the clock so nodes agree on it. */
 export const AUDIT_WINDOW_MS = 60_000;
 
+/**
+ * Types stored one row per event, never aggregated: an administrator's actions are an audit trail
+ * read one by one (who kicked whom, banned what), and only admins, not attackers, can cause them.
+ */
+const ONE_ROW_EACH: ReadonlySet<SecurityEventType> = new Set(['admin_action']);
+
 function scrub(detail: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!detail) return undefined;
   const out: Record<string, unknown> = {};
@@ -130,6 +136,13 @@ export class SecurityAudit {
   }
 
   private aggregate(type: SecurityEventType, event: SecurityEventRecord): void {
+    if (ONE_ROW_EACH.has(type)) {
+      const level = isAlertWorthy(event.severity) ? 'warn' : 'info';
+      this.log[level]({ security: type, severity: event.severity, ip: event.ip, user: event.user, detail: event.detail }, 'security event');
+      this.store.recordSecurityEvent({ ...event, count: 1, lastTs: event.ts });
+      this.onRowCreated?.();
+      return;
+    }
     const window = Math.floor(event.ts / AUDIT_WINDOW_MS);
     if (window !== this.window) {
       this.closeWindow();

@@ -39,7 +39,7 @@ function newest(dir: string): number {
 export async function ensureWebBuilt(): Promise<void> {
   const web = join(process.cwd(), 'web');
   const index = join(web, 'dist', 'index.html');
-  const sources = Math.max(newest(join(web, 'src')), statSync(join(web, 'index.html')).mtimeMs, newest(join(process.cwd(), 'client')));
+  const sources = Math.max(newest(join(web, 'src')), statSync(join(web, 'index.html')).mtimeMs, statSync(join(web, 'admin.html')).mtimeMs, newest(join(process.cwd(), 'client')));
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   await build({ configFile: join(web, 'vite.config.ts'), logLevel: 'warn' });
 }

@@ -6,7 +6,7 @@
 import { field, h } from './dom.js';
 import { ApiError, type Session, type SessionUser } from './session.js';
 
-export function authView(root: HTMLElement, session: Session, title: string, onSignedIn: (user: SessionUser) => void, notice?: string): void {
+export function authView(root: HTMLElement, session: Session, title: string, onSignedIn: (user: SessionUser) => void, notice?: string, intro?: string): void {
   const username = h('input', { name: 'username', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true, maxlength: '32' });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, maxlength: '1024' });
   const alert = h('p', { role: 'alert', class: 'feedback' });
@@ -21,6 +21,7 @@ export function authView(root: HTMLElement, session: Session, title: string, onS
     'form',
     { class: 'auth card', novalidate: true },
     h('h1', { class: 'auth__title' }, title),
+    intro ? h('p', { class: 'hint' }, intro) : null,
     field('Username', username),
     field('Password', password),
     inviteField,
