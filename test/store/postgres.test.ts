@@ -241,6 +241,61 @@ if (unreachable !== undefined) {
     });
   });
 
+  describe('postgres: migrating accounts to their own namespace (acct:)', () => {
+    it('moves accounts and what they own; older data of a same-named token subject stays', async () => {
+      const schema = await newSchema();
+      const version = POSTGRES_MIGRATIONS.findIndex((sql) => sql.includes("UPDATE users SET id = 'acct:'"));
+      assert.ok(version > 0, 'the identity migration exists');
+      const client = await admin.connect();
+      let aliceRoom = 0;
+      let secret = 0;
+      try {
+        await client.query(`SET search_path = ${schema}`);
+        await client.query('CREATE TABLE bulwark_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+        for (let v = 0; v < version; v++) {
+          await client.query(POSTGRES_MIGRATIONS[v]!);
+          await client.query('INSERT INTO bulwark_migrations VALUES ($1, 0)', [v + 1]);
+        }
+        await client.query(
+          "INSERT INTO users (id, name, password_hash, roles, created_at) VALUES ('alice', 'alice', 'h', '[\"admin\"]', 1000), ('opsbot', 'opsbot', 'h', '[]', 5000)",
+        );
+        const room = async (name: string, owner: string, createdAt: number): Promise<number> =>
+          (
+            await client.query<{ id: number }>("INSERT INTO rooms (name, owner, visibility, created_at, last_seq) VALUES ($1, $2, 'private', $3, 1) RETURNING id", [
+              name,
+              owner,
+              createdAt,
+            ])
+          ).rows[0]!.id;
+        aliceRoom = await room('alice-room', 'alice', 2000);
+        secret = await room('ops-secrets', 'opsbot', 1000);
+        await client.query("INSERT INTO members VALUES ($1, 'alice', 'member'), ($2, 'opsbot', 'member')", [aliceRoom, secret]);
+        await client.query(
+          "INSERT INTO messages (room_id, seq, id, user_id, user_name, body, ts) VALUES ($1, 1, 'm1', 'alice', 'alice', 'x'::bytea, 3000), ($2, 1, 'm2', 'opsbot', 'bot', 'y'::bytea, 1500)",
+          [aliceRoom, secret],
+        );
+        await client.query("INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES ('rt', 'f', 'alice', 9999999999999)");
+      } finally {
+        await client.query('RESET search_path');
+        client.release();
+      }
+      const store = await PostgresStore.open({ url: URL, schema });
+      try {
+        assert.deepEqual(await store.getUser('acct:alice'), { id: 'acct:alice', name: 'alice', passwordHash: 'h', roles: ['admin'], createdAt: 1000, disabled: false });
+        assert.equal((await store.getRoom('alice-room'))?.owner, 'acct:alice');
+        assert.equal((await store.getRoom('ops-secrets'))?.owner, 'opsbot');
+        assert.equal(await store.getMembership(aliceRoom, 'acct:alice'), 'member');
+        assert.equal(await store.getMembership(secret, 'opsbot'), 'member');
+        assert.equal(await store.getMembership(secret, 'acct:opsbot'), undefined);
+        assert.equal((await store.history(aliceRoom, { limit: 5 })).messages[0]?.userId, 'acct:alice');
+        assert.equal((await store.history(secret, { limit: 5 })).messages[0]?.userId, 'opsbot');
+        assert.equal((await store.getRefreshToken('rt'))?.userId, 'acct:alice');
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   describe('postgres: servers with databaseUrl', () => {
     let dataDir: string;
     let servers: TestServer[] = [];
