@@ -21,6 +21,12 @@ export async function token(args: string[]): Promise<number> {
     console.error('bulwark token: the configured key is a public key; mint tokens with your identity provider');
     return 1;
   }
+  const ttlMs = parseDuration(options.ttl ?? '15m');
+  if (ttlMs > config.auth.maxTokenTtlMs) {
+    // The server would refuse it (docs/protocol.md "Tokens"): say so now rather than at auth.
+    console.error(`bulwark token: --ttl is longer than auth.maxTokenTtlMs (${config.auth.maxTokenTtlMs} ms); the server would refuse the token`);
+    return 1;
+  }
   const jwt = await mintToken(hmacSecret(config), config.auth, {
     sub: options.sub,
     name: options.name,
@@ -30,7 +36,7 @@ export async function token(args: string[]): Promise<number> {
           .map((r) => r.trim())
           .filter(Boolean)
       : undefined,
-    ttlMs: parseDuration(options.ttl ?? '15m'),
+    ttlMs,
   });
   console.log(jwt);
   return 0;

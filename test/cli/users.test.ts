@@ -132,9 +132,18 @@ describe('bulwark users against a running server', () => {
 
     assert.equal((await cli('enable', 'bob')).code, 0);
     const back = await post(served, 'login', { username: 'bob', password: PASSWORD });
-    assert.equal(back.status, 200);
-    const client = await socketWith(served, back.body.accessToken as string);
-    client.close();
+    assert.equal(back.status, 200, 'the store is authoritative for logins at once');
+    // The running server lifts the disable when it next polls the log (every 500 ms).
+    let admitted = false;
+    for (let attempt = 0; attempt < 20 && !admitted; attempt++) {
+      const client = await openSocket(served);
+      client.send({ type: 'auth', token: back.body.accessToken });
+      const first = await Promise.race([client.next('welcome').then(() => 'welcome'), client.closed.then(() => 'closed')]).catch(() => 'closed');
+      admitted = first === 'welcome';
+      client.close();
+      if (!admitted) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(admitted, 'enabled again within a few seconds');
   });
 
   it('resets a password: the old one stops working and existing sessions are signed out', async () => {
@@ -177,6 +186,15 @@ describe('bulwark users against a running server', () => {
     const fresh = await login(served, await mint(dataDir, 'opsbot'));
     assert.equal((fresh.welcome!.user as { id: string }).id, 'opsbot');
     fresh.close();
+  });
+
+  it('bulwark token refuses what the server would: a --ttl beyond auth.maxTokenTtlMs, and an acct: subject', async () => {
+    const long = await run(['token', '--sub', 'robot', '--ttl', '7d', '--data-dir', dataDir]);
+    assert.equal(long.code, 1);
+    assert.match(long.stderr, /maxTokenTtlMs/);
+    const account = await run(['token', '--sub', 'acct:alice', '--data-dir', dataDir]);
+    assert.equal(account.code, 1);
+    assert.match(account.stderr, /built-in accounts/);
   });
 
   it('prints usage for an unknown action or missing arguments', async () => {
