@@ -87,6 +87,17 @@ export function webhookBody(format: WebhookConfig['format'], id: string, event: 
   }
 }
 
+/** Aborted at shutdown or after `timeoutMs`, whichever comes first (AbortSignal.any: Node 20.3+). */
+function attemptSignal(shutdown: AbortSignal, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([shutdown, timeout]);
+  const both = new AbortController();
+  const stop = (): void => both.abort();
+  shutdown.addEventListener('abort', stop, { once: true });
+  timeout.addEventListener('abort', stop, { once: true });
+  return both.signal;
+}
+
 /** A URL's origin only: a webhook path often carries a secret (Slack, Discord). */
 function endpointOf(url: string): string {
   return new URL(url).origin;
@@ -182,7 +193,7 @@ class Endpoint {
           'x-bulwark-signature': signature(this.config.secret, timestamp, body),
         },
         body,
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.config.timeoutMs)]),
+        signal: attemptSignal(this.abort.signal, this.config.timeoutMs),
       });
       // The answer's body is not needed: release the connection without reading it.
       await res.body?.cancel().catch(() => undefined);
