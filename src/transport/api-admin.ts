@@ -309,7 +309,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     if (!caller) return reply;
     const b = req.body as { kind: 'user' | 'ip'; value: string; durationMs?: number; reason?: string };
     if (b.kind === 'ip' && !isIP(b.value)) return fail(reply, 400, 'BAD_REQUEST', 'That is not an IP address.');
-    if (b.kind === 'user' && b.value === caller.user.id) return fail(reply, 400, 'BAD_REQUEST', 'You cannot ban yourself.');
+    // An admin who bans their own account or address locks themselves out of this console.
+    if ((b.kind === 'user' && b.value === caller.user.id) || (b.kind === 'ip' && b.value === caller.ip))
+      return fail(reply, 400, 'BAD_REQUEST', 'You cannot ban yourself or your own address.');
     const ban = await deps.bans.ban(b.kind, b.value, b.reason ?? `admin ${caller.user.name}`, b.durationMs !== undefined ? { durationMs: b.durationMs } : {});
     record(caller, 'ban', `${b.kind}:${b.value}`, { until: ban.until });
     return { ban };

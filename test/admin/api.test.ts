@@ -225,6 +225,8 @@ describe('admin API', () => {
       const listed = (await get('bans')).body.bans as Array<{ kind: string; value: string }>;
       assert.ok(listed.some((b) => b.kind === 'ip' && b.value === '198.51.100.23'));
       assert.equal((await post('bans', { kind: 'ip', value: 'not-an-ip' })).status, 400);
+      assert.equal((await post('bans', { kind: 'ip', value: '127.0.0.1' })).status, 400, 'not the admin’s own address');
+      assert.equal((await post('bans', { kind: 'user', value: 'acct:root' })).status, 400, 'not the admin’s own account');
       assert.equal((await post('unban', { kind: 'ip', value: '198.51.100.23' })).status, 200);
       assert.ok(!((await get('bans')).body.bans as Array<{ value: string }>).some((b) => b.value === '198.51.100.23'));
       assert.equal((await post('unban', { kind: 'ip', value: '198.51.100.23' })).status, 404);
