@@ -20,7 +20,6 @@ import { createDispatch } from './domain/dispatch.js';
 import { Messages } from './domain/messages.js';
 import { Rooms } from './domain/rooms.js';
 import type { Session } from './domain/session.js';
-import { capacityGuard } from './guards/handshake/capacity.js';
 import { headersGuard } from './guards/handshake/headers.js';
 import { normalizeOrigin, originGuard } from './guards/handshake/origin.js';
 import { handshakeRateGuard } from './guards/handshake/rate.js';
@@ -43,11 +42,13 @@ import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
 import { registerStatic } from './transport/static.js';
 import { clientIp } from './transport/client-ip.js';
-import { Bans } from './security/bans.js';
+import { banCheck, Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './fanout/hub.js';
 import { deliverBusToHub } from './fanout/bus-delivery.js';
 import { securityHeaderLines } from './transport/security-headers.js';
+import { Admission } from './admission/admission.js';
+import { refuseUnknownPath } from './admission/upgrade.js';
 import { WsTransport } from './transport/ws.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
@@ -124,11 +125,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
-  auth.addCheck((identity, ip) => {
-    if (revocations.isRevoked(identity.jti)) return { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' };
-    const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
-    return ban ? { close: CLOSE.FORBIDDEN, reason: 'banned', event: 'banned_refused', detail: { kind: ban.kind } } : undefined;
-  });
+  auth.addCheck((identity) => (revocations.isRevoked(identity.jti) ? { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' } : undefined));
+  auth.addCheck(banCheck(bans));
   // Last, so only admissions every other check allowed reserve a place in the cluster count.
   if (cluster) auth.addCheck(cluster.presence.check, { onRefresh: false });
 
@@ -175,25 +173,21 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
   await registerStatic(app);
 
-  // eslint-disable-next-line prefer-const
-  let ws: WsTransport;
-  let sio: SocketIoTransport | undefined;
-  const handshakeGuards = [
+  // One admission for both transports: their connections share the slots and the pending-auth budget.
+  const admission = new Admission({ config, audit, metrics, log, handshakeRate: rateLimits.get('handshake') });
+  // Contract section 2 order; the connection slot (step 3, capacity) is taken between the two lists.
+  const before = [
     headersGuard(config.limits),
     originGuard({ allowed: () => allowedOrigins, allowMissing: config.origins.allowMissing }),
     ipBanGuard(bans),
     handshakeRateGuard(rateLimits.get('handshake')),
-    // Both transports' connections count (the hub holds both; each adds its handshakes in flight).
-    capacityGuard({ total: () => ws.total() + (sio?.pending() ?? 0), perIp: (ip) => ws.perIp(ip) + (sio?.pendingFrom(ip) ?? 0) }, config.limits),
-    subprotocolGuard(),
-    tokenGuard(auth, config.auth.allowQueryToken),
-    userBanGuard(bans),
   ];
-  ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, guards: handshakeGuards, tls });
+  const token = tokenGuard(auth, { allowQueryToken: config.auth.allowQueryToken, revoked: (jti) => revocations.isRevoked(jti) });
+  const ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, admission, guards: { before, after: [subprotocolGuard(), token, userBanGuard(bans)] }, tls });
+  let sio: SocketIoTransport | undefined;
 
   if (config.socketio.enabled) {
     // The same guards as /ws except the bulwark.v1 subprotocol, which Socket.IO clients cannot offer.
-    const guards = handshakeGuards.filter((g) => g.name !== 'subprotocol');
     sio = new SocketIoTransport({
       config,
       hub,
@@ -202,8 +196,9 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       audit,
       metrics,
       log,
-      guards,
-      sessionGuards: guards.filter((g) => g.name === 'headers' || g.name === 'origin' || g.name === 'ip-ban'),
+      admission,
+      guards: { before, after: [token, userBanGuard(bans)] },
+      sessionGuards: before.filter((g) => g.name === 'headers' || g.name === 'origin' || g.name === 'ip-ban'),
       allowedOrigins: () => allowedOrigins,
       tls,
     });
@@ -217,12 +212,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     });
   }
 
+  const upgradeOptions = { admission, trusted, tls, timeoutMs: config.limits.upgradeTimeoutMs };
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ws') return ws.handleUpgrade(req, socket, head);
     if (sio && (path === SOCKETIO_PATH || path === '/socket.io')) return sio.handleUpgrade(req, socket, head);
-    socket.on('error', () => socket.destroy());
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUnknownPath(upgradeOptions, req, socket);
   });
 
   // Revocations and bans written by other processes (CLI, other nodes) arrive within a second.
@@ -266,12 +261,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       stopped = true;
       clearInterval(poller);
       alerts.close();
-      ws.stopAccepting();
-      sio?.stopAccepting();
+      admission.stopAccepting();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
       await Promise.all([ws.drain(2000), sio?.drain(2000)]);
       ws.close();
       sio?.close();
+      admission.close();
       await app.close();
       await store.flush();
       await store.close();

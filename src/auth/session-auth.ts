@@ -17,6 +17,8 @@ export interface Denial {
   reason: string;
   event: SecurityEventType;
   detail?: Record<string, unknown>;
+  /** Until when trying again is pointless (a ban), for clients to tell their user. */
+  retryAfterMs?: number;
 }
 
 /** A pluggable admission rule run after the token verified (revocation, bans, cluster caps). */

@@ -49,11 +49,39 @@ export const LimitsSchema = z.strictObject({
   maxHeaderCount: positiveInt.max(1000).default(64),
   /** Rooms one connection may have joined. @default 200 */
   maxRoomsPerConnection: positiveInt.default(200),
+  /**
+   * Connections that have not authenticated yet (handshakes in flight included), per node: a
+   * separate, smaller budget, so sockets that never send `auth` cannot take the places of users
+   * (contract section 3 "Under attack"). The effective value is at most `maxConnections`.
+   * @default 2000
+   */
+  maxPendingAuth: positiveInt.default(2000),
+  /**
+   * Unauthenticated connections from one client IP; over it a handshake is refused 429. A person
+   * needs one per open tab for the length of one round trip. @default 10
+   */
+  maxPendingAuthPerIp: positiveInt.default(10),
+  /**
+   * Fraction of `maxConnections` at which the node is under pressure: the auth timeout drops to
+   * `auth.pressureTimeoutMs` and overdue unauthenticated connections are closed 4408. @default 0.9
+   */
+  shedAtRatio: z.number().gt(0).max(1).default(0.9),
+  /**
+   * Time from the upgrade request to `101 Switching Protocols` (the handshake checks, a JWKS
+   * fetch included); past it the handshake is answered 503 and its slot given back. @default 10000
+   */
+  upgradeTimeoutMs: positiveInt.max(120_000).default(10_000),
 });
 
 export const AuthSchema = z.strictObject({
   /** Time allowed for the `auth` frame after the upgrade. @default 10000 */
   timeoutMs: positiveInt.default(10_000),
+  /**
+   * The auth timeout while the node is under pressure (`limits.shedAtRatio`): an unauthenticated
+   * connection older than this is closed 4408 to make room. Effective value at most `timeoutMs`.
+   * @default 2000
+   */
+  pressureTimeoutMs: positiveInt.default(2000),
   /** Accepted JWS algorithms; `none` can never be listed. @default ["HS256"] */
   algorithms: z
     .array(z.enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))

@@ -5,6 +5,7 @@
  * The ban log lives in the store; every node applies it and polls it, so the CLI's `bulwark ban`
  * reaches a running server within a second.
  */
+import type { AdmissionCheck } from '../auth/session-auth.js';
 import type { Bus } from '../bus/bus.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { BanKind, BanRecord, Store } from '../store/store.js';
@@ -22,6 +23,23 @@ export function banPeriodMs(level: number): number {
 export function nextBanLevel(prev: BanRecord | undefined, now = Date.now()): number {
   const recent = prev && prev.createdAt > now - LEVEL_MEMORY_MS - banPeriodMs(prev.level);
   return recent ? prev.level + 1 : 1;
+}
+
+/**
+ * The close reason of a ban (docs/protocol.md "Abuse scoring and bans"): it says until when, so
+ * a client can tell its user instead of retrying.
+ */
+export function bannedReason(until: number): string {
+  return `banned until ${new Date(until).toISOString()}`;
+}
+
+/** The admission check for bans of the user or the client IP (close 4403 at `auth`). */
+export function banCheck(bans: Bans): AdmissionCheck {
+  return function banned(identity, ip) {
+    const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
+    if (!ban) return undefined;
+    return { close: CLOSE.FORBIDDEN, reason: bannedReason(ban.until), event: 'banned_refused', retryAfterMs: ban.until - Date.now(), detail: { kind: ban.kind, until: ban.until } };
+  };
 }
 
 const key = (kind: BanKind, value: string): string => `${kind}:${value}`;

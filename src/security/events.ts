@@ -13,6 +13,9 @@ export const SECURITY_EVENTS = {
   query_token_refused: 'warning',
   headers_too_large: 'warning',
   banned_refused: 'warning',
+  upgrade_invalid: 'notice',
+  handshake_timeout: 'notice',
+  handshake_error: 'error',
   // authentication (contract section 3)
   auth_failed: 'warning',
   auth_timeout: 'notice',
@@ -20,6 +23,7 @@ export const SECURITY_EVENTS = {
   token_revoked: 'warning',
   refresh_subject_mismatch: 'critical',
   user_connection_cap: 'warning',
+  pending_auth_shed: 'notice',
   // accounts
   login_failed: 'notice',
   login_locked: 'warning',

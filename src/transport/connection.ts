@@ -57,6 +57,8 @@ export class Connection implements Session, Peer {
   /** Lets the next frame start before the current one's reply (see Session.ordered). */
   releaseOrder: (() => void) | undefined;
   readonly inbox: Inbound[] = [];
+  /** Told when the connection authenticates (it leaves admission's pending-auth budget). */
+  onAuthenticated: (() => void) | undefined;
   private paused = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -89,6 +91,7 @@ export class Connection implements Session, Peer {
     this.identity = identity;
     this.user = { id: identity.id, name: identity.name, roles: identity.roles, admin: identity.roles.includes('admin') };
     this.hub.authenticatedPeer(this);
+    this.onAuthenticated?.();
   }
 
   /** Replaces the identity after `auth.refresh` (same `sub`, checked by the caller). */

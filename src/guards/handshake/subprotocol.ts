@@ -8,7 +8,7 @@ export function subprotocolGuard(): HandshakeGuard {
   return {
     name: 'subprotocol',
     check: function subprotocol(req) {
-      return req.protocols.includes(SUBPROTOCOL) ? undefined : { status: 400, event: 'subprotocol_refused', reason: 'subprotocol' };
+      return req.protocols.includes(SUBPROTOCOL) ? undefined : { reason: 'subprotocol', event: 'subprotocol_refused' };
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Early token (contract section 2, step 5): `Authorization: Bearer <jwt>` or an offered
- * subprotocol `bulwark.bearer.<jwt>`. Present and invalid -> 401. A token in the query string is
- * refused (400) unless `auth.allowQueryToken`; the token itself never reaches a log or event.
+ * subprotocol `bulwark.bearer.<jwt>`. Present and invalid, expired or revoked -> 401. A token in
+ * the query string is refused (400) unless `auth.allowQueryToken`; the token itself never reaches
+ * a log or event.
  */
 import type { SessionAuth } from '../../auth/session-auth.js';
 import { BEARER_PREFIX } from './subprotocol.js';
@@ -18,16 +19,29 @@ export function findEarlyToken(req: HandshakeRequest, allowQuery: boolean): Earl
   return undefined;
 }
 
-export function tokenGuard(auth: SessionAuth, allowQueryToken: boolean): HandshakeGuard {
+export interface TokenGuardOptions {
+  allowQueryToken: boolean;
+  /**
+   * A revoked `jti` is refused here, 401, instead of opening a socket only to close it 4401
+   * (docs/protocol.md "Tokens"). @default never revoked
+   */
+  revoked?: (jti: string) => boolean;
+}
+
+export function tokenGuard(auth: SessionAuth, options: TokenGuardOptions): HandshakeGuard {
   return {
     name: 'token',
     check: async function earlyToken(req) {
-      const found = findEarlyToken(req, allowQueryToken);
+      const found = findEarlyToken(req, options.allowQueryToken);
       if (found === undefined) return undefined;
-      if (found === 'query_refused') return { status: 400, event: 'query_token_refused', reason: 'query_token' };
+      if (found === 'query_refused') return { reason: 'query_token', event: 'query_token_refused' };
       const outcome = await auth.verifyToken(found.token);
       if (!outcome.ok) {
-        return { status: 401, event: outcome.denial.event, reason: 'token', detail: { via: found.via, ...outcome.denial.detail } };
+        return { reason: 'token', event: outcome.denial.event, detail: { via: found.via, ...outcome.denial.detail } };
+      }
+      const jti = outcome.identity.jti;
+      if (jti !== undefined && options.revoked?.(jti)) {
+        return { reason: 'token', event: 'token_revoked', user: outcome.identity.id, detail: { via: found.via } };
       }
       req.identity = outcome.identity;
       return undefined;
