@@ -48,6 +48,7 @@ import { Hub } from './fanout/hub.js';
 import { deliverBusToHub } from './fanout/bus-delivery.js';
 import { securityHeaderLines } from './transport/security-headers.js';
 import { Admission } from './admission/admission.js';
+import type { AdmissionCounts } from './admission/slots.js';
 import { refuseUnknownPath } from './admission/upgrade.js';
 import { WsTransport } from './transport/ws.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
@@ -63,6 +64,11 @@ export interface BulwarkOptions {
   bus?: Bus;
   /** Prefix of every Redis key and channel of the cluster (tests isolate runs with it). @default 'bulwark:' */
   redisPrefix?: string;
+  /**
+   * Admission counters (connection slots, pending-auth budget) kept elsewhere, e.g. cluster-wide.
+   * @default node-local counts over the configured limits
+   */
+  admissionCounts?: { connections?: AdmissionCounts; pendingAuth?: AdmissionCounts };
 }
 
 export interface Bulwark {
@@ -174,7 +180,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   await registerStatic(app);
 
   // One admission for both transports: their connections share the slots and the pending-auth budget.
-  const admission = new Admission({ config, audit, metrics, log, handshakeRate: rateLimits.get('handshake') });
+  const admission = new Admission({ config, audit, metrics, log, handshakeRate: rateLimits.get('handshake'), ...options.admissionCounts });
   // Contract section 2 order; the connection slot (step 3, capacity) is taken between the two lists.
   const before = [
     headersGuard(config.limits),

@@ -12,7 +12,7 @@ import type { Admission, AdmissionPlan } from './admission.js';
 import { writeUpgradeRefusal, type HandshakeRefusal } from './refusal.js';
 import { describeRequest } from './request.js';
 import type { Ticket } from './ticket.js';
-import { checkUpgrade } from './upgrade-check.js';
+import { checkUpgrade, type UpgradeProblem } from './upgrade-check.js';
 
 export interface UpgradeOptions {
   readonly admission: Admission;
@@ -52,20 +52,19 @@ class Attempt {
   };
 }
 
+/** Not a WebSocket upgrade: 400/426 after the handshake rate, no slot ever taken. */
+function refuseInvalid(options: UpgradeOptions, hs: HandshakeRequest, socket: Duplex, problem: UpgradeProblem, transport: AdmissionPlan['transport']): void {
+  const detail = problem.problem === 'duplicate_header' ? { problem: problem.problem, header: problem.header } : { problem: problem.problem };
+  const refusal: HandshakeRefusal = { reason: problem.reason, event: 'upgrade_invalid', detail };
+  void options.admission.refuseAnonymous(hs, refusal, transport).then((final) => writeUpgradeRefusal(socket, final, options.tls));
+}
+
 export function handleUpgrade(options: UpgradeOptions, req: IncomingMessage, socket: Duplex, plan: AdmissionPlan, proceed: Proceed): void {
   socket.on('error', destroyOnError);
   const { admission, tls } = options;
   const hs = describeRequest(req, options.trusted);
   const problem = checkUpgrade(req);
-  if (problem) {
-    const refusal: HandshakeRefusal = {
-      reason: problem.reason,
-      event: 'upgrade_invalid',
-      detail: problem.problem === 'duplicate_header' ? { problem: problem.problem, header: problem.header } : { problem: problem.problem },
-    };
-    void admission.refuseAnonymous(hs, refusal, plan.transport).then((final) => writeUpgradeRefusal(socket, final, tls));
-    return;
-  }
+  if (problem) return refuseInvalid(options, hs, socket, problem, plan.transport);
   const attempt = new Attempt();
   socket.once('close', attempt.onClose);
   if (socket.destroyed) attempt.closed = true;
@@ -125,11 +124,7 @@ export function handleSessionUpgrade(
   socket.on('error', destroyOnError);
   const hs = describeRequest(req, options.trusted);
   const problem = checkUpgrade(req);
-  if (problem) {
-    const refusal: HandshakeRefusal = { reason: problem.reason, event: 'upgrade_invalid', detail: { problem: problem.problem } };
-    void options.admission.refuseAnonymous(hs, refusal, transport).then((final) => writeUpgradeRefusal(socket, final, options.tls));
-    return;
-  }
+  if (problem) return refuseInvalid(options, hs, socket, problem, transport);
   void options.admission.vet(hs, guards, transport).then((refusal) => {
     if (refusal) return writeUpgradeRefusal(socket, refusal, options.tls);
     if (!socket.destroyed) proceed(hs);
