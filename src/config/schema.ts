@@ -29,8 +29,14 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
 };
 
 export const LimitsSchema = z.strictObject({
-  /** Largest accepted frame after decompression. @default 65536 */
-  maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(65_536),
+  /** Largest accepted frame after decompression; chat frames need far less (close 1009 over it). @default 16384 */
+  maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(16_384),
+  /**
+   * Fragments one WebSocket message may arrive in before the connection is closed 1008. Empty
+   * fragments cost no payload bytes, so only this count bounds the work a flood of them makes the
+   * server do. Browsers never fragment; other clients fragment large messages into a few parts. @default 128
+   */
+  maxFragments: positiveInt.max(16_384).default(128),
   /** Open connections per node. @default 10000 */
   maxConnections: positiveInt.default(10_000),
   /** Open connections from one client IP. @default 50 */

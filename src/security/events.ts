@@ -56,10 +56,6 @@ export type SecurityEventType = keyof typeof SECURITY_EVENTS;
 
 const ORDER: Record<Severity, number> = { info: 0, notice: 1, warning: 2, error: 3, critical: 4 };
 
-export function severityOf(type: SecurityEventType): Severity {
-  return SECURITY_EVENTS[type];
-}
-
 export function isAlertWorthy(severity: Severity): boolean {
   return ORDER[severity] >= ORDER.warning;
 }

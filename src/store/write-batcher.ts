@@ -9,8 +9,6 @@ export interface BatchedWrite<T = unknown> {
   reject(error: unknown): void;
 }
 
-export type TransactionRunner = (ops: readonly BatchedWrite[]) => void;
-
 export class WriteBatcher {
   private pending: BatchedWrite[] = [];
   private scheduled = false;

@@ -1,0 +1,156 @@
+/**
+ * The PostgreSQL store's SQL: named statements (parsed once per pooled connection), the column
+ * type parsers and the one helper that runs a named statement.
+ */
+import pg from 'pg';
+import type { CustomTypesConfig, QueryResultRow } from 'pg';
+
+/** BIGINT columns hold ms timestamps, ids and seqs: all well inside Number's exact range. */
+const INT8_OID = 20;
+export const types: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+/** Transaction advisory lock that keeps revocation and ban ids committed in id order. */
+export const LOG_LOCK = 0x42756c77;
+
+/** Text columns refuse NUL; audit fields carry attacker-chosen strings. */
+export function noNul(value: string | undefined): string | null {
+  return value === undefined ? null : value.replace(/\0/g, '\uFFFD');
+}
+
+const MESSAGE_COLUMNS = 'id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted';
+
+/** Named statements: parsed once per pooled connection. */
+export const Q = {
+  insertRoom: {
+    name: 'bw_insert_room',
+    text: `WITH r AS (
+             INSERT INTO rooms (name, owner, visibility, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO NOTHING RETURNING id
+           ), m AS (
+             INSERT INTO members (room_id, user_id, state) SELECT id, $2, 'member' FROM r
+           )
+           SELECT id FROM r`,
+  },
+  roomByName: { name: 'bw_room_by_name', text: 'SELECT id, name, owner, visibility, created_at FROM rooms WHERE name = $1' },
+  deleteRoomMessages: { name: 'bw_delete_room_messages', text: 'DELETE FROM messages WHERE room_id = $1' },
+  deleteRoom: { name: 'bw_delete_room', text: 'DELETE FROM rooms WHERE id = $1' },
+  listRooms: {
+    name: 'bw_list_rooms',
+    text: `SELECT id, name, owner, visibility, created_at FROM rooms WHERE visibility = 'public'
+           UNION
+           SELECT r.id, r.name, r.owner, r.visibility, r.created_at FROM members m JOIN rooms r ON r.id = m.room_id
+             WHERE m.user_id = $1 AND m.state IN ('member','invited')
+           ORDER BY name LIMIT 1000`,
+  },
+  membership: { name: 'bw_membership', text: 'SELECT state FROM members WHERE room_id = $1 AND user_id = $2' },
+  upsertMembership: {
+    name: 'bw_upsert_membership',
+    text: `INSERT INTO members (room_id, user_id, state) VALUES ($1, $2, $3)
+           ON CONFLICT (room_id, user_id) DO UPDATE SET state = excluded.state`,
+  },
+  deleteMembership: { name: 'bw_delete_membership', text: 'DELETE FROM members WHERE room_id = $1 AND user_id = $2' },
+  /** n appends to one room: one row lock, one range of seqs. */
+  bumpSeq: { name: 'bw_bump_seq', text: 'UPDATE rooms SET last_seq = last_seq + $2 WHERE id = $1 RETURNING id, last_seq' },
+  /**
+   * Appends to several rooms: the rows are locked in id order (ORDER BY runs before FOR UPDATE),
+   * so two nodes bumping the same rooms queue up instead of deadlocking.
+   */
+  bumpSeqs: {
+    name: 'bw_bump_seqs',
+    text: `WITH wanted AS (SELECT id, n FROM unnest($1::bigint[], $2::bigint[]) AS w(id, n)),
+           locked AS (SELECT id FROM rooms WHERE id IN (SELECT id FROM wanted) ORDER BY id FOR NO KEY UPDATE)
+           UPDATE rooms r SET last_seq = r.last_seq + w.n FROM wanted w, locked l
+           WHERE r.id = w.id AND l.id = r.id
+           RETURNING r.id, r.last_seq`,
+  },
+  insertMessages: {
+    name: 'bw_insert_messages',
+    text: `INSERT INTO messages (room_id, seq, id, user_id, user_name, body, key_id, ts, reply_to)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::bigint[], $9::text[])`,
+  },
+  messageById: {
+    name: 'bw_message_by_id',
+    text: `SELECT r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.body, m.key_id, m.ts, m.reply_to, m.deleted
+           FROM messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1 AND m.room_id = $2`,
+  },
+  markDeleted: {
+    name: 'bw_mark_deleted',
+    text: `UPDATE messages SET deleted = true, body = ''::bytea, key_id = NULL WHERE id = $1 AND room_id = $2`,
+  },
+  // One round trip per page: the room row (for its name) with a lateral range scan of the
+  // (room_id, seq) primary key. No message rows: one row of NULLs. No room: no rows.
+  pageLatest: {
+    name: 'bw_page_latest',
+    text: `SELECT r.name AS room_name, m.* FROM rooms r LEFT JOIN LATERAL (
+             SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = r.id ORDER BY seq DESC LIMIT $2
+           ) m ON true WHERE r.id = $1`,
+  },
+  pageBefore: {
+    name: 'bw_page_before',
+    text: `SELECT r.name AS room_name, m.* FROM rooms r LEFT JOIN LATERAL (
+             SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = r.id AND seq < $2 ORDER BY seq DESC LIMIT $3
+           ) m ON true WHERE r.id = $1`,
+  },
+  pageAfter: {
+    name: 'bw_page_after',
+    text: `SELECT r.name AS room_name, m.* FROM rooms r LEFT JOIN LATERAL (
+             SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = r.id AND seq > $2 ORDER BY seq ASC LIMIT $3
+           ) m ON true WHERE r.id = $1`,
+  },
+  pageBetween: {
+    name: 'bw_page_between',
+    text: `SELECT r.name AS room_name, m.* FROM rooms r LEFT JOIN LATERAL (
+             SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = r.id AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4
+           ) m ON true WHERE r.id = $1`,
+  },
+  insertEvent: {
+    name: 'bw_insert_event',
+    text: 'INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES ($1, $2, $3, $4, $5, $6)',
+  },
+  eventsSince: {
+    name: 'bw_events_since',
+    text: 'SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= $1 ORDER BY id ASC LIMIT $2',
+  },
+  insertUser: {
+    name: 'bw_insert_user',
+    text: 'INSERT INTO users (id, name, password_hash, roles, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING',
+  },
+  userById: { name: 'bw_user_by_id', text: 'SELECT id, name, password_hash, roles, created_at FROM users WHERE id = $1' },
+  insertRefresh: { name: 'bw_insert_refresh', text: 'INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES ($1, $2, $3, $4)' },
+  refreshByHash: {
+    name: 'bw_refresh_by_hash',
+    text: 'SELECT hash, family, user_id, expires_at, used_at, revoked FROM refresh_tokens WHERE hash = $1',
+  },
+  useRefresh: {
+    name: 'bw_use_refresh',
+    text: 'UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND NOT revoked',
+  },
+  revokeFamily: { name: 'bw_revoke_family', text: 'UPDATE refresh_tokens SET revoked = true WHERE family = $1' },
+  logLock: { name: 'bw_log_lock', text: 'SELECT pg_advisory_xact_lock($1::bigint)' },
+  insertRevocation: { name: 'bw_insert_revocation', text: 'INSERT INTO revocations (jti, expires_at) VALUES ($1, $2)' },
+  revocationsAfter: {
+    name: 'bw_revocations_after',
+    text: 'SELECT id, jti, expires_at FROM revocations WHERE id > $1 AND expires_at > $2 ORDER BY id LIMIT 10000',
+  },
+  insertBan: {
+    name: 'bw_insert_ban',
+    text: 'INSERT INTO bans (kind, value, until, level, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+  },
+  bansAfter: {
+    name: 'bw_bans_after',
+    text: 'SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > $1 ORDER BY id LIMIT 10000',
+  },
+} as const;
+
+export type Statement = { readonly name: string; readonly text: string };
+
+export interface Queryable {
+  query<R extends QueryResultRow>(config: { name: string; text: string; values: unknown[] }): Promise<pg.QueryResult<R>>;
+}
+
+export function query<R extends QueryResultRow = QueryResultRow>(db: Queryable, statement: Statement, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return db.query<R>({ name: statement.name, text: statement.text, values });
+}
