@@ -12,6 +12,7 @@ import { Emitter } from './emitter.js';
 import { BulwarkError } from './errors.js';
 import { newId } from './ids.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
+import { banFromReason, bannedReason, probeBan } from './restrictions.js';
 import { RoomCursor } from './room-cursor.js';
 import type {
   AckOf,
@@ -33,6 +34,7 @@ export const BEARER_PREFIX = 'bulwark.bearer.';
 const OPEN = 1;
 /** Our own close code for "we gave up on this socket" (no welcome in time). */
 const CLIENT_TIMEOUT = 4000;
+const MAX_TIMER_MS = 2_147_483_647;
 /** Pages of catch-up fetched per room on resume (100 messages each). */
 const MAX_RESUME_PAGES = 50;
 
@@ -77,6 +79,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   private everOpened = false;
   private _state: ConnectionState = 'idle';
   private _welcome: WelcomeFrame | undefined;
+  private _bannedUntil: number | undefined;
 
   constructor(options: ConnectOptions) {
     super();
@@ -97,6 +100,11 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   /** The last `welcome`: who we are and the server's limits. */
   get welcome(): WelcomeFrame | undefined {
     return this._welcome;
+  }
+
+  /** The end of the last ban the server reported (ms since the epoch), while it lasts. */
+  get bannedUntil(): number | undefined {
+    return this._bannedUntil !== undefined && this._bannedUntil > Date.now() ? this._bannedUntil : undefined;
   }
 
   /** Messages waiting in the outbox (queued or unacknowledged). */
@@ -278,7 +286,9 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     this.ws = ws;
     this.handshake = {};
     this.watchHandshake(ws);
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       if (this.options.authMode === 'frame') ws.send(JSON.stringify({ type: 'auth', token }));
     };
     ws.onmessage = (event) => this.onData(ws, event.data);
@@ -286,6 +296,11 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     ws.onclose = (event) => {
       if (ws !== this.ws) return;
       this.detach();
+      // A browser never shows why a handshake was refused: ask whether it was a ban.
+      if (!opened && event.code === 1006 && this.handshake.status === undefined && this.options.probeBans !== false) {
+        void this.probeThenClose(event.code, event.reason, token);
+        return;
+      }
       this.afterClose(event.code, event.reason);
     };
     this.connectTimer = setTimeout(() => {
@@ -339,10 +354,21 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     this.outbox.requeue();
   }
 
+  private async probeThenClose(code: number, reason: string, token: string): Promise<void> {
+    this.setState('reconnecting');
+    const until = await probeBan(this.options.url, token);
+    if (this._state !== 'reconnecting') return; // closed or reconnected meanwhile
+    if (until !== undefined) return this.afterBan(until, 403, bannedReason(until));
+    this.afterClose(code, reason);
+  }
+
   private afterClose(code: number, reason: string): void {
     if (this._state === 'closed') return;
     const { status, retryAfterMs } = this.handshake;
     this.handshake = {};
+    // A ban says until when: wait for it instead of asking for another token or backing off blindly.
+    const banUntil = banFromReason(reason) ?? (status === 403 && retryAfterMs !== undefined ? Date.now() + retryAfterMs : undefined);
+    if (banUntil !== undefined) return this.afterBan(banUntil, code, reason || bannedReason(banUntil));
     const refused = code === CLOSE.UNAUTHENTICATED || code === CLOSE.FORBIDDEN || status === 401 || status === 403;
     if (refused) {
       void this.afterRefusal(code, reason);
@@ -353,6 +379,14 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     const overloaded = code === CLOSE.TOO_MANY || status === 429 || status === 503;
     const floor = retryAfterMs ?? (overloaded && this.backoff ? this.backoff.overloadFloorMs : undefined);
     this.scheduleReconnect(code, reason, floor);
+  }
+
+  /** Banned until `until`: tell the application, and try again only then. */
+  private afterBan(until: number, code: number, reason: string): void {
+    this._bannedUntil = until;
+    this.emit('banned', { until, code, reason });
+    if (this._state === 'closed') return; // a listener closed us
+    this.scheduleReconnect(code, reason, Math.max(0, until - Date.now()));
   }
 
   /** 4401/4403: stop, unless the token provider has a different token to try. */
@@ -377,7 +411,8 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     const policy = this.backoff;
     if (!policy || this.failures >= policy.maxAttempts) return this.finish(code, reason);
     const attempt = this.failures++;
-    const inMs = floorMs !== undefined ? afterServerHint(floorMs, attempt, policy) : fullJitter(attempt, policy);
+    // Node timers overflow past 2^31-1 ms (~24.8 days): a longer wait fires early, is refused again and waits again.
+    const inMs = Math.min(MAX_TIMER_MS, floorMs !== undefined ? afterServerHint(floorMs, attempt, policy) : fullJitter(attempt, policy));
     this.setState('reconnecting');
     this.emit('reconnecting', { inMs, attempt: attempt + 1, code, reason });
     this.emit('state', { state: 'reconnecting', inMs, attempt: attempt + 1, code, reason });
@@ -490,6 +525,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   }
 
   private onReply(frame: Extract<ServerFrame, { type: 'ack' | 'error' }>): void {
+    if (frame.type === 'error' && frame.code === 'SPAM' && typeof frame.retryAfterMs === 'number') this.emit('muted', { until: Date.now() + frame.retryAfterMs });
     const id = frame.id;
     if (id !== undefined) {
       const entry = this.outbox.take(id);

@@ -62,6 +62,15 @@ export interface ClientEvents {
   /** For good: the user closed the client, or the server said not to come back. */
   closed: { code: number; reason: string };
   /**
+   * The server banned this user or address until `until` (ms since the epoch): a close
+   * `banned until <ISO time>`, a refused handshake `403` with `Retry-After`, or what a browser
+   * learned by asking after its socket failed to open. The client does not try again before
+   * `until`; a `reconnecting` event follows with the wait.
+   */
+  banned: { until: number; code: number; reason: string };
+  /** A `SPAM` refusal said the user is muted until `until` (ms since the epoch). */
+  muted: { until: number };
+  /**
    * A chat message, live or recovered after a reconnect (`resumed: true`), delivered once per
    * message id and in `seq` order per room.
    */
@@ -136,6 +145,11 @@ export interface ConnectOptions {
   outboxLimit?: number;
   /** Start connecting immediately. @default true */
   autoConnect?: boolean;
+  /**
+   * When a socket fails to open without a visible HTTP status (browsers), ask `GET` on the same
+   * URL over HTTP whether a ban is the reason. @default true
+   */
+  probeBans?: boolean;
 }
 
 export interface SendOptions {

@@ -41,6 +41,7 @@ import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
 import { registerStatic } from './transport/static.js';
+import { registerBanStatus } from './transport/ban-status.js';
 import { clientIp } from './transport/client-ip.js';
 import { banCheck, Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
@@ -178,6 +179,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
   await registerStatic(app);
+  registerBanStatus(app, { bans, auth, handshakeRate: rateLimits.get('handshake'), clientIp: (req) => clientIp(req.raw, trusted) });
 
   // One admission for both transports: their connections share the slots and the pending-auth budget.
   const admission = new Admission({ config, audit, metrics, log, handshakeRate: rateLimits.get('handshake'), ...options.admissionCounts });

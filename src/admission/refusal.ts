@@ -82,10 +82,10 @@ export function rowOf(reason: RefusalReason): RefusalRow {
   return REFUSALS[reason];
 }
 
-/** `connect_error` data on Socket.IO (docs/protocol.md "Socket.IO mapping"). */
-export function connectErrorData(refusal: HandshakeRefusal): { code: ErrorCode; closeCode: number; retryAfterMs?: number } {
+/** `connect_error` data on Socket.IO (docs/protocol.md "Socket.IO mapping"); a ban's until-when is in the message. */
+export function connectErrorData(refusal: HandshakeRefusal): { code: ErrorCode; closeCode: number } {
   const row = rowOf(refusal.reason);
-  return refusal.retryAfterMs !== undefined ? { code: row.code, closeCode: row.close, retryAfterMs: refusal.retryAfterMs } : { code: row.code, closeCode: row.close };
+  return { code: row.code, closeCode: row.close };
 }
 
 /** Whole seconds, at least 1 (RFC 9110 `Retry-After` is delta-seconds). */

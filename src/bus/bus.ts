@@ -6,7 +6,14 @@
  */
 import type { BanRecord } from '../store/store.js';
 
-export type Target = { kind: 'room'; room: string } | { kind: 'user'; user: string } | { kind: 'all' } | { kind: 'admins' } | { kind: 'connection'; connectionId: string };
+export type Target =
+  | { kind: 'room'; room: string }
+  | { kind: 'user'; user: string }
+  /** Every connection from one client IP (an IP ban closes them). */
+  | { kind: 'ip'; ip: string }
+  | { kind: 'all' }
+  | { kind: 'admins' }
+  | { kind: 'connection'; connectionId: string };
 
 /** Side effects applied to the targeted connections after the frame is delivered. */
 export interface Effect {

@@ -139,7 +139,7 @@ export interface Guard {
   close(): Promise<void>;
 }
 
-function connectError(message: string, data: { code: ErrorCode; closeCode: number; retryAfterMs?: number }): Error {
+function connectError(message: string, data: { code: ErrorCode; closeCode: number }): Error {
   return Object.assign(new Error(message), { data });
 }
 

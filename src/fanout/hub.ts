@@ -43,14 +43,15 @@ export class Hub {
   private readonly byId = new Map<string, Peer>();
   /** Every open connection, authenticated or not. */
   private readonly open = new Set<Peer>();
-  private readonly perIp = new Map<string, number>();
+  /** Open connections by client IP (an IP ban closes them all). */
+  private readonly byIp = new Map<string, Set<Peer>>();
 
   get openCount(): number {
     return this.open.size;
   }
 
   ipCount(ip: string): number {
-    return this.perIp.get(ip) ?? 0;
+    return this.byIp.get(ip)?.size ?? 0;
   }
 
   userCount(user: string): number {
@@ -64,7 +65,7 @@ export class Hub {
   opened(peer: Peer, ip: string): void {
     this.open.add(peer);
     this.byId.set(peer.connectionId, peer);
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    addTo(this.byIp, ip, peer);
   }
 
   authenticatedPeer(peer: Peer): void {
@@ -76,9 +77,7 @@ export class Hub {
   closed(peer: Peer, ip: string, rooms: Iterable<string>): void {
     if (!this.open.delete(peer)) return;
     this.byId.delete(peer.connectionId);
-    const n = (this.perIp.get(ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(ip);
-    else this.perIp.set(ip, n);
+    removeFrom(this.byIp, ip, peer);
     this.authenticated.delete(peer);
     this.admins.delete(peer);
     if (peer.userId !== undefined) removeFrom(this.users, peer.userId, peer);
@@ -110,6 +109,9 @@ export class Hub {
         break;
       case 'user':
         peers = this.users.get(target.user);
+        break;
+      case 'ip':
+        peers = this.byIp.get(target.ip);
         break;
       case 'all':
         peers = this.authenticated;

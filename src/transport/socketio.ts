@@ -313,6 +313,7 @@ export class SocketIoTransport {
     }
     if (denial) {
       audit.emit(denial.event, { ip, detail: { ...denial.detail, transport: 'socket.io' } });
+      // A ban says until when in the message: `banned until <ISO time>`.
       throw new ConnectRefusal(denial.reason, { code: codeFor(denial.close), closeCode: denial.close });
     }
     vetted.identity = identity!;

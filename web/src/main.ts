@@ -8,6 +8,7 @@ import { authView } from './auth-view.js';
 import { connectionBanner } from './banner.js';
 import { field, formatTime, h } from './dom.js';
 import { plainText, renderText } from './render.js';
+import { watchRestrictions } from './restriction.js';
 import { Session, type SessionUser } from './session.js';
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -41,6 +42,7 @@ interface RoomView {
 
 function chat(user: SessionUser): void {
   const client: BulwarkClient = session.connect();
+  const restrictions = watchRestrictions(client);
   const rooms = new Map<string, RoomView>();
   const isAdmin = user.roles.includes('admin');
   let current: RoomView | undefined;
@@ -329,6 +331,8 @@ function chat(user: SessionUser): void {
     const v = current;
     const text = input.value.trim();
     if (!v || !text) return;
+    const muted = restrictions.blocked();
+    if (muted) return say(muted);
     if (Date.now() < sendBlockedUntil) {
       say(`You are sending too fast. Try again in ${Math.ceil((sendBlockedUntil - Date.now()) / 1000)} s.`);
       return;
@@ -355,7 +359,7 @@ function chat(user: SessionUser): void {
     } catch (error) {
       if (!input.value) input.value = text;
       if (error instanceof BulwarkError && error.code === 'RATE_LIMITED') sendBlockedUntil = Date.now() + (error.retryAfterMs ?? 1000);
-      say(explain(error));
+      say(restrictions.explain(error) ?? explain(error));
     } finally {
       pending.remove();
     }
@@ -473,7 +477,7 @@ function chat(user: SessionUser): void {
     announcements.append(item);
   });
   client.on('error', (error) => {
-    if (error.code === 'RATE_LIMITED' || error.code === 'SPAM') say(explain(error));
+    if (error.code === 'RATE_LIMITED' || error.code === 'SPAM') say(restrictions.explain(error) ?? explain(error));
     else console.warn('bulwark:', error.code, error.message);
   });
 
