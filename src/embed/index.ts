@@ -446,6 +446,8 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
     socketio,
     wrap,
     async close() {
+      admission.stopAccepting();
+      admission.close();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
       await store.flush();
       if (!options.store) await store.close();

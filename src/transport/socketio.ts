@@ -260,6 +260,9 @@ export class SocketIoTransport {
       const timer = setTimeout(() => {
         if (ticket.state !== 'pending') return;
         this.deps.audit.emit('auth_timeout', { ip: ticket.ip, detail: { transport: 'socket.io' } });
+        // A polling session closes only when its client polls again (or engine.io's own close
+        // timeout): its places come back now, and the closing session accepts no packet.
+        ticket.release();
         evict(CLOSE.AUTH_TIMEOUT, 'authentication timeout');
       }, this.deps.admission.authTimeoutMs());
       timer.unref();

@@ -79,3 +79,27 @@ describe('admission slots under malformed and aborted upgrades', () => {
     assert.ok(await gaugesAtZero(server), 'released on close');
   });
 });
+
+describe('admission slots of long-polling sessions that never authenticate', () => {
+  it('holds a pending-auth place per polling session, refuses past the IP share, and gives everything back when they time out', async () => {
+    const server = await startServer({ config: { ...CONFIG, socketio: { polling: true }, auth: { timeoutMs: 600 }, limits: { ...CONFIG.limits, maxPendingAuthPerIp: 5 } } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const res = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling&t=${i}`, { headers: { Origin: server.origin } });
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      }
+      assert.deepEqual(statuses, [...Array(5).fill(200), ...Array(7).fill(429)]);
+      assert.deepEqual(await admissionGauges(server, 'socket.io'), { handshakes: 0, pendingAuth: 5, authenticated: 0 });
+      // None sends CONNECT: the auth timeout ends each session, and its places come back.
+      assert.ok(await gaugesAtZero(server), `gauges: ${JSON.stringify(await admissionGauges(server))}`);
+      const client = await sioConnect(server, 'poller', { transports: ['polling', 'websocket'] });
+      assert.deepEqual(await admissionGauges(server, 'socket.io'), { handshakes: 0, pendingAuth: 0, authenticated: 1 });
+      client.close();
+      assert.ok(await gaugesAtZero(server), 'released on close');
+    } finally {
+      await server.stop();
+    }
+  });
+});
