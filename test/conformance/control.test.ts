@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
 import { EventRecorder } from '../helpers/events.js';
-import { OP, closePayload, type FrameSpec } from './wire.js';
+import { OP, closePayload, encodeFrame, type FrameSpec } from './wire.js';
 import { assertAnswers, assertClosedWith, authedPeer, conformanceServer } from './support.js';
 
 describe('RFC 6455 control frames on /ws', () => {
@@ -40,6 +40,18 @@ describe('RFC 6455 control frames on /ws', () => {
       }
       await assertAnswers(peer);
       peer.destroy();
+    });
+
+    it('answers a burst of 60 pings, and terminates a peer that sends 61 before their pongs are written (ws ping-flood guard)', async () => {
+      const burst = (n: number): Buffer => Buffer.concat(Array.from({ length: n }, () => encodeFrame({ opcode: OP.PING, payload: 'p' })));
+      const fine = await authedPeer(server);
+      fine.write(burst(60));
+      for (let i = 0; i < 60; i++) await fine.next((f) => f.opcode === OP.PONG);
+      await assertAnswers(fine);
+      fine.destroy();
+      const flood = await authedPeer(server);
+      flood.write(burst(61));
+      assert.deepEqual(await flood.ending(), { code: 1006, reason: '' }, 'terminated without a close frame');
     });
 
     it('ignores an unsolicited pong', async () => {
