@@ -296,18 +296,22 @@ async function publish(args: Json): Promise<Json> {
     else if (kind === 'error') errs++;
     else if (kind === 'ping' && pongFrame) pub.ws.sendRaw(pongFrame);
   };
+  // Exactly rate x duration messages, the first at once and one every 1/rate after it: a short
+  // step then publishes what it promises (waiting for the first interval would cost one message).
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
   const t0 = performance.now();
   const maxPerTick = Math.max(1, Math.ceil(rate / 50));
-  while (performance.now() - t0 < durationMs) {
-    const due = Math.floor((rate * (performance.now() - t0)) / 1000) - sent;
+  while (sent < total && performance.now() - t0 < durationMs + 1000) {
+    const due = Math.min(total, Math.floor((rate * (performance.now() - t0)) / 1000) + 1) - sent;
     for (let i = 0; i < Math.min(due, maxPerTick); i++) {
       const id = nextId++;
       pub.ws.send(proto.send(room, id, textFor(id, true)));
       sent++;
     }
-    await sleep(1);
+    if (sent < total) await sleep(1);
   }
-  return { sent, acked, errors: errs, elapsedMs: performance.now() - t0 };
+  // The last message leaves 1/rate before the step's end: the step lasted durationMs.
+  return { sent, total, acked, errors: errs, elapsedMs: Math.max(durationMs, performance.now() - t0 + 1000 / rate) };
 }
 
 // ---- dispatch ----
@@ -353,7 +357,7 @@ async function handle(req: Request): Promise<Json> {
       return out;
     }
     case 'count':
-      return { totalDeliveries, dropped };
+      return { totalDeliveries, deliveries, dropped };
     case 'echo.prepare':
       return echoPrepare();
     case 'echo.start':
