@@ -16,6 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { mergeHists, type SparseHist } from './lib/hist.js';
 import { BENCH_DIR, REPO_DIR, Worker, cpuMicros, detectPinning, freePort, pinSelf, rssBytes, sleep, usePriority, type Pinning } from './lib/proc.js';
 import { round, spread } from './lib/stats.js';
@@ -64,6 +65,8 @@ const profile = flag('profile');
 /** `--nice N` (e.g. -10): raised priority for server and load generator on a shared machine. */
 const niceOption = option('nice');
 let niceApplied: number | null = null;
+/** Why the PostgreSQL store scenario did not run (undefined when it did, or was not asked for). */
+let pgSkipped: string | undefined;
 const WORKERS = 2;
 /** Load-generator connections come from 127.0.0.2-33 (all loopback) to spread ephemeral ports. */
 const LOCAL_ADDRESSES = Array.from({ length: 32 }, (_, i) => `127.0.0.${i + 2}`);
@@ -602,18 +605,46 @@ interface StoreReply {
   hist: SparseHist;
 }
 
-async function storeScenario(pin: Pinning, tmp: string): Promise<Row> {
-  const { appends, batch, roomSize, queries } = P.store;
-  const worker = new Worker('store/store-worker.ts', pin.server);
+/** PostgreSQL for the store scenario's second backend (its own figures, no target). */
+const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.BULWARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function pgReachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
   try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code ?? (error as Error).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The store scenario on one backend: SQLite (system `bulwark`, the target) or PostgreSQL in a
+ * fresh schema dropped afterwards (system `bulwark-postgres`, reported with no target).
+ */
+async function storeScenario(pin: Pinning, tmp: string, backend: 'sqlite' | 'postgres'): Promise<Row> {
+  const { appends, batch, roomSize, queries } = P.store;
+  const system = backend === 'sqlite' ? 'bulwark' : 'bulwark-postgres';
+  const worker = new Worker('store/store-worker.ts', pin.server);
+  const schema = `bulwark_bench_${randomBytes(4).toString('hex')}`;
+  const admin = backend === 'postgres' ? new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 }) : undefined;
+  const pgFor = (name: string): Json | undefined => (admin ? { pg: { url: PG_URL, schema: `${schema}_${name}` } } : undefined);
+  try {
+    if (admin) {
+      await admin.connect();
+      for (const name of ['big', ...Array.from({ length: runs }, (_, r) => `append${r}`)]) await admin.query(`CREATE SCHEMA ${schema}_${name}`);
+    }
     const bigPath = join(tmp, 'store', 'big.db');
-    log(`[bench] store: building a ${fmt(roomSize)}-message room through SqliteStore ...`);
-    const built = await worker.call<StoreReply>('append', { path: bigPath, messages: roomSize, batch: 10_000 }, 600_000);
+    log(`[bench] store (${backend}): building a ${fmt(roomSize)}-message room through ${backend === 'sqlite' ? 'SqliteStore' : 'PostgresStore'} ...`);
+    const built = await worker.call<StoreReply>('append', { path: bigPath, messages: roomSize, batch: 10_000, ...pgFor('big') }, 900_000);
     log(`[bench]   built in ${fmt(built.elapsedMs / 1000, 1)} s (${fmt(roomSize / (built.elapsedMs / 1000))} msgs/s in batches of 10,000)`);
     const perRun: RunOut[] = [];
     for (let r = 0; r < runs; r++) {
-      const a = await worker.call<StoreReply>('append', { path: join(tmp, 'store', `append-${r}.db`), messages: appends, batch }, 300_000);
-      const hq = await worker.call<StoreReply>('history', { path: bigPath, queries, limit: 100 }, 300_000);
+      const a = await worker.call<StoreReply>('append', { path: join(tmp, 'store', `append-${r}.db`), messages: appends, batch, ...pgFor(`append${r}`) }, 600_000);
+      const hq = await worker.call<StoreReply>('history', { path: bigPath, queries, limit: 100, ...pgFor('big') }, 300_000);
       const ah = mergeHists([a.hist]);
       const hh = mergeHists([hq.hist]);
       const out: RunOut = {
@@ -621,16 +652,27 @@ async function storeScenario(pin: Pinning, tmp: string): Promise<Row> {
         p50Ms: hh.quantile(0.5),
         p99Ms: hh.quantile(0.99),
         cpuUsPerOp: a.cpuUs / appends,
-        extra: { codec: a.codec, appendP50Ms: ah.quantile(0.5), appendP99Ms: ah.quantile(0.99), historyRoomMessages: hq.roomSize, historyCpuUsPerQuery: hq.cpuUs / queries },
+        extra: {
+          backend,
+          codec: a.codec,
+          appendP50Ms: ah.quantile(0.5),
+          appendP99Ms: ah.quantile(0.99),
+          historyRoomMessages: hq.roomSize,
+          historyCpuUsPerQuery: hq.cpuUs / queries,
+        },
       };
       perRun.push(out);
       log(
-        `[bench] store bulwark run ${r + 1}/${runs}: ${fmt(out.value)} stored msgs/s (batches of ${batch}), ${fmt(out.cpuUsPerOp, 2)} µs/msg; history page of 100 on ${fmt(hq.roomSize ?? 0)} msgs p50 ${fmt(out.p50Ms, 3)} ms p99 ${fmt(out.p99Ms, 3)} ms`,
+        `[bench] store ${system} run ${r + 1}/${runs}: ${fmt(out.value)} stored msgs/s (batches of ${batch}), ${fmt(out.cpuUsPerOp, 2)} µs/msg; history page of 100 on ${fmt(hq.roomSize ?? 0)} msgs p50 ${fmt(out.p50Ms, 3)} ms p99 ${fmt(out.p99Ms, 3)} ms`,
       );
     }
-    return aggregate('store', 'bulwark', 'msgsPerSec', perRun);
+    return aggregate('store', system, 'msgsPerSec', perRun);
   } finally {
     await worker.exit();
+    if (admin) {
+      for (const name of ['big', ...Array.from({ length: runs }, (_, r) => `append${r}`)]) await admin.query(`DROP SCHEMA IF EXISTS ${schema}_${name} CASCADE`).catch(() => {});
+      await admin.end().catch(() => {});
+    }
   }
 }
 
@@ -755,8 +797,20 @@ async function main(): Promise<void> {
   }
   if (scenarios.includes('store') && systems.includes('bulwark')) {
     const storeStart = performance.now();
-    rows.push(await storeScenario(pin, tmp));
+    rows.push(await storeScenario(pin, tmp, 'sqlite'));
     timings.push(`store ${fmt((performance.now() - storeStart) / 1000, 1)} s`);
+    // PostgreSQL: its own figures, no target; skipped with a note when unreachable or with --no-postgres.
+    // Quick mode keeps under 90 s: PostgreSQL only when asked for (--postgres).
+    if (flag('no-postgres') || (quick && !flag('postgres')))
+      pgSkipped = quick && !flag('no-postgres') ? 'skipped in quick mode (--postgres to include it)' : 'skipped (--no-postgres)';
+    else pgSkipped = await pgReachable();
+    if (pgSkipped === undefined) {
+      const pgStart = performance.now();
+      rows.push(await storeScenario(pin, tmp, 'postgres'));
+      timings.push(`store on PostgreSQL ${fmt((performance.now() - pgStart) / 1000, 1)} s`);
+    } else {
+      log(`[bench] store on PostgreSQL: ${pgSkipped.startsWith('skipped') ? pgSkipped : `unreachable at ${new URL(PG_URL).host} (${pgSkipped}); set BENCH_DATABASE_URL`}`);
+    }
   }
   rmSync(tmp, { recursive: true, force: true });
 
@@ -924,6 +978,12 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
             ]
           : []),
         `machine probe on the server core: ${probe.start ?? 'n/a'} ns per JSON round trip at the start, ${probe.end ?? 'n/a'} at the end (higher is slower; compare dated runs by it)`,
+        ...(pgSkipped !== undefined ? [`store on PostgreSQL not measured: ${pgSkipped}`] : []),
+        ...(byScenario['store']?.['bulwark-postgres']
+          ? [
+              `store on PostgreSQL (no target): ${fmt(get('store', 'bulwark-postgres', 'msgsPerSec'))} stored msgs/s, history page of 100 on ${fmt(get('store', 'bulwark-postgres', 'historyRoomMessages'))} messages p50 ${fmt(get('store', 'bulwark-postgres', 'p50Ms'), 2)} ms, p99 ${fmt(get('store', 'bulwark-postgres', 'p99Ms'), 2)} ms`,
+            ]
+          : []),
         ...(byScenario['soak']?.['bulwark'] ? [soakSummary(byScenario['soak']['bulwark'] as Row & Json)] : []),
         ...(process.env.BENCH_BULWARK_CONFIG ? [`ablation: Bulwark ran with BENCH_BULWARK_CONFIG=${process.env.BENCH_BULWARK_CONFIG} (not the default defences)`] : []),
       ],
