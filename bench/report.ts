@@ -18,7 +18,7 @@ export interface FanoutPoint {
   runs?: number;
 }
 
-type Metric = 'msgsPerSec' | 'deliveriesPerSec' | 'handshakesPerSec' | 'bytesPerConn';
+type Metric = 'msgsPerSec' | 'deliveriesPerSec' | 'handshakesPerSec' | 'bytesPerConn' | 'framesPerSec';
 
 export interface Row {
   scenario: string;
@@ -29,6 +29,7 @@ export interface Row {
   deliveriesPerSec?: number;
   handshakesPerSec?: number;
   bytesPerConn?: number;
+  framesPerSec?: number;
   p50Ms: number;
   p99Ms: number;
   serverCpuUsPerOp: number;
@@ -68,6 +69,7 @@ export interface BenchResult {
   idle?: Record<string, Row>;
   store?: Record<string, Row>;
   soak?: Record<string, Row>;
+  fuzz?: Record<string, Row>;
   ratios: Record<string, number | null>;
   extraRatios: Record<string, number | null>;
   /** Per ratio: "not meaningful: why" (the ratio is null), or "lower bound: why" / "upper bound: why". */
@@ -89,7 +91,7 @@ function targetActual(t: Target): string {
   return t.note ? `${t.actual} (${t.note})` : String(t.actual);
 }
 
-const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak'] as const;
+const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'fuzz'] as const;
 const UNITS: Record<string, string> = {
   echo: 'msgs/s',
   fanout: 'deliveries/s @knee',
@@ -97,6 +99,7 @@ const UNITS: Record<string, string> = {
   idle: 'bytes/conn',
   store: 'stored msgs/s',
   soak: 'acked msgs/s (RSS slope in the notes)',
+  fuzz: 'fuzz frames/s',
 };
 
 const num = (x: number | undefined, d = 0): string =>
@@ -111,7 +114,12 @@ function cells(r: Row): string[] {
   const v = r[r.metric] as number;
   const range = r.runs > 1 ? ` [${num(r.min[r.metric])}–${num(r.max[r.metric])}]` : '';
   const bound = r['kneeBound'] === 'load generator' ? ', load generator bound' : r['kneeBound'] === 'ladder' ? ', top of the ladder' : '';
-  const note = r.scenario === 'fanout' ? ` (${num(r['kneeRate'] as number)} msg/s × ${num(r['subscribers'] as number)}${bound})` : '';
+  const note =
+    r.scenario === 'fanout'
+      ? ` (${num(r['kneeRate'] as number)} msg/s × ${num(r['subscribers'] as number)}${bound})`
+      : r.scenario === 'fuzz'
+        ? ` (${num(r['frames'] as number)} frames, ${num(r['connections'] as number)} conns, RSS ${num(r['rssBeforeMB'] as number)}→${num(r['rssAfterMB'] as number)} MB)`
+        : '';
   const latNote = r.scenario === 'store' ? ' (history)' : '';
   return [r.scenario, r.system, `${num(v)}${range}${note}`, `${lat(r.p50Ms)}${latNote}`, `${lat(r.p99Ms)}${latNote}`, num(r.serverCpuUsPerOp, 2)];
 }

@@ -5,7 +5,7 @@
  *   npm run bench                 full run (3 runs per scenario and system; a few minutes)
  *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, fewer connections, 50k-message history room
  *
- * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store, --no-pin,
+ * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the default set), --no-pin,
  * --no-build, --profile (V8 CPU profiles of the bulwark server into <out>/profiles),
  * --out DIR (default bench/results). See bench/README.md for how to read the output.
  */
@@ -23,6 +23,7 @@ import { round, spread } from './lib/stats.js';
 import { cpuProbe } from './lib/probe.js';
 import { SYSTEMS, type ServerHandle, type SystemDef } from './systems/index.js';
 import { renderMarkdown, renderSvg, renderTable, type BenchResult, type FanoutPoint, type Row } from './report.js';
+import { fuzzScenario } from './fuzz.js';
 
 // ---------------------------------------------------------------- options
 
@@ -760,7 +761,7 @@ async function main(): Promise<void> {
   const timings: string[] = [];
   const workers = Array.from({ length: WORKERS }, () => new Worker('loadgen/worker.ts', pin.loadgen));
   try {
-    for (const scenario of scenarios.filter((s) => s !== 'store')) {
+    for (const scenario of scenarios.filter((s) => s !== 'store' && s !== 'fuzz')) {
       const scenarioStart = performance.now();
       const def = SCENARIOS[scenario];
       if (!def) throw new Error(`unknown scenario ${scenario}`);
@@ -812,6 +813,7 @@ async function main(): Promise<void> {
       log(`[bench] store on PostgreSQL: ${pgSkipped.startsWith('skipped') ? pgSkipped : `unreachable at ${new URL(PG_URL).host} (${pgSkipped}); set BENCH_DATABASE_URL`}`);
     }
   }
+  if (scenarios.includes('fuzz') && systems.includes('bulwark')) rows.push(await fuzzScenario({ quick, runs, tmp, secret, serverCpu: pin.server, log }));
   rmSync(tmp, { recursive: true, force: true });
 
   const probe = { start: probeStart, end: cpuProbe(pin.server) };
@@ -948,7 +950,7 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
     t('soak acknowledged messages lost', '= 0', num(soakLost), Number.isFinite(soakLost) ? soakLost === 0 : null),
   ];
   const scenarioTable: Record<string, Record<string, Row>> = {};
-  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'soak']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
+  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'fuzz']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
   return {
     meta: {
       date: new Date().toISOString(),
