@@ -310,10 +310,21 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
   const curve: FanoutPoint[] = [];
   /** Deliveries owed so far: every message published times the room's members. */
   let owed = 0;
-  const measure = async (rate: number): Promise<{ ok: boolean; usable: boolean }> => {
+  let hiccups = 0;
+  const measure = async (rate: number, retry = true): Promise<{ ok: boolean; usable: boolean }> => {
     const point = await fanoutStep(step, rate);
     const { publisherKeptUp, complete, ...p } = point;
     owed += p.published * members;
+    // Late deliveries while neither the server nor the load generator was busy are a scheduling
+    // hiccup of a shared machine, not a knee: that step is measured once more.
+    const saturated = p.serverCpuShare >= 0.6 || p.loadgenCpuShare >= 0.6;
+    if (retry && !kneeOk(p) && p.dropped === 0 && publisherKeptUp && !saturated) {
+      hiccups++;
+      log(
+        `[bench]   fanout ${ctx.sys.name} ${fmt(rate)} msg/s: p99 ${fmt(p.p99Ms, 1)} ms with server CPU ${fmt(p.serverCpuShare * 100)}% and load gen CPU ${fmt(p.loadgenCpuShare * 100)}% (neither saturated): measured again`,
+      );
+      if (complete || (await fanoutDrain(ctx, owed))) return measure(rate, false);
+    }
     curve.push(p);
     log(
       `[bench]   fanout ${ctx.sys.name} ${fmt(rate)} msg/s -> ${fmt(p.deliveriesPerSec)} deliveries/s (${fmt(p.deliveredFraction * 100, 1)}% delivered), p50 ${fmt(p.p50Ms, 1)} ms, p99 ${fmt(p.p99Ms, 1)} ms, ${fmt(p.serverCpuUsPerOp, 2)} µs/delivery, server CPU ${fmt(p.serverCpuShare * 100)}%, load gen CPU ${fmt(p.loadgenCpuShare * 100)}%${p.dropped ? `, ${p.dropped} subscribers dropped` : ''}${publisherKeptUp ? '' : ', publisher fell behind'}`,
@@ -366,6 +377,7 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
       subscribers: members,
       kneeAtLowestRate: knee !== undefined && knee.rate === rates[0] ? 1 : 0,
       kneeBound,
+      hiccupRetries: hiccups,
     },
     curve,
   };
