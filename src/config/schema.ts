@@ -30,6 +30,18 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   default: { points: 60, durationMs: 10_000 },
 };
 
+/**
+ * The default bound on idempotency keys, per second of `replay.windowMs`: a node acknowledging
+ * this many sends a second keeps every key for the whole window, in about 300 bytes each
+ * (~29 MB for the default 10 minutes). Busier nodes forget their oldest keys early.
+ */
+export const REPLAY_KEYS_PER_SECOND = 160;
+
+/** `replay.maxKeys`, or the default sized from the window. */
+export function replayMaxKeys(replay: { windowMs: number; maxKeys?: number | undefined }): number {
+  return replay.maxKeys ?? Math.max(1000, Math.ceil(replay.windowMs / 1000) * REPLAY_KEYS_PER_SECOND);
+}
+
 export const LimitsSchema = z.strictObject({
   /** Largest accepted frame after decompression; chat frames need far less (close 1009 over it). @default 16384 */
   maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(16_384),
@@ -160,10 +172,13 @@ export const ConfigSchema = z.strictObject({
       windowMs: positiveInt.default(600_000),
       /** Largest accepted difference between a frame `ts` and the server clock. @default 120000 */
       maxSkewMs: positiveInt.default(120_000),
-      /** Idempotency keys remembered per node (oldest forgotten first). @default 100000 */
-      maxKeys: positiveInt.default(100_000),
+      /**
+       * Idempotency keys remembered per node (oldest forgotten first). Unset: sized from the window,
+       * `REPLAY_KEYS_PER_SECOND` per second of `windowMs` (96,000 for 10 minutes).
+       */
+      maxKeys: positiveInt.optional(),
     })
-    .default({ windowMs: 600_000, maxSkewMs: 120_000, maxKeys: 100_000 }),
+    .default({ windowMs: 600_000, maxSkewMs: 120_000 }),
   spam: z
     .strictObject({
       /** Links allowed in one message. @default 3 */

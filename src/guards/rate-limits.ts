@@ -1,8 +1,8 @@
 /**
  * Named rate limits (`rateLimits.<name>`), behind one interface so the Redis-backed store can
  * replace the in-memory one for a cluster. A limit hit is a value with an honest retry time;
- * only a broken store throws. Memory use is bounded: rate-limiter-flexible's memory store
- * expires every key at the end of its window.
+ * only a broken store throws. Memory use is bounded: windows expire (WindowLimiter sweeps them;
+ * rate-limiter-flexible's stores expire their keys).
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitRule } from '../config/schema.js';
@@ -11,6 +11,8 @@ export type RateVerdict = { ok: true } | { ok: false; retryAfterMs: number };
 
 export interface RateLimiter {
   consume(key: string, points?: number): Promise<RateVerdict>;
+  /** The same decision without a promise, when the limiter keeps its counts in this process. */
+  consumeSync?(key: string, points?: number): RateVerdict;
   /** Forgets a key (successful login resets its failures). */
   reset(key: string): Promise<void>;
 }
@@ -38,6 +40,60 @@ export function wrapLimiter(limiter: RateLimiterAbstract): RateLimiter {
   };
 }
 
+interface Window {
+  used: number;
+  resetAt: number;
+}
+
+/**
+ * The in-process limiter: a fixed window per key that starts at the key's first action, counted
+ * as rate-limiter-flexible's memory store counts, but answered synchronously: no promise per
+ * decision and no timer per key (that store arms one to expire each key). Windows that ended are
+ * swept once per window length, so memory holds at most the keys active in the last two windows.
+ */
+export class WindowLimiter implements RateLimiter {
+  private readonly windows = new Map<string, Window>();
+  private nextSweep: number;
+
+  constructor(
+    private readonly points: number,
+    private readonly durationMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.nextSweep = now() + durationMs;
+  }
+
+  get size(): number {
+    return this.windows.size;
+  }
+
+  consumeSync(key: string, points = 1): RateVerdict {
+    const now = this.now();
+    if (now >= this.nextSweep) this.sweep(now);
+    let w = this.windows.get(key);
+    if (w === undefined || w.resetAt <= now) {
+      w = { used: 0, resetAt: now + this.durationMs };
+      this.windows.set(key, w);
+    }
+    w.used += points;
+    return w.used <= this.points ? ALLOWED : { ok: false, retryAfterMs: Math.max(1, w.resetAt - now) };
+  }
+
+  consume(key: string, points = 1): Promise<RateVerdict> {
+    return Promise.resolve(this.consumeSync(key, points));
+  }
+
+  reset(key: string): Promise<void> {
+    this.windows.delete(key);
+    return Promise.resolve();
+  }
+
+  private sweep(now: number): void {
+    for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
+    this.nextSweep = now + this.durationMs;
+  }
+}
+
 /**
  * An IP may carry many users (NAT, an office, a proxy pool), so per-IP frame limits are this
  * many times the per-user rule; the per-user rule still binds each user.
@@ -47,10 +103,15 @@ export const IP_SHARE = 10;
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiter>();
 
+  /** Without a factory (one node), limits are WindowLimiters in this process; a cluster passes its Redis factory. */
   constructor(
     private readonly rules: Record<string, RateLimitRule>,
-    private readonly factory: RateLimiterFactory = memoryLimiterFactory,
+    private readonly factory?: RateLimiterFactory,
   ) {}
+
+  private create(name: string, rule: RateLimitRule): RateLimiter {
+    return this.factory ? wrapLimiter(this.factory(name, rule)) : new WindowLimiter(rule.points, rule.durationMs);
+  }
 
   /** The limiter for a rule name, falling back to `default`; `ip` scope scales by IP_SHARE. */
   get(name: string, scope: 'key' | 'ip' = 'key'): RateLimiter {
@@ -62,7 +123,7 @@ export class RateLimits {
       const ruleKey = scope === 'ip' ? `ip|${ruleName}` : ruleName;
       limiter = this.limiters.get(ruleKey);
       if (!limiter) {
-        limiter = wrapLimiter(scope === 'ip' ? this.factory(`ip:${ruleName}`, { points: rule.points * IP_SHARE, durationMs: rule.durationMs }) : this.factory(ruleName, rule));
+        limiter = scope === 'ip' ? this.create(`ip:${ruleName}`, { points: rule.points * IP_SHARE, durationMs: rule.durationMs }) : this.create(ruleName, rule);
         this.limiters.set(ruleKey, limiter);
       }
       this.limiters.set(cacheKey, limiter);

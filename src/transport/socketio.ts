@@ -34,6 +34,8 @@ import type { SecurityAudit } from '../security/audit.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { Hub } from '../fanout/hub.js';
 import { securityHeaders } from './security-headers.js';
+import { TurnWriter } from '../fanout/turn-writer.js';
+import { EventPackets, socketIoAck, socketIoSend } from './socketio-outbound.js';
 
 export const SOCKETIO_PATH = '/socket.io/';
 
@@ -139,6 +141,9 @@ export class SocketIoTransport {
   private readonly byEngine = new WeakMap<EngineSocket, Connection>();
   private readonly upgrade: UpgradeOptions;
   private readonly plan: AdmissionPlan;
+  /** Frames written to sockets directly, corked per turn, like /ws (see socketio-outbound.ts). */
+  private readonly writer = new TurnWriter();
+  private readonly packets = new EventPackets();
 
   constructor(private readonly deps: SocketIoTransportDeps) {
     const { config } = deps;
@@ -328,11 +333,8 @@ export class SocketIoTransport {
     const conn = new Connection(
       vetted.hs.ip,
       {
-        // Server frames arrive serialized once for all peers; Socket.IO needs the object back.
-        send: (data) => {
-          const frame = JSON.parse(data) as ServerFrame;
-          socket.emit(frame.type, frame);
-        },
+        // Server frames arrive serialized once for all peers: each becomes its event packet once.
+        send: socketIoSend(socket, this.writer, this.packets),
         close: (code, reason) => {
           socket.emit('close', { code, reason });
           socket.disconnect(true);
@@ -349,6 +351,8 @@ export class SocketIoTransport {
     );
     this.sockets.set(socket, conn);
     this.byEngine.set(socket.conn, conn);
+    // Replies go out like events (socketio-outbound.ts), not through Socket.IO's encoder.
+    if (socket.nsp.name === '/') (socket as unknown as { ack: (id: number) => (frame: ServerFrame) => void }).ack = (id) => socketIoAck(socket, this.writer, id);
     hub.opened(conn, conn.ip);
     if (vetted.ticket) conn.onAuthenticated = vetted.ticket.authenticated.bind(vetted.ticket);
     metrics.openConnections.inc();
