@@ -14,6 +14,8 @@ import { SessionAuth } from './auth/session-auth.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { createCluster } from './cluster/index.js';
+import type { ClusterHealth } from './cluster/health.js';
+import { Openings, reasonOf, redactUrl, StartupError } from './lifecycle/startup.js';
 import { PresenceHub } from './cluster/presence.js';
 import type { Config } from './config/schema.js';
 import { createDispatch } from './domain/dispatch.js';
@@ -34,7 +36,7 @@ import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
 import { SqliteStore } from './store/sqlite-store.js';
-import { PostgresStore } from './store/postgres-store.js';
+import { PostgresStore, type PostgresStoreOptions } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
@@ -72,6 +74,8 @@ export interface Bulwark {
   readonly metrics: Metrics;
   readonly bans: Bans;
   readonly revocations: Revocations;
+  /** Cluster mode: live nodes at the last lease renewal, and why the node is degraded (undefined when it is not). */
+  clusterState(): { liveNodes: number; degraded: string | undefined } | undefined;
   /** Sizes of every structure keyed by client-controlled values (each has a cap). */
   boundedSizes(): Record<string, number>;
   /** http(s)://host:port once started. */
@@ -89,30 +93,76 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
   return hosts.map((h) => normalizeOrigin(`${scheme}://${h}:${port}`)).filter((o): o is string => o !== undefined);
 }
 
+/**
+ * Builds a node. Any failure on the way closes what was already opened (store, decrypt thread,
+ * Redis connections, timers) and rejects with a `StartupError` naming the component, so
+ * `bulwark serve` exits non-zero at once instead of hanging (contract section 5).
+ */
 export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
+  const openings = new Openings();
+  try {
+    return await assemble(config, options, log, openings);
+  } catch (error) {
+    await openings.closeAll((component, err) => log.error({ component, err: reasonOf(err) }, 'closing after a failed start-up failed'));
+    throw error;
+  }
+}
+
+async function openStore(config: Config, hooks: Omit<PostgresStoreOptions, 'url'>): Promise<Store> {
+  if (!config.databaseUrl) return new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...hooks });
+  try {
+    return await PostgresStore.open({ url: config.databaseUrl, ...hooks });
+  } catch (error) {
+    throw new StartupError('database', `database unavailable at ${redactUrl(config.databaseUrl)} (${reasonOf(error)})`, { cause: error });
+  }
+}
+
+function openCodec(config: Config): EncryptingCodec | undefined {
+  if (!config.encryption.enabled) return undefined;
+  try {
+    return new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE));
+  } catch (error) {
+    throw new StartupError('keys', `encryption keys unusable: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+async function assemble(config: Config, options: BulwarkOptions, log: Logger, openings: Openings): Promise<Bulwark> {
   const metrics = new Metrics({ defaults: true });
-  const codec = config.encryption.enabled
-    ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE))
-    : undefined;
+  const codec = openings.add('decrypt thread', openCodec(config), (c) => c?.close());
   const storeHooks = {
     codec,
     onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
     onCommit: (ms: number) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
   };
   // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
-  const store: Store =
-    options.store ??
-    (config.databaseUrl ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks }) : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
+  const store: Store = options.store ?? openings.add('store', await openStore(config, storeHooks), (s) => s.close());
   // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
+  // eslint-disable-next-line prefer-const
+  let hub: Hub;
   const cluster =
     config.redisUrl && !options.bus
-      ? await createCluster({ url: config.redisUrl, prefix: options.redisPrefix, maxConnectionsPerUser: config.limits.maxConnectionsPerUser, log })
+      ? openings.add(
+          'redis',
+          await createCluster({
+            url: config.redisUrl,
+            prefix: options.redisPrefix,
+            settings: config.cluster,
+            maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+            localUserCount: (user) => hub.userCount(user),
+            log,
+          }),
+          async (c) => {
+            await c.close();
+            await c.bus.close();
+          },
+        )
       : undefined;
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
-  const hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
+  hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
   const audit = new SecurityAudit(store, log, metrics);
+  if (cluster) watchClusterHealth(cluster.health, audit, log);
   const tls = Boolean(config.tls.cert && config.tls.key);
 
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
@@ -123,7 +173,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   deliverBusToHub(bus, hub, bans, revocations);
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
-  const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
+  const alerts = openings.add('alerts', new AdminAlerts(bus, config.alerts.perSecond, audit), (a) => a.close());
   auth.addCheck((identity, ip) => {
     if (revocations.isRevoked(identity.jti)) return { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' };
     const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
@@ -151,15 +201,30 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   let allowedOrigins = new Set<string>();
   const configured = config.origins.allowed.map((o) => normalizeOrigin(o) ?? o);
 
-  const { app, server } = createHttp({
-    config,
-    ready: async () => {
-      await store.ping();
-      await bus.ping();
-    },
-    metricsText: () => metrics.registry.metrics(),
-    metricsContentType: metrics.registry.contentType,
-  });
+  const { app, server } = openings.add(
+    'http',
+    createHttp({
+      config,
+      ready: async () => {
+        try {
+          await store.ping();
+        } catch {
+          return { status: 'unavailable', reason: 'storage unreachable' };
+        }
+        // Degraded (Redis unreachable): serving its own connections, but not ready (docs/cluster.md).
+        if (cluster && !cluster.health.ok) return { status: 'degraded', reason: cluster.health.reason ?? 'redis unreachable' };
+        try {
+          await bus.ping();
+        } catch {
+          return { status: 'unavailable', reason: 'bus unreachable' };
+        }
+        return undefined;
+      },
+      metricsText: () => metrics.registry.metrics(),
+      metricsContentType: metrics.registry.contentType,
+    }),
+    (h) => h.app.close(),
+  );
   const trusted = new Set(config.trustProxy);
   // Node's parser refuses an oversized header block before any route or upgrade handler runs;
   // answer it here so the refusal still carries the security headers and records its event.
@@ -235,6 +300,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     }
   }, 500);
   poller.unref();
+  openings.add('poller', poller, clearInterval);
 
   let stopped = false;
   const bulwark: Bulwark = {
@@ -245,6 +311,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     bans,
     revocations,
+    clusterState: () => (cluster ? { liveNodes: cluster.nodes.liveNodes, degraded: cluster.health.reason } : undefined),
     boundedSizes: () => ({
       idempotencyKeys: frameGuards.replay.size,
       spamTracking: frameGuards.spam.size,
@@ -253,7 +320,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     }),
     url: '',
     async start() {
-      await app.listen({ host: config.host, port: config.port });
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (error) {
+        await bulwark.stop().catch(() => undefined);
+        throw new StartupError('listen', `cannot listen on ${config.host}:${config.port} (${reasonOf(error)})`, { cause: error });
+      }
       const port = (server.address() as AddressInfo).port;
       allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -283,4 +355,18 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     },
   };
   return bulwark;
+}
+
+/** Entering and leaving degraded mode is an event each (contract section 5: a node never fails open silently). */
+function watchClusterHealth(health: ClusterHealth, audit: SecurityAudit, log: Logger): void {
+  health.onChange({
+    degraded(reason) {
+      log.warn({ reason }, "cluster degraded: serving this node's connections under node-local limits");
+      audit.emit('cluster_degraded', { detail: { reason } });
+    },
+    recovered(downMs) {
+      log.info({ downMs }, 'cluster recovered');
+      audit.emit('cluster_recovered', { detail: { downMs } });
+    },
+  });
 }

@@ -3,18 +3,26 @@
  * `SET key NX` handles the send; a duplicate on any node gets the first ack back. While the
  * first node is still handling it, the key holds a short-lived in-flight marker (so a node that
  * dies mid-send does not block the id for the whole window); the ack then replaces it for
- * `replay.windowMs`. Redis being unreachable falls back to the node's own LRU.
+ * `replay.windowMs`.
+ *
+ * While Redis is unreachable (docs/cluster.md "Redis outage") the node's own LRU in the replay
+ * guard is the only record: a retry on the same node is still answered from it, a retry on another
+ * node during the outage is not. Every command is bounded (cluster/redis-options.ts), and while the
+ * node is degraded none is sent.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Reply } from '../domain/reply.js';
 import type { SharedClaim, SharedIdempotency } from '../guards/frame/replay.js';
+import type { ClusterHealth } from './health.js';
 
 const IN_FLIGHT = '~';
+const FIRST: SharedClaim = Object.freeze({ first: true });
 
 export interface RedisIdempotencyOptions {
   client: Redis;
   prefix: string;
+  health: ClusterHealth;
   /** Lifetime of the in-flight marker. @default 30000 */
   inFlightMs?: number;
   /** How long a duplicate waits for the first send's ack on another node. @default 3000 */
@@ -36,6 +44,8 @@ export class RedisIdempotency implements SharedIdempotency {
   }
 
   async claim(key: string, windowMs: number): Promise<SharedClaim> {
+    // Degraded: the replay guard's LRU already holds the key; this node handles the send.
+    if (!this.options.health.ok) return FIRST;
     const k = this.key(key);
     const deadline = Date.now() + this.waitMs;
     try {
@@ -50,11 +60,12 @@ export class RedisIdempotency implements SharedIdempotency {
       }
     } catch (err) {
       this.options.onError?.(err as Error);
-      return { first: true };
+      return FIRST;
     }
   }
 
   settle(key: string, reply: Reply | undefined, windowMs: number): void {
+    if (!this.options.health.ok) return;
     const k = this.key(key);
     const done = reply ? this.options.client.set(k, JSON.stringify(reply), 'PX', windowMs) : this.options.client.del(k);
     done.catch((err: unknown) => this.options.onError?.(err as Error));

@@ -15,7 +15,14 @@ export interface RateLimiter {
   reset(key: string): Promise<void>;
 }
 
-export type RateLimiterFactory = (name: string, rule: RateLimitRule) => RateLimiterAbstract;
+/**
+ * What a limiter store does (rate-limiter-flexible's shape): `consume` resolves while points
+ * remain, rejects with a `RateLimiterRes` when the limit is spent, and with an `Error` only when
+ * the store is broken.
+ */
+export type LimiterBackend = Pick<RateLimiterAbstract, 'consume' | 'delete'>;
+
+export type RateLimiterFactory = (name: string, rule: RateLimitRule) => LimiterBackend;
 
 export const memoryLimiterFactory: RateLimiterFactory = (name, rule) =>
   new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: Math.max(1, Math.ceil(rule.durationMs / 1000)) });
@@ -27,7 +34,7 @@ function refused(rejection: unknown): RateVerdict {
   throw rejection;
 }
 
-export function wrapLimiter(limiter: RateLimiterAbstract): RateLimiter {
+export function wrapLimiter(limiter: LimiterBackend): RateLimiter {
   return {
     consume(key, points = 1) {
       return limiter.consume(key, points).then(allowed, refused);

@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ClusterPresence } from '../../src/cluster/presence.js';
+import { ClusterHealth } from '../../src/cluster/health.js';
+import { NodeLeases } from '../../src/cluster/nodes.js';
 import type { Identity } from '../../src/auth/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { eventually } from '../helpers/events.js';
@@ -96,7 +98,8 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
 
   before(async () => {
     redis = new Redis(REDIS_URL);
-    [a, b] = await Promise.all([startNode(), startNode()]);
+    a = await startNode();
+    b = await startNode();
   });
 
   after(async () => {
@@ -198,16 +201,29 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     assert.equal((await retry.closed).code, 4401);
   });
 
-  it('entries of a crashed node lapse: an expired entry does not count', async () => {
+  it('entries of a crashed node lapse: an expired entry, or one of a node without a lease, does not count', async () => {
+    const health = new ClusterHealth();
+    const leases = new NodeLeases({ client: redis, prefix: PREFIX, nodeId: 'test', leaseMs: 60_000, heartbeatMs: 10_000, health });
+    await leases.start();
     const presence = new ClusterPresence({ client: redis, prefix: PREFIX, nodeId: 'test', maxConnectionsPerUser: 1, ttlMs: 60_000 });
     try {
-      // A node that died left an entry whose heartbeat stopped (expiry in the past).
+      const identity = (id: string): Identity => ({ id, name: id, roles: [], expiresAt: Date.now() + 60_000 }) as unknown as Identity;
+      // A node that died left an entry whose own expiry passed.
       await redis.zadd(`${PREFIX}conns:ghost`, Date.now() - 1, 'dead-node:1');
-      const identity = { id: 'ghost', name: 'ghost', roles: [], expiresAt: Date.now() + 60_000 } as unknown as Identity;
-      assert.equal(await presence.check(identity, '127.0.0.1'), undefined, 'the stale entry is not counted');
-      assert.equal((await presence.check(identity, '127.0.0.1'))?.close, 4429, 'the live reservation is');
+      assert.equal(await presence.check(identity('ghost'), '127.0.0.1'), undefined, 'the expired entry is not counted');
+      assert.equal((await presence.check(identity('ghost'), '127.0.0.1'))?.close, 4429, 'the live reservation is');
+      // A node that crashed a moment ago: its entry has not expired, but its lease is gone.
+      await redis.zadd(`${PREFIX}conns:crashed`, Date.now() + 60_000, 'crashed-node:1');
+      assert.equal(await presence.count('crashed'), 0, 'an entry of a node without a lease does not count');
+      assert.equal(await presence.check(identity('crashed'), '127.0.0.1'), undefined, 'nor does it hold a place');
+      // The same entry counts while its node holds a lease.
+      await redis.zadd(`${PREFIX}nodes`, Date.now() + 60_000, 'alive-node');
+      await redis.zadd(`${PREFIX}conns:alive`, Date.now() + 60_000, 'alive-node:1');
+      assert.equal(await presence.count('alive'), 1);
+      assert.equal((await presence.check(identity('alive'), '127.0.0.1'))?.close, 4429);
     } finally {
       await presence.close();
+      await leases.close();
     }
   });
 });
