@@ -73,6 +73,12 @@ export interface ClientEvents {
   'room.removed': { room: string };
   /** Catch-up after a reconnect finished for a room. */
   resumed: { room: string; missed: number };
+  /**
+   * Catch-up after a gap finished for a room: the server announced one (`room.resync`, e.g. after
+   * a cluster node lost Redis for a while) or the live `seq`s skipped. The missed messages arrived
+   * before this as `message` events (`resumed: true`), in order and once.
+   */
+  resynced: { room: string; missed: number };
   announcement: { text: string; from: string; ts: number };
   'security.alert': { event: SecurityAlertEvent };
   /** The session was extended with a new token. */

@@ -49,6 +49,7 @@ import { Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './fanout/hub.js';
 import { deliverBusToHub } from './fanout/bus-delivery.js';
+import { RoomSequencer, type SequencerOptions } from './fanout/sequencer.js';
 import { securityHeaderLines } from './transport/security-headers.js';
 import { WsTransport } from './transport/ws.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
@@ -170,7 +171,16 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
   const rateLimits = new RateLimits(config.rateLimits, cluster?.limiterFactory);
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
-  deliverBusToHub(bus, hub, bans, revocations);
+  // A cluster on shared storage delivers each room in `seq` order and tells connections of gaps.
+  const sequencer = cluster && store.kind === 'postgres' ? new RoomSequencer(sequencerOptions(config, store, hub, log)) : undefined;
+  if (cluster && sequencer) {
+    hub.watcher = sequencer;
+    openings.add('sequencer', sequencer, (q) => q.close());
+    cluster.bus.onResubscribed = () => void sequencer.recheck();
+  } else if (cluster) {
+    log.warn('cluster mode on per-node SQLite storage: history differs per node and live delivery is not checked for gaps; set databaseUrl');
+  }
+  deliverBusToHub(bus, hub, bans, revocations, sequencer);
   await Promise.all([revocations.load(), bans.load()]);
   const abuse = new AbuseScores(config, bans, audit);
   const alerts = openings.add('alerts', new AdminAlerts(bus, config.alerts.perSecond, audit), (a) => a.close());
@@ -348,6 +358,7 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
       await store.flush();
       await store.close();
       await codec?.close();
+      sequencer?.close();
       await cluster?.close();
       await bus.close();
       log.info('bulwark stopped');
@@ -369,4 +380,15 @@ function watchClusterHealth(health: ClusterHealth, audit: SecurityAudit, log: Lo
       audit.emit('cluster_recovered', { detail: { downMs } });
     },
   });
+}
+
+function sequencerOptions(config: Config, store: Store, hub: Hub, log: Logger): SequencerOptions {
+  return {
+    reorderMs: config.cluster.reorderMs,
+    maxHeld: config.cluster.reorderMaxMessages,
+    // The latest row of a room (deleted ones keep their seq) is its tail.
+    tail: async (roomId) => (await store.history(roomId, { limit: 1 })).messages[0]?.seq ?? 0,
+    deliver: (envelope) => hub.deliver(envelope),
+    onError: (err) => log.error({ err: reasonOf(err) }, 'reading a room tail failed'),
+  };
 }

@@ -157,6 +157,8 @@ export type ServerFrame =
   | { type: 'chat.deleted'; room: string; message: string }
   | { type: 'room.deleted'; room: string }
   | { type: 'room.removed'; room: string }
+  /** Live delivery of the room may have skipped messages with `seq >= fromSeq`: fetch history after `fromSeq - 1`. */
+  | { type: 'room.resync'; room: string; fromSeq: number }
   | { type: 'announcement'; text: string; from: string; ts: number }
   | { type: 'auth.refresh_required'; expiresAt: number }
   | { type: 'security.alert'; event: SecurityAlertEvent }

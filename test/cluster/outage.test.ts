@@ -23,6 +23,8 @@ import { connect, type TestClient } from '../helpers/client.js';
 import { eventually, EventRecorder } from '../helpers/events.js';
 import { RedisServer, redisServerMissing, sparePort } from '../helpers/redis-server.js';
 import { postgresMissing, TestSchemas } from '../helpers/postgres.js';
+import { sdk, until } from '../client/sdk.js';
+import type { BulwarkClient, LiveMessage } from '../../client/index.js';
 
 const SECRET = randomBytes(32).toString('hex');
 const LOOSE = { points: 1_000_000, durationMs: 60_000 };
@@ -70,6 +72,7 @@ describe('a Redis outage', { skip: missing }, () => {
   let schemas: TestSchemas;
   let a: TestServer;
   let b: TestServer;
+  let dataDir: string;
   const clients: TestClient[] = [];
   const track = (c: TestClient): TestClient => (clients.push(c), c);
 
@@ -77,8 +80,11 @@ describe('a Redis outage', { skip: missing }, () => {
     redis = await RedisServer.start();
     schemas = new TestSchemas();
     const databaseUrl = await schemas.create();
+    // One data directory: the same encryption key ring (keys.json) for both nodes.
+    dataDir = mkdtempSync(join(tmpdir(), 'bulwark-outage-'));
     const start = (): Promise<TestServer> =>
       startServer({
+        dataDir,
         config: {
           redisUrl: redis.url,
           databaseUrl,
@@ -97,45 +103,78 @@ describe('a Redis outage', { skip: missing }, () => {
     await b?.stop();
     await redis?.kill();
     await schemas?.dropAll();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('is served under node-local limits, reported on /readyz and as events, and left by itself', async () => {
+  it('is served under node-local limits, reported on /readyz and as events, and left by itself; followers on the other node are resynced', async () => {
     const eventsA = new EventRecorder(a);
     const alice = track(await connect(a, 'alice'));
     await alice.ok({ type: 'room.create', room: 'outage', visibility: 'public' });
     await alice.ok({ type: 'room.join', room: 'outage' });
-    assert.equal((await readyz(a)).status, 200);
-    assert.ok(await eventually(() => a.bulwark.clusterState()?.liveNodes === 2, 5000), 'node A counts two live nodes');
+    // On node B: a raw connection (to see the frames) and an SDK client (to see the catch-up).
+    const bob = track(await connect(b, 'bob'));
+    await bob.ok({ type: 'room.join', room: 'outage' });
+    const erin: BulwarkClient = sdk(b, { token: await b.token('erin') });
+    const seen: LiveMessage[] = [];
+    erin.on('message', ({ room, message }) => {
+      if (room === 'outage') seen.push(message);
+    });
+    let resynced = 0;
+    erin.on('resynced', () => resynced++);
+    try {
+      await erin.ready();
+      await erin.join('outage');
+      await alice.ok({ type: 'chat.send', room: 'outage', text: 'before' });
+      await bob.waitFor((f) => f.type === 'chat.message');
+      assert.equal((await readyz(a)).status, 200);
+      assert.ok(await eventually(() => a.bulwark.clusterState()?.liveNodes === 2, 5000), 'node A counts two live nodes');
 
-    await redis.kill();
-    assert.ok(await eventually(async () => (await readyz(a)).status === 503, 5000), 'node A reports not ready');
-    const down = await readyz(a);
-    assert.equal(down.body.status, 'degraded');
-    assert.match(String(down.body.reason), /redis/);
-    assert.ok(
-      eventsA.events.some((e) => e.type === 'cluster_degraded'),
-      'cluster_degraded recorded',
-    );
+      await redis.kill();
+      assert.ok(await eventually(async () => (await readyz(a)).status === 503, 5000), 'node A reports not ready');
+      const down = await readyz(a);
+      assert.equal(down.body.status, 'degraded');
+      assert.match(String(down.body.reason), /redis/);
+      assert.ok(
+        eventsA.events.some((e) => e.type === 'cluster_degraded'),
+        'cluster_degraded recorded',
+      );
 
-    // Sends are acknowledged (and stored) while Redis is down.
-    for (let i = 0; i < 5; i++) await alice.ok({ type: 'chat.send', room: 'outage', text: `during ${i}` });
-    // A client connecting now is admitted.
-    const carol = track(await connect(a, 'carol'));
-    assert.equal(carol.welcome?.type, 'welcome');
-    // Limits hold at the node's share: chat.send is 20 a minute for the cluster, 2 live nodes, so 10 here.
-    const dave = track(await connect(a, 'dave'));
-    await dave.ok({ type: 'room.join', room: 'outage' });
-    for (let i = 0; i < SEND_POINTS / 2; i++) await dave.ok({ type: 'chat.send', room: 'outage', text: `dave ${i}` });
-    const refused = await dave.request({ type: 'chat.send', room: 'outage', text: 'one too many' });
-    assert.equal(refused.code, 'RATE_LIMITED');
+      // Sends are acknowledged (and stored) while Redis is down.
+      for (let i = 0; i < 5; i++) await alice.ok({ type: 'chat.send', room: 'outage', text: `during ${i}` });
+      // A client connecting now is admitted.
+      const carol = track(await connect(a, 'carol'));
+      assert.equal(carol.welcome?.type, 'welcome');
+      // Limits hold at the node's share: chat.send is 20 a minute for the cluster, 2 live nodes, so 10 here.
+      const dave = track(await connect(a, 'dave'));
+      await dave.ok({ type: 'room.join', room: 'outage' });
+      for (let i = 0; i < SEND_POINTS / 2; i++) await dave.ok({ type: 'chat.send', room: 'outage', text: `dave ${i}` });
+      const refused = await dave.request({ type: 'chat.send', room: 'outage', text: 'one too many' });
+      assert.equal(refused.code, 'RATE_LIMITED');
 
-    await redis.resume();
-    assert.ok(await eventually(async () => (await readyz(a)).status === 200, 10_000), 'node A is ready again');
-    assert.ok(
-      eventsA.events.some((e) => e.type === 'cluster_recovered'),
-      'cluster_recovered recorded',
-    );
-    // The outage is not charged to anyone afterwards: the cluster-wide budget starts where Redis left it.
-    await dave.ok({ type: 'chat.send', room: 'outage', text: 'after the outage' });
+      await redis.resume();
+      assert.ok(await eventually(async () => (await readyz(a)).status === 200, 10_000), 'node A is ready again');
+      assert.ok(
+        eventsA.events.some((e) => e.type === 'cluster_recovered'),
+        'cluster_recovered recorded',
+      );
+      // Bob heard nothing of the outage's 15 messages (seq 2..16) live, and nothing follows them yet:
+      // node B finds the gap itself when its subscription is back, and tells him.
+      const resync = await bob.waitFor((f) => f.type === 'room.resync', 10_000);
+      assert.equal(resync.room, 'outage');
+      assert.ok(Number(resync.fromSeq) <= 2, `resync from ${String(resync.fromSeq)} covers seq 2`);
+      // The SDK catches up by itself: every message once, in seq order.
+      assert.ok(await eventually(() => seen.length === 16, 10_000), `erin saw ${seen.length} of 16`);
+      assert.deepEqual(
+        seen.map((m) => m.seq),
+        Array.from({ length: 16 }, (_, i) => i + 1),
+      );
+      // The outage is not charged to anyone afterwards: the cluster-wide budget starts where Redis left it.
+      await dave.ok({ type: 'chat.send', room: 'outage', text: 'after the outage' });
+
+      await until(() => seen.length === 17);
+      assert.ok(resynced >= 1, 'the catch-up was reported');
+    } finally {
+      erin.close();
+    }
   });
 });
