@@ -602,11 +602,12 @@ export class BulwarkClient extends Emitter<ClientEvents> {
 
   private deliver(room: string, cursor: RoomCursor, message: Message, resumed: boolean): number {
     if (!cursor.mark(message)) return 0;
-    if ('deleted' in message && message.deleted) {
+    if ('deleted' in message) {
       this.emit('deleted', { room, message: message.id });
       return 0;
     }
-    this.emit('message', { room, message: message as LiveMessage, resumed });
+    if ('unavailable' in message) this.emit('unavailable', { room, message, resumed });
+    else this.emit('message', { room, message, resumed });
     return 1;
   }
 

@@ -2,10 +2,10 @@
  * The SDK's public types. Frame shapes come from the server's own schemas
  * (`src/protocol/frames.ts`) as types only, so the bundle carries no schema library.
  */
-import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
+import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame } from '../src/protocol/frames.js';
 import type { BulwarkError } from './errors.js';
 
-export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame };
+export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame };
 export type { DeletedMessage, UserRef, ErrorFrame, AckFrame } from '../src/protocol/frames.js';
 
 /** Frame types a caller may send with `request()`; `auth` is the SDK's own business. */
@@ -62,10 +62,15 @@ export interface ClientEvents {
   /** For good: the user closed the client, or the server said not to come back. */
   closed: { code: number; reason: string };
   /**
-   * A chat message, live or recovered after a reconnect (`resumed: true`), delivered once per
-   * message id and in `seq` order per room.
+   * A chat message, live or recovered from history (`resumed: true`: after a reconnect or a gap),
+   * delivered once per message id and in `seq` order per room.
    */
   message: { room: string; message: LiveMessage; resumed: boolean };
+  /**
+   * A message recovered from history whose text the server cannot decrypt (docs/protocol.md, "The
+   * message object"), in its place in the `seq` order of `message` events.
+   */
+  unavailable: { room: string; message: UnavailableMessage; resumed: boolean };
   /** A message was deleted (live, or learnt while resuming). */
   deleted: { room: string; message: string };
   /** Rooms that went away while joined. */

@@ -40,6 +40,9 @@ import { PostgresStore, type PostgresStoreOptions } from './store/postgres-store
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
+import { jwtKeyMaterial, keyMismatches } from './security/key-check.js';
+import { unreadableReporter } from './security/unreadable.js';
+import type { UnreadableHook } from './store/rows.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
@@ -131,13 +134,18 @@ function openCodec(config: Config): EncryptingCodec | undefined {
 async function assemble(config: Config, options: BulwarkOptions, log: Logger, openings: Openings): Promise<Bulwark> {
   const metrics = new Metrics({ defaults: true });
   const codec = openings.add('decrypt thread', openCodec(config), (c) => c?.close());
+  // Set once the audit exists: rows read before that (the key check's sample) report nothing.
+  // eslint-disable-next-line prefer-const
+  let reportUnreadable: UnreadableHook | undefined;
   const storeHooks = {
     codec,
+    onUnreadable: (room: string, keyIds: ReadonlyArray<string | null>) => reportUnreadable?.(room, keyIds),
     onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
     onCommit: (ms: number) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
   };
   // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
   const store: Store = options.store ?? openings.add('store', await openStore(config, storeHooks), (s) => s.close());
+  await verifyKeys(config, store, codec);
   // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
   // eslint-disable-next-line prefer-const
   let hub: Hub;
@@ -163,6 +171,7 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
   hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
   const audit = new SecurityAudit(store, log, metrics);
+  reportUnreadable = unreadableReporter(audit);
   if (cluster) watchClusterHealth(cluster.health, audit, log);
   const tls = Boolean(config.tls.cert && config.tls.key);
 
@@ -380,6 +389,19 @@ function watchClusterHealth(health: ClusterHealth, audit: SecurityAudit, log: Lo
       audit.emit('cluster_recovered', { detail: { downMs } });
     },
   });
+}
+
+/** Refuses to start with keys other than those the store was written with (docs/cluster.md "Keys"). */
+async function verifyKeys(config: Config, store: Store, codec: EncryptingCodec | undefined): Promise<void> {
+  let problems: string[];
+  try {
+    problems = await keyMismatches(store, { encryption: codec && { ring: codec.keyRing, codec }, jwt: jwtKeyMaterial(config) });
+  } catch (error) {
+    throw new StartupError('database', `checking the keys against the store failed (${reasonOf(error)})`, { cause: error });
+  }
+  if (problems.length > 0) {
+    throw new StartupError('keys', `${problems.join('; ')}. Every node sharing a store needs the same keys: see docs/cluster.md, "Keys"`);
+  }
 }
 
 function sequencerOptions(config: Config, store: Store, hub: Hub, log: Logger): SequencerOptions {

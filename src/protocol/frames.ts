@@ -115,7 +115,21 @@ export interface DeletedMessage {
   deleted: true;
 }
 
-export type Message = LiveMessage | DeletedMessage;
+/**
+ * A stored message whose text this node cannot decrypt (a key it does not hold, or a damaged
+ * row): who sent it and when, without text. Only in history and resume, never live.
+ */
+export interface UnavailableMessage {
+  id: string;
+  seq: number;
+  room: string;
+  user: UserRef;
+  ts: number;
+  replyTo?: string;
+  unavailable: true;
+}
+
+export type Message = LiveMessage | DeletedMessage | UnavailableMessage;
 
 export interface SecurityAlertEvent {
   type: string;

@@ -49,6 +49,7 @@ export const SECURITY_EVENTS = {
   // operations (contract section 5)
   cluster_degraded: 'warning',
   cluster_recovered: 'notice',
+  message_unreadable: 'error',
 } as const satisfies Record<string, Severity>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENTS;

@@ -18,6 +18,7 @@ import type { NewMessage, StoredMessage } from '../../src/store/store.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect } from '../helpers/client.js';
 import { runStoreConformance } from './conformance.js';
+import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 
 const URL = process.env.BULWARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CI = process.env.CI === 'true';
@@ -92,7 +93,7 @@ if (unreachable !== undefined) {
       const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${schema}.bulwark_migrations ORDER BY version`);
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2],
+        POSTGRES_MIGRATIONS.map((_, i) => i + 1),
       );
       await Promise.all(stores.map((s) => s.close()));
     });

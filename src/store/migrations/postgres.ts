@@ -83,4 +83,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
+  `
+  CREATE TABLE key_checks (
+    kind TEXT NOT NULL CHECK (kind IN ('encryption','jwt')),
+    key_id TEXT NOT NULL,
+    check_value TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, key_id)
+  );
+  `,
 ];

@@ -77,4 +77,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE key_checks (
+    kind TEXT NOT NULL CHECK (kind IN ('encryption','jwt')),
+    key_id TEXT NOT NULL,
+    check_value TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, key_id)
+  ) WITHOUT ROWID;
+  `,
 ];
