@@ -17,8 +17,13 @@ export function reconnectDelay(attempt: number): number {
   return Math.floor(cap / 2 + Math.random() * (cap / 2));
 }
 
-export function redisOptions(name: string, timeouts: RedisTimeouts): RedisOptions {
+/**
+ * `disconnectTimeout` (ioredis's default 2 s, read at runtime but missing from its option type):
+ * how long a closing socket may linger; its timer would otherwise keep a failed start-up alive.
+ */
+export function redisOptions(name: string, timeouts: RedisTimeouts): RedisOptions & { disconnectTimeout: number } {
   return {
+    disconnectTimeout: 200,
     lazyConnect: true,
     connectionName: name,
     enableOfflineQueue: false,
