@@ -35,6 +35,7 @@ import { createLogger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
+import { AuditPruner } from './security/audit-pruner.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { PostgresStore, type PostgresStoreOptions } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
@@ -46,6 +47,7 @@ import type { UnreadableHook } from './store/rows.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
+import { registerCspReports } from './transport/csp-reports.js';
 import { registerStatic } from './transport/static.js';
 import { clientIp } from './transport/client-ip.js';
 import { Bans } from './security/bans.js';
@@ -170,7 +172,22 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
   hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
-  const audit = new SecurityAudit(store, log, metrics);
+  // Stored security events stay within audit.retentionDays and audit.maxRows (contract section 3).
+  const pruner = openings.add(
+    'audit pruner',
+    new AuditPruner(store, {
+      retentionDays: config.audit.retentionDays,
+      maxRows: config.audit.maxRows,
+      intervalMs: config.audit.pruneIntervalMs,
+      onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
+    }),
+    (p) => p.stop(),
+  );
+  const audit = new SecurityAudit(store, log, metrics, {
+    maxSources: config.audit.maxSources,
+    onRowCreated: () => pruner.rowCreated(),
+    mayCreateRow: () => pruner.mayCreateRow(),
+  });
   reportUnreadable = unreadableReporter(audit);
   if (cluster) watchClusterHealth(cluster.health, audit, log);
   const tls = Boolean(config.tls.cert && config.tls.key);
@@ -257,6 +274,15 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
     ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
+  // Browsers post CSP violations here (report-uri in the policy), whatever the token issuer.
+  registerCspReports(app, {
+    audit,
+    limiter: rateLimits.get('cspReport'),
+    maxBytes: config.limits.maxCspReportBytes,
+    allowedOrigins: () => allowedOrigins,
+    clientIp: (req) => clientIp(req.raw, trusted),
+    bannedUntil: (ip) => bans.active('ip', ip)?.until,
+  });
   await registerStatic(app);
 
   // eslint-disable-next-line prefer-const
@@ -336,6 +362,7 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
       spamTracking: frameGuards.spam.size,
       abuseScores: abuse.size,
       revocations: revocations.size,
+      auditSources: audit.size,
     }),
     url: '',
     async start() {
@@ -345,6 +372,7 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
         await bulwark.stop().catch(() => undefined);
         throw new StartupError('listen', `cannot listen on ${config.host}:${config.port} (${reasonOf(error)})`, { cause: error });
       }
+      void pruner.run();
       const port = (server.address() as AddressInfo).port;
       allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -364,6 +392,8 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
       ws.close();
       sio?.close();
       await app.close();
+      audit.close();
+      await pruner.stop();
       await store.flush();
       await store.close();
       await codec?.close();

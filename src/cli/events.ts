@@ -16,7 +16,9 @@ export async function events(args: string[]): Promise<number> {
     } else {
       for (const row of rows) {
         const who = [row.user ? `user=${row.user}` : '', row.ip ? `ip=${row.ip}` : ''].filter(Boolean).join(' ');
-        console.log(`${new Date(row.ts).toISOString()} ${row.severity.padEnd(8)} ${row.type.padEnd(24)} ${who}${row.detail ? ` ${JSON.stringify(row.detail)}` : ''}`);
+        // Repeats within a minute are one row (docs/protocol.md "Security events"): show the count.
+        const repeats = (row.count ?? 1) > 1 ? ` x${row.count} until ${new Date(row.lastTs ?? row.ts).toISOString()}` : '';
+        console.log(`${new Date(row.ts).toISOString()} ${row.severity.padEnd(8)} ${row.type.padEnd(24)} ${who}${repeats}${row.detail ? ` ${JSON.stringify(row.detail)}` : ''}`);
       }
       console.log(`${rows.length} event(s) since ${new Date(since).toISOString()}`);
     }

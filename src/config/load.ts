@@ -182,9 +182,9 @@ const HMAC = /^HS/;
 
 /** Cross-field rules a schema cannot express: contradictory options are rejected by name. */
 function checkCoherence(config: Config): void {
-  const known = new Set<string>(['handshake', 'login', 'default', ...CLIENT_FRAME_TYPES]);
+  const known = new Set<string>(['handshake', 'login', 'cspReport', 'default', ...CLIENT_FRAME_TYPES]);
   for (const name of Object.keys(config.rateLimits)) {
-    if (!known.has(name)) throw new ConfigError(`config: unknown key "rateLimits.${name}" (expected handshake, login, default or a frame type)`);
+    if (!known.has(name)) throw new ConfigError(`config: unknown key "rateLimits.${name}" (expected handshake, login, cspReport, default or a frame type)`);
   }
   const algs = config.auth.algorithms;
   const hmac = algs.filter((a) => HMAC.test(a));

@@ -3,7 +3,7 @@
  * event-loop turn for writes. Reads run synchronously on the caller's turn; they are index
  * range scans measured in microseconds.
  */
-import { toMessage, toMessages, toRoom, type MessageRow, type RoomRow, type UnreadableHook } from './rows.js';
+import { EVENT_COLUMNS, eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow, type UnreadableHook } from './rows.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -24,6 +24,7 @@ import type {
   KeyCheckRecord,
   KeyKind,
   MembershipState,
+  PruneOptions,
   NewMessage,
   RoomRecord,
   SecurityEventRecord,
@@ -36,15 +37,6 @@ interface KeyCheckRow {
   key_id: string;
   check_value: string;
   created_at: number;
-}
-
-interface EventRow {
-  ts: number;
-  type: string;
-  severity: SecurityEventRecord['severity'];
-  ip: string | null;
-  user_id: string | null;
-  detail: string | null;
 }
 
 export interface SqliteStoreOptions {
@@ -103,6 +95,9 @@ export class SqliteStore implements Store {
     pageBetween: Statement;
     insertEvent: Statement;
     eventsSince: Statement;
+    deleteExpiredEvents: Statement;
+    countEvents: Statement;
+    deleteOldestEvents: Statement;
     insertUser: Statement;
     userById: Statement;
     insertRefresh: Statement;
@@ -167,8 +162,14 @@ export class SqliteStore implements Store {
       pageBetween: db.prepare(
         'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?',
       ),
-      insertEvent: db.prepare('INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES (?, ?, ?, ?, ?, ?)'),
-      eventsSince: db.prepare('SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?'),
+      insertEvent: db.prepare(
+        `INSERT INTO security_events (ts, type, severity, ip, user_id, detail, count, last_ts, agg_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(agg_key) DO UPDATE SET count = count + excluded.count, last_ts = max(coalesce(last_ts, ts), excluded.last_ts)`,
+      ),
+      eventsSince: db.prepare(`SELECT ${EVENT_COLUMNS} FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?`),
+      deleteExpiredEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE ts < ? ORDER BY ts LIMIT ?)'),
+      countEvents: db.prepare('SELECT count(*) FROM security_events').pluck(),
+      deleteOldestEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events ORDER BY id LIMIT ?)'),
       insertUser: db.prepare('INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
       userById: db.prepare('SELECT id, name, password_hash, roles, created_at FROM users WHERE id = ?'),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
@@ -346,25 +347,35 @@ export class SqliteStore implements Store {
     return { name, rows, hasMore };
   }
 
-  recordSecurityEvent(event: SecurityEventRecord): void {
+  recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void {
     if (this.closed) return;
+    let values: unknown[];
+    try {
+      values = eventValues(event, aggregateKey, (v) => v ?? null);
+    } catch (error) {
+      // e.g. a detail that JSON cannot encode: reported, never thrown into the caller.
+      this.onBackgroundError(error);
+      return;
+    }
     this.batcher.enqueueDetached(() => {
-      this.sql.insertEvent.run(event.ts, event.type, event.severity, event.ip ?? null, event.user ?? null, event.detail ? JSON.stringify(event.detail) : null);
+      this.sql.insertEvent.run(...values);
     }, this.onBackgroundError);
   }
 
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]> {
-    const rows = this.sql.eventsSince.all(sinceTs, limit) as EventRow[];
-    return Promise.resolve(
-      rows.map((r) => ({
-        ts: r.ts,
-        type: r.type,
-        severity: r.severity,
-        ip: r.ip ?? undefined,
-        user: r.user_id ?? undefined,
-        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-      })),
-    );
+    return this.read(() => (this.sql.eventsSince.all(sinceTs, limit) as EventRow[]).map(toSecurityEvent));
+  }
+
+  pruneSecurityEvents(options: PruneOptions): Promise<number> {
+    return this.batcher.enqueue(() => {
+      const limit = Math.max(0, Math.floor(options.limit));
+      let deleted = this.sql.deleteExpiredEvents.run(options.before, limit).changes;
+      if (deleted < limit) {
+        const excess = (this.sql.countEvents.get() as number) - options.keep;
+        if (excess > 0) deleted += this.sql.deleteOldestEvents.run(Math.min(excess, limit - deleted)).changes;
+      }
+      return deleted;
+    });
   }
 
   createUser(user: UserRecord): Promise<boolean> {

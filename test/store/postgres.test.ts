@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresStore, PostgresStoreError } from '../../src/store/postgres-store.js';
+import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 import type { NewMessage, StoredMessage } from '../../src/store/store.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect } from '../helpers/client.js';
 import { runStoreConformance } from './conformance.js';
-import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 
 const URL = process.env.BULWARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CI = process.env.CI === 'true';
