@@ -80,11 +80,16 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
     localCount: options.localUserCount,
     onError,
   });
+  const idempotency = new RedisIdempotency({ client: bus.client, prefix, health, onError });
   health.onChange({
     degraded: () => undefined,
-    // Back: the lease first (so this node's entries count again), then the entries themselves.
+    // Back: the lease first (so this node's entries count again), then the entries themselves, and
+    // the acks given meanwhile.
     recovered: () => {
-      void nodes.renewNow().then(() => presence.refresh());
+      void nodes.renewNow().then(() => {
+        presence.refresh();
+        return idempotency.flush();
+      });
     },
   });
   return {
@@ -93,7 +98,7 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
     nodes,
     limiterFactory: clusterLimiterFactory({ client: bus.client, prefix, health, nodes }),
     presence,
-    idempotency: new RedisIdempotency({ client: bus.client, prefix, health, onError }),
+    idempotency,
     async close() {
       await presence.close();
       await nodes.close();

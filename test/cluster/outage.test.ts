@@ -140,7 +140,8 @@ describe('a Redis outage', { skip: missing }, () => {
       );
 
       // Sends are acknowledged (and stored) while Redis is down.
-      for (let i = 0; i < 5; i++) await alice.ok({ type: 'chat.send', room: 'outage', text: `during ${i}` });
+      for (let i = 0; i < 4; i++) await alice.ok({ type: 'chat.send', room: 'outage', text: `during ${i}` });
+      const keyed = await alice.ok({ type: 'chat.send', id: 'sent-during-outage', room: 'outage', text: 'during 4' });
       // A client connecting now is admitted.
       const carol = track(await connect(a, 'carol'));
       assert.equal(carol.welcome?.type, 'welcome');
@@ -173,6 +174,11 @@ describe('a Redis outage', { skip: missing }, () => {
 
       await until(() => seen.length === 17);
       assert.ok(resynced >= 1, 'the catch-up was reported');
+      // An ack given during the outage reached Redis afterwards: the same id on node B is a duplicate.
+      const again = track(await connect(b, 'alice'));
+      const duplicate = await again.request({ type: 'chat.send', id: 'sent-during-outage', room: 'outage', text: 'during 4' });
+      assert.equal(duplicate.duplicate, true);
+      assert.deepEqual(duplicate.message, keyed.message);
     } finally {
       erin.close();
     }
