@@ -208,7 +208,7 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
   }
   deliverBusToHub(bus, hub, bans, revocations, sequencer);
   await Promise.all([revocations.load(), bans.load()]);
-  const abuse = new AbuseScores(config, bans, audit);
+  const abuse = new AbuseScores(config, bans, audit, cluster?.abuse);
   const alerts = openings.add('alerts', new AdminAlerts(bus, config.alerts.perSecond, audit), (a) => a.close());
   auth.addCheck((identity, ip) => {
     if (revocations.isRevoked(identity.jti)) return { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' };
@@ -271,7 +271,7 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
     socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n${securityHeaderLines(tls).join('\r\n')}\r\n\r\n`);
   });
   const accounts = config.auth.algorithms.some((a) => a.startsWith('HS'))
-    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
+    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'), cluster?.limiterFactory)
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
   // Browsers post CSP violations here (report-uri in the policy), whatever the token issuer.

@@ -11,6 +11,8 @@ import type { RateLimiterFactory } from '../guards/rate-limits.js';
 import { reasonOf, redactUrl, StartupError } from '../lifecycle/startup.js';
 import { ClusterHealth } from './health.js';
 import { RedisIdempotency } from './idempotency.js';
+import { RedisAbuseScores } from './abuse-scores.js';
+import { ClusterSlotCounts } from './slot-counts.js';
 import { NodeLeases } from './nodes.js';
 import { ClusterPresence } from './presence.js';
 import { clusterLimiterFactory } from './rate-limits.js';
@@ -33,6 +35,12 @@ export interface Cluster {
   limiterFactory: RateLimiterFactory;
   presence: ClusterPresence;
   idempotency: RedisIdempotency;
+  abuse: RedisAbuseScores;
+  /**
+   * A cluster-wide connection budget (`slots`: `limits.maxConnections`/`maxConnectionsPerIp`;
+   * `pending`: the pending-auth budget), for admission's counter interface.
+   */
+  counts(budget: 'slots' | 'pending', limits: { max: number; maxPerIp: number }): ClusterSlotCounts;
   /** Removes this node's connection entries and lease; the bus closes the Redis connections. */
   close(): Promise<void>;
 }
@@ -81,6 +89,7 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
     onError,
   });
   const idempotency = new RedisIdempotency({ client: bus.client, prefix, health, onError });
+  const budgets: ClusterSlotCounts[] = [];
   health.onChange({
     degraded: () => undefined,
     // Back: the lease first (so this node's entries count again), then the entries themselves, and
@@ -88,7 +97,7 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
     recovered: () => {
       void nodes.renewNow().then(() => {
         presence.refresh();
-        return idempotency.flush();
+        return Promise.all([idempotency.flush(), ...budgets.map((b) => b.reconcile())]);
       });
     },
   });
@@ -99,6 +108,12 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
     limiterFactory: clusterLimiterFactory({ client: bus.client, prefix, health, nodes }),
     presence,
     idempotency,
+    abuse: new RedisAbuseScores(bus.client, prefix, health, nodes),
+    counts(budget, limits) {
+      const counts = new ClusterSlotCounts({ client: bus.client, prefix: `${prefix}${budget}:`, nodesKey: nodes.key, nodeId: bus.nodeId, limits, health, nodes, onError });
+      budgets.push(counts);
+      return counts;
+    },
     async close() {
       await presence.close();
       await nodes.close();

@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { LimiterBackend, RateLimiterFactory } from '../guards/rate-limits.js';
+import type { LimiterBackend, LimiterOptions, RateLimiterFactory } from '../guards/rate-limits.js';
 import type { RateLimitRule } from '../config/schema.js';
 import type { ClusterHealth } from './health.js';
 import type { NodeLeases } from './nodes.js';
@@ -31,10 +31,25 @@ export class ClusterLimiter implements LimiterBackend {
     name: string,
     private readonly rule: RateLimitRule,
     private readonly deps: ClusterLimiterDeps,
+    options: LimiterOptions = {},
   ) {
     const duration = Math.max(1, Math.ceil(rule.durationMs / 1000));
-    this.shared = new RateLimiterRedis({ storeClient: deps.client, keyPrefix: `${deps.prefix}rl:${name}`, points: rule.points, duration, rejectIfRedisNotReady: true });
-    this.local = new RateLimiterMemory({ keyPrefix: `local:${name}`, points: rule.points, duration });
+    const blockDuration = options.blockDurationMs ? Math.max(1, Math.ceil(options.blockDurationMs / 1000)) : 0;
+    this.shared = new RateLimiterRedis({
+      storeClient: deps.client,
+      keyPrefix: `${deps.prefix}rl:${name}`,
+      points: rule.points,
+      duration,
+      blockDuration,
+      rejectIfRedisNotReady: true,
+    });
+    this.local = new RateLimiterMemory({ keyPrefix: `local:${name}`, points: rule.points, duration, blockDuration });
+  }
+
+  /** The key's state (remaining points, time to reset); the local count while Redis is unreachable. */
+  get(key: string | number): Promise<RateLimiterRes | null> {
+    if (!this.deps.health.ok) return this.local.get(key);
+    return this.shared.get(key).catch(() => this.local.get(key));
   }
 
   consume(key: string | number, points = 1): Promise<RateLimiterRes> {
@@ -62,5 +77,5 @@ export class ClusterLimiter implements LimiterBackend {
 }
 
 export function clusterLimiterFactory(deps: ClusterLimiterDeps): RateLimiterFactory {
-  return (name, rule) => new ClusterLimiter(name, rule, deps);
+  return (name, rule, options) => new ClusterLimiter(name, rule, deps, options);
 }

@@ -20,12 +20,24 @@ export interface RateLimiter {
  * remain, rejects with a `RateLimiterRes` when the limit is spent, and with an `Error` only when
  * the store is broken.
  */
-export type LimiterBackend = Pick<RateLimiterAbstract, 'consume' | 'delete'>;
+export type LimiterBackend = Pick<RateLimiterAbstract, 'consume' | 'delete' | 'get'>;
 
-export type RateLimiterFactory = (name: string, rule: RateLimitRule) => LimiterBackend;
+export interface LimiterOptions {
+  /** Once spent, the key stays refused this long (consecutive-failure lockouts). */
+  blockDurationMs?: number;
+}
 
-export const memoryLimiterFactory: RateLimiterFactory = (name, rule) =>
-  new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: Math.max(1, Math.ceil(rule.durationMs / 1000)) });
+export type RateLimiterFactory = (name: string, rule: RateLimitRule, options?: LimiterOptions) => LimiterBackend;
+
+const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
+export const memoryLimiterFactory: RateLimiterFactory = (name, rule, options = {}) =>
+  new RateLimiterMemory({
+    keyPrefix: name,
+    points: rule.points,
+    duration: seconds(rule.durationMs),
+    ...(options.blockDurationMs ? { blockDuration: seconds(options.blockDurationMs) } : {}),
+  });
 
 const ALLOWED: RateVerdict = Object.freeze({ ok: true });
 const allowed = (): RateVerdict => ALLOWED;
@@ -58,6 +70,11 @@ export class RateLimits {
     private readonly rules: Record<string, RateLimitRule>,
     private readonly factory: RateLimiterFactory = memoryLimiterFactory,
   ) {}
+
+  /** A limiter store of its own (not a `rateLimits` rule), local or cluster-wide like the rules. */
+  backend(name: string, rule: RateLimitRule, options?: LimiterOptions): LimiterBackend {
+    return this.factory(name, rule, options);
+  }
 
   /** The limiter for a rule name, falling back to `default`; `ip` scope scales by IP_SHARE. */
   get(name: string, scope: 'key' | 'ip' = 'key'): RateLimiter {

@@ -17,7 +17,7 @@ import { ClusterHealth } from '../../src/cluster/health.js';
 import { NodeLeases } from '../../src/cluster/nodes.js';
 import type { Identity } from '../../src/auth/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { eventually } from '../helpers/events.js';
+import { eventually, sleep } from '../helpers/events.js';
 import { connect, openSocket, type TestClient } from '../helpers/client.js';
 
 const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -55,7 +55,7 @@ function startNode(): Promise<TestServer> {
       redisUrl: REDIS_URL,
       auth: { secret: SECRET },
       limits: { maxConnectionsPerUser: 2, maxConnectionsPerIp: 1000 },
-      rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, 'chat.send': { points: SEND_POINTS, durationMs: 60_000 } },
+      rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, login: LOOSE_RULE, 'chat.send': { points: SEND_POINTS, durationMs: 60_000 } },
     },
     bulwark: { redisPrefix: PREFIX },
   });
@@ -199,6 +199,38 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     const retry = await openSocket(b);
     retry.send({ type: 'auth', token });
     assert.equal((await retry.closed).code, 4401);
+  });
+
+  it('abuse scores add up across nodes: violations split over A and B reach the threshold once, and the user is banned everywhere', async () => {
+    await pair('not-yours', 'owner-1', 'owner-1');
+    const onA = track(await connect(a, 'prober'));
+    const onB = track(await connect(b, 'prober'));
+    // forbidden_action weighs 5 and abuse.threshold is 100: ten refusals on each node make 100.
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await onA.request({ type: 'room.delete', room: 'not-yours' })).code, 'FORBIDDEN');
+      if (i < 9) assert.equal((await onB.request({ type: 'room.delete', room: 'not-yours' })).code, 'FORBIDDEN');
+    }
+    assert.ok(!a.bulwark.bans.active('user', 'prober') && !b.bulwark.bans.active('user', 'prober'), '95 is under the threshold');
+    onB.send({ type: 'room.delete', id: 'last', room: 'not-yours' });
+    const within = (closed: Promise<{ code: number }>): Promise<number> => Promise.race([closed.then((c) => c.code), sleep(5000).then(() => 0)]);
+    assert.equal(await within(onA.closed), 4429, 'the connection on A closes');
+    assert.equal(await within(onB.closed), 4429, 'and the one on B');
+    assert.ok(await eventually(() => a.bulwark.bans.active('user', 'prober') !== undefined && b.bulwark.bans.active('user', 'prober') !== undefined));
+  });
+
+  it('login lockouts count failures across nodes: five wrong passwords split over A and B lock the name on both', async () => {
+    const login = async (node: TestServer): Promise<number> => {
+      const res = await fetch(`${node.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: node.origin },
+        body: JSON.stringify({ username: 'lockme', password: 'not the password at all' }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    for (const node of [a, b, a, b, a]) assert.equal(await login(node), 401);
+    assert.equal(await login(b), 429, 'locked on B after 3 failures on A and 2 on B');
+    assert.equal(await login(a), 429);
   });
 
   it('entries of a crashed node lapse: an expired entry, or one of a node without a lease, does not count', async () => {
