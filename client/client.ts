@@ -224,9 +224,10 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     if (!existing) this.rooms.set(room, cursor);
     cursor.buffer ??= [];
     try {
-      const ack = await this.request('room.join', existing ? { room, since: existing.lastSeq } : { room });
+      const ack = await this.request('room.join', existing ? { room, since: existing.since() } : { room });
       for (const message of ack.history) cursor.mark(message);
       this.releaseBuffer(room, cursor, false);
+      this.afterCatchUp(room, cursor);
       return ack;
     } catch (error) {
       if (!existing) this.rooms.delete(room);
@@ -488,6 +489,8 @@ export class BulwarkClient extends Emitter<ClientEvents> {
         return this.onLive(frame.room, frame.message);
       case 'chat.deleted':
         return this.emit('deleted', { room: frame.room, message: frame.message });
+      case 'room.resync':
+        return this.onResync(frame.room, frame.fromSeq);
       case 'room.deleted':
       case 'room.removed':
         this.rooms.delete(frame.room);
@@ -553,22 +556,104 @@ export class BulwarkClient extends Emitter<ClientEvents> {
       cursor.buffer.push(message);
       return;
     }
+    if (cursor.skips(message)) {
+      // Messages between the last one seen and this one never arrived: fetch them first.
+      cursor.gap(cursor.lastSeq + 1);
+      cursor.buffer = [message];
+      void this.catchUp(room, cursor);
+      return;
+    }
     if (cursor.mark(message)) this.emit('message', { room, message, resumed: false });
+  }
+
+  /** `room.resync`: live delivery may have skipped messages from `fromSeq` on; fetch them from history. */
+  private onResync(room: string, fromSeq: number): void {
+    const cursor = this.rooms.get(room);
+    if (!cursor) return;
+    cursor.gap(fromSeq);
+    // A join, resume or catch-up running now sees the new gap and fetches again before it ends.
+    if (!cursor.buffer) void this.catchUp(room, cursor);
+  }
+
+  /**
+   * Fetches history after `after` to the end (when `hasMore`) and delivers what was missed, in
+   * order and once; again from `cursor.since()` while new gaps were reported meanwhile. Returns
+   * how many messages were delivered.
+   */
+  private async fetchGaps(room: string, cursor: RoomCursor, after: number, hasMore: boolean): Promise<number> {
+    let missed = 0;
+    for (;;) {
+      const gaps = cursor.gaps;
+      for (let page = 0; hasMore && page < MAX_RESUME_PAGES; page++) {
+        const next = await this.history(room, { after, limit: 100 });
+        for (const message of next.messages) missed += this.deliver(room, cursor, message, true);
+        hasMore = next.hasMore && next.messages.length > 0;
+        if (next.messages.length > 0) after = next.messages[next.messages.length - 1]!.seq;
+      }
+      if (cursor.gaps === gaps) {
+        cursor.gapFrom = undefined;
+        return missed;
+      }
+      after = cursor.since();
+      hasMore = true;
+    }
+  }
+
+  /** Catches a room up after a gap, while live messages wait in its buffer. */
+  private async catchUp(room: string, cursor: RoomCursor): Promise<void> {
+    cursor.buffer ??= [];
+    try {
+      let missed = await this.fetchGaps(room, cursor, cursor.since(), true);
+      missed += this.releaseBuffer(room, cursor, true);
+      this.emit('resynced', { room, missed });
+    } catch (error) {
+      this.caughtUpFailed(room, cursor, error);
+      return;
+    }
+    this.afterCatchUp(room, cursor);
+  }
+
+  /** Buffered messages that skipped ahead start another round at once. */
+  private afterCatchUp(room: string, cursor: RoomCursor): void {
+    if (!cursor.buffer && cursor.gapFrom !== undefined && this.rooms.get(room) === cursor && this._state === 'open') void this.catchUp(room, cursor);
+  }
+
+  private caughtUpFailed(room: string, cursor: RoomCursor, error: unknown): void {
+    const err = error instanceof BulwarkError ? error : new BulwarkError('INTERNAL', String(error));
+    if (err.code === 'DISCONNECTED' || err.code === 'CLOSED') {
+      // The next welcome resumes from `since()`: the gap is still recorded; keep what arrived so far.
+      return;
+    }
+    if (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN') {
+      this.rooms.delete(room);
+      this.emit('room.removed', { room });
+      this.emit('error', err);
+      return;
+    }
+    this.releaseBuffer(room, cursor, true);
+    this.emit('error', err);
+    // The gap is still recorded: try again later (no faster than the server asks).
+    if (cursor.gapFrom !== undefined) setTimeout(() => this.afterCatchUp(room, cursor), Math.max(1000, err.retryAfterMs ?? 2000));
   }
 
   private deliver(room: string, cursor: RoomCursor, message: Message, resumed: boolean): number {
     if (!cursor.mark(message)) return 0;
-    if ('deleted' in message && message.deleted) {
+    if ('deleted' in message) {
       this.emit('deleted', { room, message: message.id });
       return 0;
     }
-    this.emit('message', { room, message: message as LiveMessage, resumed });
+    if ('unavailable' in message) this.emit('unavailable', { room, message, resumed });
+    else this.emit('message', { room, message, resumed });
     return 1;
   }
 
   private releaseBuffer(room: string, cursor: RoomCursor, resumed: boolean): number {
     let n = 0;
-    for (const message of cursor.release()) n += this.deliver(room, cursor, message, resumed);
+    for (const message of cursor.release()) {
+      // A buffered live message past a hole nobody filled: note the gap (catchUp fetches it next).
+      if (cursor.skips(message)) cursor.gap(cursor.lastSeq + 1);
+      n += this.deliver(room, cursor, message, resumed);
+    }
     return n;
   }
 
@@ -577,30 +662,18 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     cursor.buffer ??= [];
     let missed = 0;
     try {
-      const ack = await this.request('room.join', { room, since: cursor.lastSeq });
+      const since = cursor.since();
+      const ack = await this.request('room.join', { room, since });
       for (const message of ack.history) missed += this.deliver(room, cursor, message, true);
-      let hasMore = ack.hasMore;
-      for (let page = 0; hasMore && page < MAX_RESUME_PAGES; page++) {
-        const next = await this.history(room, { after: cursor.lastSeq, limit: 100 });
-        for (const message of next.messages) missed += this.deliver(room, cursor, message, true);
-        hasMore = next.hasMore && next.messages.length > 0;
-      }
+      const last = ack.history[ack.history.length - 1];
+      missed += await this.fetchGaps(room, cursor, last ? last.seq : since, ack.hasMore);
       missed += this.releaseBuffer(room, cursor, true);
       this.emit('resumed', { room, missed });
     } catch (error) {
-      const err = error instanceof BulwarkError ? error : new BulwarkError('INTERNAL', String(error));
-      if (err.code === 'DISCONNECTED' || err.code === 'CLOSED') {
-        // The next welcome resumes again from the same cursor; keep what arrived so far.
-        return;
-      }
-      if (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN') {
-        this.rooms.delete(room);
-        this.emit('room.removed', { room });
-      } else {
-        this.releaseBuffer(room, cursor, true);
-      }
-      this.emit('error', err);
+      this.caughtUpFailed(room, cursor, error);
+      return;
     }
+    this.afterCatchUp(room, cursor);
   }
 
   /** `auth.refresh_required`: ask the provider for a new token and extend the session. */

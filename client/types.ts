@@ -2,10 +2,10 @@
  * The SDK's public types. Frame shapes come from the server's own schemas
  * (`src/protocol/frames.ts`) as types only, so the bundle carries no schema library.
  */
-import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
+import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame } from '../src/protocol/frames.js';
 import type { BulwarkError } from './errors.js';
 
-export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame };
+export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame };
 export type { DeletedMessage, UserRef, ErrorFrame, AckFrame } from '../src/protocol/frames.js';
 
 /** Frame types a caller may send with `request()`; `auth` is the SDK's own business. */
@@ -71,10 +71,15 @@ export interface ClientEvents {
   /** A `SPAM` refusal said the user is muted until `until` (ms since the epoch). */
   muted: { until: number };
   /**
-   * A chat message, live or recovered after a reconnect (`resumed: true`), delivered once per
-   * message id and in `seq` order per room.
+   * A chat message, live or recovered from history (`resumed: true`: after a reconnect or a gap),
+   * delivered once per message id and in `seq` order per room.
    */
   message: { room: string; message: LiveMessage; resumed: boolean };
+  /**
+   * A message recovered from history whose text the server cannot decrypt (docs/protocol.md, "The
+   * message object"), in its place in the `seq` order of `message` events.
+   */
+  unavailable: { room: string; message: UnavailableMessage; resumed: boolean };
   /** A message was deleted (live, or learnt while resuming). */
   deleted: { room: string; message: string };
   /** Rooms that went away while joined. */
@@ -82,6 +87,12 @@ export interface ClientEvents {
   'room.removed': { room: string };
   /** Catch-up after a reconnect finished for a room. */
   resumed: { room: string; missed: number };
+  /**
+   * Catch-up after a gap finished for a room: the server announced one (`room.resync`, e.g. after
+   * a cluster node lost Redis for a while) or the live `seq`s skipped. The missed messages arrived
+   * before this as `message` events (`resumed: true`), in order and once.
+   */
+  resynced: { room: string; missed: number };
   announcement: { text: string; from: string; ts: number };
   'security.alert': { event: SecurityAlertEvent };
   /** The session was extended with a new token. */

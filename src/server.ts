@@ -14,6 +14,8 @@ import { SessionAuth } from './auth/session-auth.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { createCluster } from './cluster/index.js';
+import type { ClusterHealth } from './cluster/health.js';
+import { Openings, reasonOf, redactUrl, StartupError } from './lifecycle/startup.js';
 import { PresenceHub } from './cluster/presence.js';
 import type { Config } from './config/schema.js';
 import { createDispatch } from './domain/dispatch.js';
@@ -34,10 +36,13 @@ import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
 import { AuditPruner } from './security/audit-pruner.js';
 import { SqliteStore } from './store/sqlite-store.js';
-import { PostgresStore } from './store/postgres-store.js';
+import { PostgresStore, type PostgresStoreOptions } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
+import { jwtKeyMaterial, keyMismatches } from './security/key-check.js';
+import { unreadableReporter } from './security/unreadable.js';
+import type { UnreadableHook } from './store/rows.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
@@ -49,6 +54,7 @@ import { banCheck, Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './fanout/hub.js';
 import { deliverBusToHub } from './fanout/bus-delivery.js';
+import { RoomSequencer, type SequencerOptions } from './fanout/sequencer.js';
 import { securityHeaderLines } from './transport/security-headers.js';
 import { Admission } from './admission/admission.js';
 import type { AdmissionCounts } from './admission/slots.js';
@@ -82,6 +88,8 @@ export interface Bulwark {
   readonly metrics: Metrics;
   readonly bans: Bans;
   readonly revocations: Revocations;
+  /** Cluster mode: live nodes at the last lease renewal, and why the node is degraded (undefined when it is not). */
+  clusterState(): { liveNodes: number; degraded: string | undefined } | undefined;
   /** Sizes of every structure keyed by client-controlled values (each has a cap). */
   boundedSizes(): Record<string, number>;
   /** http(s)://host:port once started. */
@@ -99,41 +107,97 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
   return hosts.map((h) => normalizeOrigin(`${scheme}://${h}:${port}`)).filter((o): o is string => o !== undefined);
 }
 
+/**
+ * Builds a node. Any failure on the way closes what was already opened (store, decrypt thread,
+ * Redis connections, timers) and rejects with a `StartupError` naming the component, so
+ * `bulwark serve` exits non-zero at once instead of hanging (contract section 5).
+ */
 export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
+  const openings = new Openings();
+  try {
+    return await assemble(config, options, log, openings);
+  } catch (error) {
+    await openings.closeAll((component, err) => log.error({ component, err: reasonOf(err) }, 'closing after a failed start-up failed'));
+    throw error;
+  }
+}
+
+async function openStore(config: Config, hooks: Omit<PostgresStoreOptions, 'url'>): Promise<Store> {
+  if (!config.databaseUrl) return new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...hooks });
+  try {
+    return await PostgresStore.open({ url: config.databaseUrl, ...hooks });
+  } catch (error) {
+    throw new StartupError('database', `database unavailable at ${redactUrl(config.databaseUrl)} (${reasonOf(error)})`, { cause: error });
+  }
+}
+
+function openCodec(config: Config): EncryptingCodec | undefined {
+  if (!config.encryption.enabled) return undefined;
+  try {
+    return new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE));
+  } catch (error) {
+    throw new StartupError('keys', `encryption keys unusable: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+async function assemble(config: Config, options: BulwarkOptions, log: Logger, openings: Openings): Promise<Bulwark> {
   const metrics = new Metrics({ defaults: true });
-  const codec = config.encryption.enabled
-    ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE))
-    : undefined;
+  const codec = openings.add('decrypt thread', openCodec(config), (c) => c?.close());
+  // Set once the audit exists: rows read before that (the key check's sample) report nothing.
+  // eslint-disable-next-line prefer-const
+  let reportUnreadable: UnreadableHook | undefined;
   const storeHooks = {
     codec,
+    onUnreadable: (room: string, keyIds: ReadonlyArray<string | null>) => reportUnreadable?.(room, keyIds),
     onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
     onCommit: (ms: number) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
   };
   // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
-  const store: Store =
-    options.store ??
-    (config.databaseUrl ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks }) : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
+  const store: Store = options.store ?? openings.add('store', await openStore(config, storeHooks), (s) => s.close());
+  await verifyKeys(config, store, codec);
   // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
+  // eslint-disable-next-line prefer-const
+  let hub: Hub;
   const cluster =
     config.redisUrl && !options.bus
-      ? await createCluster({ url: config.redisUrl, prefix: options.redisPrefix, maxConnectionsPerUser: config.limits.maxConnectionsPerUser, log })
+      ? openings.add(
+          'redis',
+          await createCluster({
+            url: config.redisUrl,
+            prefix: options.redisPrefix,
+            settings: config.cluster,
+            maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+            localUserCount: (user) => hub.userCount(user),
+            log,
+          }),
+          async (c) => {
+            await c.close();
+            await c.bus.close();
+          },
+        )
       : undefined;
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
-  const hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
+  hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
   // Stored security events stay within audit.retentionDays and audit.maxRows (contract section 3).
-  const pruner = new AuditPruner(store, {
-    retentionDays: config.audit.retentionDays,
-    maxRows: config.audit.maxRows,
-    intervalMs: config.audit.pruneIntervalMs,
-    onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
-  });
+  const pruner = openings.add(
+    'audit pruner',
+    new AuditPruner(store, {
+      retentionDays: config.audit.retentionDays,
+      maxRows: config.audit.maxRows,
+      intervalMs: config.audit.pruneIntervalMs,
+      onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
+    }),
+    (p) => p.stop(),
+  );
   const audit = new SecurityAudit(store, log, metrics, {
     maxSources: config.audit.maxSources,
     onRowCreated: () => pruner.rowCreated(),
     mayCreateRow: () => pruner.mayCreateRow(),
   });
+  reportUnreadable = unreadableReporter(audit);
+  if (cluster) watchClusterHealth(cluster.health, audit, log);
   const tls = Boolean(config.tls.cert && config.tls.key);
 
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
@@ -141,10 +205,19 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const rateLimits = new RateLimits(config.rateLimits, cluster?.limiterFactory);
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
-  deliverBusToHub(bus, hub, bans, revocations);
+  // A cluster on shared storage delivers each room in `seq` order and tells connections of gaps.
+  const sequencer = cluster && store.kind === 'postgres' ? new RoomSequencer(sequencerOptions(config, store, hub, log)) : undefined;
+  if (cluster && sequencer) {
+    hub.watcher = sequencer;
+    openings.add('sequencer', sequencer, (q) => q.close());
+    cluster.bus.onResubscribed = () => void sequencer.recheck();
+  } else if (cluster) {
+    log.warn('cluster mode on per-node SQLite storage: history differs per node and live delivery is not checked for gaps; set databaseUrl');
+  }
+  deliverBusToHub(bus, hub, bans, revocations, sequencer);
   await Promise.all([revocations.load(), bans.load()]);
-  const abuse = new AbuseScores(config, bans, audit);
-  const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
+  const abuse = new AbuseScores(config, bans, audit, cluster?.abuse);
+  const alerts = openings.add('alerts', new AdminAlerts(bus, config.alerts.perSecond, audit), (a) => a.close());
   auth.addCheck((identity) => (revocations.isRevoked(identity.jti) ? { close: CLOSE.UNAUTHENTICATED, reason: 'token revoked', event: 'token_revoked' } : undefined));
   auth.addCheck(banCheck(bans));
   // Last, so only admissions every other check allowed reserve a place in the cluster count.
@@ -169,15 +242,30 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   let allowedOrigins = new Set<string>();
   const configured = config.origins.allowed.map((o) => normalizeOrigin(o) ?? o);
 
-  const { app, server } = createHttp({
-    config,
-    ready: async () => {
-      await store.ping();
-      await bus.ping();
-    },
-    metricsText: () => metrics.registry.metrics(),
-    metricsContentType: metrics.registry.contentType,
-  });
+  const { app, server } = openings.add(
+    'http',
+    createHttp({
+      config,
+      ready: async () => {
+        try {
+          await store.ping();
+        } catch {
+          return { status: 'unavailable', reason: 'storage unreachable' };
+        }
+        // Degraded (Redis unreachable): serving its own connections, but not ready (docs/cluster.md).
+        if (cluster && !cluster.health.ok) return { status: 'degraded', reason: cluster.health.reason ?? 'redis unreachable' };
+        try {
+          await bus.ping();
+        } catch {
+          return { status: 'unavailable', reason: 'bus unreachable' };
+        }
+        return undefined;
+      },
+      metricsText: () => metrics.registry.metrics(),
+      metricsContentType: metrics.registry.contentType,
+    }),
+    (h) => h.app.close(),
+  );
   const trusted = new Set(config.trustProxy);
   // Node's parser refuses an oversized header block before any route or upgrade handler runs;
   // answer it here so the refusal still carries the security headers and records its event.
@@ -188,7 +276,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     socket.end(`HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n${securityHeaderLines(tls).join('\r\n')}\r\n\r\n`);
   });
   const accounts = config.auth.algorithms.some((a) => a.startsWith('HS'))
-    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
+    ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'), cluster?.limiterFactory)
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
   // Browsers post CSP violations here (report-uri in the policy), whatever the token issuer.
@@ -204,7 +292,19 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   registerBanStatus(app, { bans, auth, handshakeRate: rateLimits.get('handshake'), clientIp: (req) => clientIp(req.raw, trusted) });
 
   // One admission for both transports: their connections share the slots and the pending-auth budget.
-  const admission = new Admission({ config, audit, metrics, log, handshakeRate: rateLimits.get('handshake'), ...options.admissionCounts });
+  // In a cluster the caps hold across nodes (contract section 5): the places are counted in Redis,
+  // and while Redis is unreachable each node admits at its share (limit ÷ live nodes).
+  const { limits } = config;
+  const maxPending = Math.min(limits.maxPendingAuth, limits.maxConnections);
+  const admission = new Admission({
+    config,
+    audit,
+    metrics,
+    log,
+    handshakeRate: rateLimits.get('handshake'),
+    connections: options.admissionCounts?.connections ?? cluster?.counts('slots', { max: limits.maxConnections, maxPerIp: limits.maxConnectionsPerIp }),
+    pendingAuth: options.admissionCounts?.pendingAuth ?? cluster?.counts('pending', { max: maxPending, maxPerIp: Math.min(limits.maxPendingAuthPerIp, maxPending) }),
+  });
   // Contract section 2 order; the connection slot (step 3, capacity) is taken between the two lists.
   const before = [
     headersGuard(config.limits),
@@ -260,6 +360,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     }
   }, 500);
   poller.unref();
+  openings.add('poller', poller, clearInterval);
 
   let stopped = false;
   const bulwark: Bulwark = {
@@ -270,6 +371,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     bans,
     revocations,
+    clusterState: () => (cluster ? { liveNodes: cluster.nodes.liveNodes, degraded: cluster.health.reason } : undefined),
     boundedSizes: () => ({
       idempotencyKeys: frameGuards.replay.size,
       spamTracking: frameGuards.spam.size,
@@ -279,7 +381,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     }),
     url: '',
     async start() {
-      await app.listen({ host: config.host, port: config.port });
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (error) {
+        await bulwark.stop().catch(() => undefined);
+        throw new StartupError('listen', `cannot listen on ${config.host}:${config.port} (${reasonOf(error)})`, { cause: error });
+      }
       void pruner.run();
       const port = (server.address() as AddressInfo).port;
       allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
@@ -305,6 +412,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       await store.flush();
       await store.close();
       await codec?.close();
+      sequencer?.close();
       await cluster?.close();
       await bus.close();
       log.info('bulwark stopped');
@@ -312,4 +420,42 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     },
   };
   return bulwark;
+}
+
+/** Entering and leaving degraded mode is an event each (contract section 5: a node never fails open silently). */
+function watchClusterHealth(health: ClusterHealth, audit: SecurityAudit, log: Logger): void {
+  health.onChange({
+    degraded(reason) {
+      log.warn({ reason }, "cluster degraded: serving this node's connections under node-local limits");
+      audit.emit('cluster_degraded', { detail: { reason } });
+    },
+    recovered(downMs) {
+      log.info({ downMs }, 'cluster recovered');
+      audit.emit('cluster_recovered', { detail: { downMs } });
+    },
+  });
+}
+
+/** Refuses to start with keys other than those the store was written with (docs/cluster.md "Keys"). */
+async function verifyKeys(config: Config, store: Store, codec: EncryptingCodec | undefined): Promise<void> {
+  let problems: string[];
+  try {
+    problems = await keyMismatches(store, { encryption: codec && { ring: codec.keyRing, codec }, jwt: jwtKeyMaterial(config) });
+  } catch (error) {
+    throw new StartupError('database', `checking the keys against the store failed (${reasonOf(error)})`, { cause: error });
+  }
+  if (problems.length > 0) {
+    throw new StartupError('keys', `${problems.join('; ')}. Every node sharing a store needs the same keys: see docs/cluster.md, "Keys"`);
+  }
+}
+
+function sequencerOptions(config: Config, store: Store, hub: Hub, log: Logger): SequencerOptions {
+  return {
+    reorderMs: config.cluster.reorderMs,
+    maxHeld: config.cluster.reorderMaxMessages,
+    // The latest row of a room (deleted ones keep their seq) is its tail.
+    tail: async (roomId) => (await store.history(roomId, { limit: 1 })).messages[0]?.seq ?? 0,
+    deliver: (envelope) => hub.deliver(envelope),
+    onError: (err) => log.error({ err: reasonOf(err) }, 'reading a room tail failed'),
+  };
 }

@@ -12,8 +12,11 @@
  *   succeed and the N+1th is refused (a burst cannot overshoot).
  * - `release(ip)` gives back one place taken by a successful `tryAcquire(ip)`. Admission calls it
  *   exactly once per place (the `Ticket` makes every release idempotent), on every path.
- * - A broken store throws (or rejects); admission then refuses the handshake 503 and records
- *   `handshake_error`. It never fails open.
+ * - It never fails open. A store that cannot answer either throws (or rejects) — admission then
+ *   refuses the handshake 503 and records `handshake_error` — or decides by a bound it can still
+ *   keep: the cluster's counts (`src/cluster/slot-counts.ts`) admit by this node's own count at
+ *   its share of each cap (`limit ÷ live nodes`) while Redis is unreachable (docs/protocol.md,
+ *   "Cluster").
  */
 
 export type SlotScope = 'node' | 'ip';

@@ -5,11 +5,11 @@
  * the same scrypt work and gets the same answer as a wrong password.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config/schema.js';
 import type { SecurityAudit } from '../security/audit.js';
 import type { Store, UserRecord } from '../store/store.js';
-import type { RateLimiter } from '../guards/rate-limits.js';
+import { memoryLimiterFactory, type LimiterBackend, type RateLimiter, type RateLimiterFactory } from '../guards/rate-limits.js';
 import { mintToken } from './jwt.js';
 import { DUMMY_HASH_PROMISE, USERNAME, hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 import type { Revocations } from './revocation.js';
@@ -37,7 +37,7 @@ function sha256(token: string): string {
 const INVALID_LOGIN = 'Invalid username or password.';
 
 export class Accounts {
-  private readonly failsByUsername: RateLimiterMemory;
+  private readonly failsByUsername: LimiterBackend;
 
   constructor(
     private readonly store: Store,
@@ -47,14 +47,11 @@ export class Accounts {
     private readonly revocations: Revocations,
     /** Per-IP login and registration attempts (`rateLimits.login`). */
     private readonly ipLimiter: RateLimiter,
+    /** Where failures per username are counted (a cluster counts them in Redis). @default this process's memory */
+    factory: RateLimiterFactory = memoryLimiterFactory,
   ) {
     // rate-limiter-flexible's consecutive-failures pattern: count failures, block, reset on success.
-    this.failsByUsername = new RateLimiterMemory({
-      keyPrefix: 'login_fail_user',
-      points: USERNAME_MAX_FAILS,
-      duration: Math.ceil(USERNAME_LOCK_MS / 1000),
-      blockDuration: Math.ceil(USERNAME_LOCK_MS / 1000),
-    });
+    this.failsByUsername = factory('login_fail_user', { points: USERNAME_MAX_FAILS, durationMs: USERNAME_LOCK_MS }, { blockDurationMs: USERNAME_LOCK_MS });
   }
 
   private async issue(user: Pick<UserRecord, 'id' | 'name' | 'roles'>, family: string): Promise<Session> {

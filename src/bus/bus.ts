@@ -29,6 +29,11 @@ export interface Effect {
   close?: { code: number; reason: string };
   /** Only connections authenticated with this token id (revocation). */
   jti?: string;
+  /**
+   * Cluster: a node lost publishes (Redis unreachable). Every other node compares the stored tail
+   * of each room it follows with what it delivered, and resyncs the rooms that fell behind.
+   */
+  recheck?: true;
 }
 
 export interface Envelope {
@@ -37,6 +42,8 @@ export interface Envelope {
   frame: string;
   /** The frame's `type`, for metrics without parsing `frame`. */
   type?: string;
+  /** A `chat.message`'s `seq`: the receiving node delivers each room's messages in this order. */
+  seq?: number;
   effect?: Effect;
 }
 

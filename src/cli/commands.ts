@@ -19,5 +19,5 @@ export const COMMANDS: Record<string, Command> = {
   unban: { summary: 'lift a ban: --user ID | --ip ADDR', run: unban },
   bans: { summary: 'list active bans', run: bans },
   revoke: { summary: 'revoke a token id: --jti ID [--for 24h]', run: revoke },
-  keys: { summary: 'message encryption keys: keys rotate', run: keys },
+  keys: { summary: 'keys: keys rotate (new message-encryption key) | keys adopt-jwt (after changing the JWT key)', run: keys },
 };

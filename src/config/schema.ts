@@ -131,6 +131,26 @@ export const AuthSchema = z.strictObject({
   refreshTokenTtlMs: positiveInt.default(30 * 24 * 3600_000),
 });
 
+/** Cluster mode (with `redisUrl`): how a node talks to Redis and what it does when Redis fails (docs/cluster.md). */
+export const ClusterSchema = z
+  .strictObject({
+    /**
+     * A Redis command on the hot path (rate limits, idempotency, per-user cap) gives up after this
+     * long and the node answers from its own state instead. @default 250
+     */
+    commandTimeoutMs: positiveInt.max(10_000).default(250),
+    /** Connecting to Redis, at start-up and on each reconnect, gives up after this long. @default 2000 */
+    connectTimeoutMs: positiveInt.max(60_000).default(2000),
+    /** A node's lease in Redis: a node that has not renewed it for this long is dead and its connections stop counting. @default 3000 */
+    leaseMs: positiveInt.min(500).max(60_000).default(3000),
+    /** How often a node renews its lease (the renewal is also its Redis health probe). @default 1000 */
+    heartbeatMs: positiveInt.min(100).max(30_000).default(1000),
+    /** How long a `chat.message` that arrived ahead of its `seq` waits for the missing ones before the room is resynced. @default 150 */
+    reorderMs: positiveInt.max(5000).default(150),
+    /** `chat.message` frames held per room while waiting for a gap; one more and the gap is declared at once. @default 1000 */
+    reorderMaxMessages: positiveInt.max(100_000).default(1000),
+  })
+  .refine((c) => c.heartbeatMs * 2 <= c.leaseMs, { message: 'cluster.heartbeatMs must be at most half of cluster.leaseMs', path: ['heartbeatMs'] });
 /** Alert budgets per severity and second (`alerts.perSecond`). */
 export const AlertBudgetsSchema = z.strictObject({
   /** @default 5 */
@@ -288,6 +308,7 @@ export const ConfigSchema = z.strictObject({
     .default({ enabled: true, polling: false }),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
+  cluster: ClusterSchema.default(ClusterSchema.parse({})),
   /** PostgreSQL URL; storage is SQLite under `dataDir` when unset. */
   databaseUrl: z.string().optional(),
 });

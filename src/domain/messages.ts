@@ -68,6 +68,7 @@ export class Messages {
     this.bus.publish({
       target: { kind: 'room', room: frame.room },
       type: 'chat.message',
+      seq: stored.seq,
       frame: JSON.stringify({ type: 'chat.message', room: frame.room, message: wireMessage(stored) }),
     });
     return ok({ message: { id: stored.id, seq: stored.seq, ts: stored.ts } });

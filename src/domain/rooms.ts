@@ -43,7 +43,8 @@ export class Rooms {
     if (state !== 'member') await this.store.setMembership(room.id, session.user.id, 'member');
     // Subscribe before reading history so nothing committed in between is missed; the client
     // drops duplicates by message id.
-    session.join(room.name, room.id);
+    const following = session.join(room.name, room.id);
+    if (following) await following;
     const page = await this.store.history(room.id, frame.since === undefined ? { limit: PAGE_LIMIT } : { after: frame.since, limit: PAGE_LIMIT });
     return ok({ room: wireRoom(room), history: page.messages.map(wireMessage), hasMore: page.hasMore });
   }

@@ -8,14 +8,18 @@ import type { Revocations } from '../auth/revocation.js';
 import type { Bus } from '../bus/bus.js';
 import type { Bans } from '../security/bans.js';
 import type { Hub } from './hub.js';
+import type { RoomSequencer } from './sequencer.js';
 
-export function deliverBusToHub(bus: Bus, hub: Hub, bans: Bans, revocations: Revocations): void {
+/** With a sequencer (cluster mode), each room's `chat.message`s reach this node's connections in `seq` order. */
+export function deliverBusToHub(bus: Bus, hub: Hub, bans: Bans, revocations: Revocations, sequencer?: RoomSequencer): void {
   bus.attach(function busDelivery(envelope) {
     const effect = envelope.effect;
     if (effect?.ban) bans.adopt(effect.ban);
     if (effect?.revocation) revocations.adopt(effect.revocation.jti, effect.revocation.expiresAt);
+    if (effect?.recheck) void sequencer?.recheck();
     // An envelope that only carries a record (no frame, no close, no leave) has nothing to deliver.
     if (effect && !envelope.frame && !effect.close && effect.leave === undefined) return;
-    hub.deliver(envelope);
+    if (sequencer && envelope.seq !== undefined) sequencer.accept(envelope);
+    else hub.deliver(envelope);
   });
 }

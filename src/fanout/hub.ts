@@ -23,14 +23,28 @@ function addTo<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
   set.add(peer);
 }
 
-function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
+/** Removes a peer; true when that emptied the key's set. */
+function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): boolean {
   const set = map.get(key);
-  if (!set) return;
-  set.delete(peer);
-  if (set.size === 0) map.delete(key);
+  if (!set || !set.delete(peer)) return false;
+  if (set.size > 0) return false;
+  map.delete(key);
+  return true;
+}
+
+/**
+ * Told which rooms have local followers (the cluster's per-room `seq` order, fanout/sequencer.ts).
+ * `watch` may return a promise the follower waits for before reading the room's history.
+ */
+export interface RoomWatcher {
+  watch(room: string, roomId: number): Promise<void> | undefined;
+  forget(room: string): void;
 }
 
 export class Hub {
+  /** Set once at assembly, before any connection: rooms followed here are reported to it. */
+  watcher: RoomWatcher | undefined;
+
   constructor(
     /** Counts frames written to local connections (by frame type). */
     private readonly onDelivered?: (type: string, count: number) => void,
@@ -81,7 +95,7 @@ export class Hub {
     this.authenticated.delete(peer);
     this.admins.delete(peer);
     if (peer.userId !== undefined) removeFrom(this.users, peer.userId, peer);
-    for (const room of rooms) removeFrom(this.rooms, room, peer);
+    for (const room of rooms) if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
   }
 
   /** Roles changed (auth.refresh): admin alerts follow the new token. */
@@ -91,12 +105,14 @@ export class Hub {
     else this.admins.delete(peer);
   }
 
-  subscribe(peer: Peer, room: string): void {
+  /** Follows a room; with a watcher, may return a promise to await before reading the room's history. */
+  subscribe(peer: Peer, room: string, roomId?: number): Promise<void> | undefined {
     addTo(this.rooms, room, peer);
+    return roomId === undefined ? undefined : this.watcher?.watch(room, roomId);
   }
 
   unsubscribe(peer: Peer, room: string): void {
-    removeFrom(this.rooms, room, peer);
+    if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
   }
 
   /** Local delivery of a bus envelope. */

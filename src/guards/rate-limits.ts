@@ -17,10 +17,29 @@ export interface RateLimiter {
   reset(key: string): Promise<void>;
 }
 
-export type RateLimiterFactory = (name: string, rule: RateLimitRule) => RateLimiterAbstract;
+/**
+ * What a limiter store does (rate-limiter-flexible's shape): `consume` resolves while points
+ * remain, rejects with a `RateLimiterRes` when the limit is spent, and with an `Error` only when
+ * the store is broken.
+ */
+export type LimiterBackend = Pick<RateLimiterAbstract, 'consume' | 'delete' | 'get'>;
 
-export const memoryLimiterFactory: RateLimiterFactory = (name, rule) =>
-  new RateLimiterMemory({ keyPrefix: name, points: rule.points, duration: Math.max(1, Math.ceil(rule.durationMs / 1000)) });
+export interface LimiterOptions {
+  /** Once spent, the key stays refused this long (consecutive-failure lockouts). */
+  blockDurationMs?: number;
+}
+
+export type RateLimiterFactory = (name: string, rule: RateLimitRule, options?: LimiterOptions) => LimiterBackend;
+
+const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
+export const memoryLimiterFactory: RateLimiterFactory = (name, rule, options = {}) =>
+  new RateLimiterMemory({
+    keyPrefix: name,
+    points: rule.points,
+    duration: seconds(rule.durationMs),
+    ...(options.blockDurationMs ? { blockDuration: seconds(options.blockDurationMs) } : {}),
+  });
 
 const ALLOWED: RateVerdict = Object.freeze({ ok: true });
 const allowed = (): RateVerdict => ALLOWED;
@@ -29,7 +48,7 @@ function refused(rejection: unknown): RateVerdict {
   throw rejection;
 }
 
-export function wrapLimiter(limiter: RateLimiterAbstract): RateLimiter {
+export function wrapLimiter(limiter: LimiterBackend): RateLimiter {
   return {
     consume(key, points = 1) {
       return limiter.consume(key, points).then(allowed, refused);
@@ -111,6 +130,11 @@ export class RateLimits {
 
   private create(name: string, rule: RateLimitRule): RateLimiter {
     return this.factory ? wrapLimiter(this.factory(name, rule)) : new WindowLimiter(rule.points, rule.durationMs);
+  }
+
+  /** A limiter store of its own (not a `rateLimits` rule), local or cluster-wide like the rules. */
+  backend(name: string, rule: RateLimitRule, options?: LimiterOptions): LimiterBackend {
+    return (this.factory ?? memoryLimiterFactory)(name, rule, options);
   }
 
   /** The limiter for a rule name, falling back to `default`; `ip` scope scales by IP_SHARE. */

@@ -115,7 +115,21 @@ export interface DeletedMessage {
   deleted: true;
 }
 
-export type Message = LiveMessage | DeletedMessage;
+/**
+ * A stored message whose text this node cannot decrypt (a key it does not hold, or a damaged
+ * row): who sent it and when, without text. Only in history and resume, never live.
+ */
+export interface UnavailableMessage {
+  id: string;
+  seq: number;
+  room: string;
+  user: UserRef;
+  ts: number;
+  replyTo?: string;
+  unavailable: true;
+}
+
+export type Message = LiveMessage | DeletedMessage | UnavailableMessage;
 
 export interface SecurityAlertEvent {
   type: string;
@@ -158,6 +172,8 @@ export type ServerFrame =
   | { type: 'chat.deleted'; room: string; message: string }
   | { type: 'room.deleted'; room: string }
   | { type: 'room.removed'; room: string }
+  /** Live delivery of the room may have skipped messages with `seq >= fromSeq`: fetch history after `fromSeq - 1`. */
+  | { type: 'room.resync'; room: string; fromSeq: number }
   | { type: 'announcement'; text: string; from: string; ts: number }
   | { type: 'auth.refresh_required'; expiresAt: number }
   | { type: 'security.alert'; event: SecurityAlertEvent }

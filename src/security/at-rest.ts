@@ -113,8 +113,8 @@ export class EncryptingCodec implements TextCodec {
     this.pages = new DecryptThread(() => this.ring);
   }
 
-  /** A page of rows, decrypted on the codec's thread (same format as `decode`). */
-  decodeMany(rows: readonly EncodedText[]): Promise<string[]> {
+  /** A page of rows, decrypted on the codec's thread (same format as `decode`); an unreadable row is null. */
+  decodeMany(rows: readonly EncodedText[]): Promise<Array<string | null>> {
     return this.pages.decryptAll(rows);
   }
 
@@ -132,6 +132,11 @@ export class EncryptingCodec implements TextCodec {
     this.ring = readKeysFile(this.reloadFrom);
     this.pages.ringChanged();
     return true;
+  }
+
+  /** The keys in use (checked against the store at start-up, security/key-check.ts). */
+  get keyRing(): KeyRing {
+    return this.ring;
   }
 
   get currentKeyId(): string {

@@ -52,6 +52,10 @@ export const SECURITY_EVENTS = {
   abuse_threshold: 'critical',
   ban_added: 'warning',
   ban_removed: 'notice',
+  // operations (contract section 5)
+  cluster_degraded: 'warning',
+  cluster_recovered: 'notice',
+  message_unreadable: 'error',
 } as const satisfies Record<string, Severity>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENTS;

@@ -9,8 +9,8 @@
  * most an SQLSTATE or a network error code: never SQL text, parameters or the connection string.
  */
 import pg from 'pg';
-import { eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow } from './rows.js';
-import { plainCodec, type TextCodec } from './text-codec.js';
+import { eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow, type UnreadableHook } from './rows.js';
+import { plainCodec, type EncodedText, type TextCodec } from './text-codec.js';
 import type {
   BanKind,
   BanRecord,
@@ -19,6 +19,8 @@ import type {
   UserRecord,
   HistoryPage,
   HistoryQuery,
+  KeyCheckRecord,
+  KeyKind,
   MembershipState,
   PruneOptions,
   NewMessage,
@@ -45,6 +47,8 @@ export interface PostgresStoreOptions {
   onBackgroundError?: (error: unknown) => void;
   /** Commit latency of each write batch (request of its first write to commit), in ms. */
   onCommit?: (ms: number, ops: number) => void;
+  /** Rows read whose text could not be decrypted (returned as unavailable). */
+  onUnreadable?: UnreadableHook;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -57,6 +61,7 @@ export class PostgresStore implements Store {
   private readonly codec: TextCodec;
   private readonly schema: string | undefined;
   private readonly onBackgroundError: (error: unknown) => void;
+  private readonly onUnreadable: UnreadableHook | undefined;
   private readonly writes: GroupCommit;
 
   /** Connects, migrates (under an advisory lock) and returns a ready store. */
@@ -77,6 +82,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.codec = options.codec ?? plainCodec;
     this.onBackgroundError = options.onBackgroundError ?? noop;
+    this.onUnreadable = options.onUnreadable;
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.max ?? 10,
@@ -172,7 +178,7 @@ export class PostgresStore implements Store {
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {
     return this.read(async (db) => {
       const row = (await query<MessageRow & { room_name: string }>(db, Q.messageById, [messageId, roomId])).rows[0];
-      return row && toMessage(row, row.room_name, this.codec);
+      return row && toMessage(row, row.room_name, this.codec, this.onUnreadable);
     });
   }
 
@@ -202,7 +208,7 @@ export class PostgresStore implements Store {
       const hasMore = rows.length > query_.limit;
       if (hasMore) rows.length = query_.limit;
       if (descending) rows.reverse();
-      return { messages: await toMessages(rows, first.room_name, this.codec), hasMore };
+      return { messages: await toMessages(rows, first.room_name, this.codec, this.onUnreadable), hasMore };
     });
   }
 
@@ -336,6 +342,40 @@ export class PostgresStore implements Store {
         created_at: number;
       }>(db, Q.bansAfter, [afterId]);
       return rows.map((r) => ({ id: r.id, kind: r.kind, value: r.value, until: r.until, level: r.level, reason: r.reason, createdAt: r.created_at }));
+    });
+  }
+
+  // ---------------------------------------------------------------- key checks
+
+  getKeyCheck(kind: KeyKind, keyId: string): Promise<KeyCheckRecord | undefined> {
+    return this.read(async (db) => {
+      const row = (await query<{ kind: KeyKind; key_id: string; check_value: string; created_at: number }>(db, Q.keyCheck, [kind, keyId])).rows[0];
+      return row && { kind: row.kind, keyId: row.key_id, check: row.check_value, createdAt: row.created_at };
+    });
+  }
+
+  claimKeyCheck(record: KeyCheckRecord): Promise<KeyCheckRecord> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.claimKeyCheck, [record.kind, record.keyId, record.check, record.createdAt]);
+        const row = (await query<{ kind: KeyKind; key_id: string; check_value: string; created_at: number }>(c, Q.keyCheck, [record.kind, record.keyId])).rows[0]!;
+        return { kind: row.kind, keyId: row.key_id, check: row.check_value, createdAt: row.created_at };
+      },
+    });
+  }
+
+  replaceKeyCheck(record: KeyCheckRecord): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.replaceKeyCheck, [record.kind, record.keyId, record.check, record.createdAt]);
+      },
+    });
+  }
+
+  sampleEncrypted(keyId: string): Promise<EncodedText | undefined> {
+    return this.read(async (db) => {
+      const row = (await query<{ id: string; body: Buffer; key_id: string }>(db, Q.sampleEncrypted, [keyId])).rows[0];
+      return row && { body: row.body, keyId: row.key_id, aad: row.id };
     });
   }
 

@@ -3,13 +3,13 @@
  * event-loop turn for writes. Reads run synchronously on the caller's turn; they are index
  * range scans measured in microseconds.
  */
-import { EVENT_COLUMNS, eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow } from './rows.js';
+import { EVENT_COLUMNS, eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow, type UnreadableHook } from './rows.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Statement, Database as Db } from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
-import { plainCodec, type TextCodec } from './text-codec.js';
+import { plainCodec, type EncodedText, type TextCodec } from './text-codec.js';
 import { WriteBatcher, type BatchedWrite } from './write-batcher.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { RoomGoneError } from './errors.js';
@@ -21,6 +21,8 @@ import type {
   UserRecord,
   HistoryPage,
   HistoryQuery,
+  KeyCheckRecord,
+  KeyKind,
   MembershipState,
   PruneOptions,
   NewMessage,
@@ -30,6 +32,13 @@ import type {
   StoredMessage,
 } from './store.js';
 
+interface KeyCheckRow {
+  kind: KeyKind;
+  key_id: string;
+  check_value: string;
+  created_at: number;
+}
+
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
   path: string;
@@ -37,6 +46,8 @@ export interface SqliteStoreOptions {
   onBackgroundError?: (error: unknown) => void;
   /** Commit latency of each write batch (request of its first write to commit), in ms. */
   onCommit?: (ms: number, ops: number) => void;
+  /** Rows read whose text could not be decrypted (returned as unavailable). */
+  onUnreadable?: UnreadableHook;
   /**
    * WAL checkpoints run on a worker thread every this many ms (see sqlite-checkpointer.ts);
    * 0 leaves them to SQLite, inside commits. Default 500. Not used for ':memory:'.
@@ -65,6 +76,7 @@ export class SqliteStore implements Store {
   private readonly codec: TextCodec;
   private readonly batcher: WriteBatcher;
   private readonly onBackgroundError: (error: unknown) => void;
+  private readonly onUnreadable: UnreadableHook | undefined;
   private readonly checkpointer: SqliteCheckpointer | undefined;
   private closed = false;
   /** room id -> last seq assigned in the current transaction. */
@@ -103,6 +115,10 @@ export class SqliteStore implements Store {
     revocationsAfter: Statement;
     insertBan: Statement;
     bansAfter: Statement;
+    claimKeyCheck: Statement;
+    replaceKeyCheck: Statement;
+    keyCheck: Statement;
+    sampleEncrypted: Statement;
   };
 
   constructor(options: SqliteStoreOptions) {
@@ -110,6 +126,7 @@ export class SqliteStore implements Store {
     this.db = new Database(options.path);
     this.codec = options.codec ?? plainCodec;
     this.onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.onUnreadable = options.onUnreadable;
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last turns.
     this.db.pragma('synchronous = NORMAL');
@@ -179,6 +196,12 @@ export class SqliteStore implements Store {
       revocationsAfter: db.prepare('SELECT id, jti, expires_at FROM revocations WHERE id > ? AND expires_at > ? ORDER BY id LIMIT 10000'),
       insertBan: db.prepare('INSERT INTO bans (kind, value, until, level, reason, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
       bansAfter: db.prepare('SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > ? ORDER BY id LIMIT 10000'),
+      claimKeyCheck: db.prepare('INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(kind, key_id) DO NOTHING'),
+      replaceKeyCheck: db.prepare(
+        'INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(kind, key_id) DO UPDATE SET check_value = excluded.check_value, created_at = excluded.created_at',
+      ),
+      keyCheck: db.prepare('SELECT kind, key_id, check_value, created_at FROM key_checks WHERE kind = ? AND key_id = ?'),
+      sampleEncrypted: db.prepare('SELECT id, body, key_id FROM messages WHERE key_id = ? AND deleted = 0 LIMIT 1'),
     };
     // Within one transaction the next seq of a room is counted in memory and written back once.
     const runAll = db.transaction((ops: readonly BatchedWrite[]) => {
@@ -302,7 +325,7 @@ export class SqliteStore implements Store {
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {
     return this.read(() => {
       const row = this.sql.messageById.get(messageId, roomId) as MessageRow | undefined;
-      return row && toMessage(row, this.sql.roomNameById.get(roomId) as string, this.codec);
+      return row && toMessage(row, this.sql.roomNameById.get(roomId) as string, this.codec, this.onUnreadable);
     });
   }
 
@@ -313,7 +336,7 @@ export class SqliteStore implements Store {
   async history(roomId: number, query: HistoryQuery): Promise<HistoryPage> {
     const page = await this.read(() => this.historyRows(roomId, query));
     if (!page) return { messages: [], hasMore: false };
-    return { messages: await toMessages(page.rows, page.name, this.codec), hasMore: page.hasMore };
+    return { messages: await toMessages(page.rows, page.name, this.codec, this.onUnreadable), hasMore: page.hasMore };
   }
 
   /** The rows of a page, read in one synchronous step (decoding may then leave the thread). */
@@ -434,6 +457,34 @@ export class SqliteStore implements Store {
       created_at: number;
     }>;
     return Promise.resolve(rows.map((r) => ({ id: r.id, kind: r.kind, value: r.value, until: r.until, level: r.level, reason: r.reason, createdAt: r.created_at })));
+  }
+
+  getKeyCheck(kind: KeyKind, keyId: string): Promise<KeyCheckRecord | undefined> {
+    return this.read(() => {
+      const row = this.sql.keyCheck.get(kind, keyId) as KeyCheckRow | undefined;
+      return row && { kind: row.kind, keyId: row.key_id, check: row.check_value, createdAt: row.created_at };
+    });
+  }
+
+  claimKeyCheck(record: KeyCheckRecord): Promise<KeyCheckRecord> {
+    return this.batcher.enqueue(() => {
+      this.sql.claimKeyCheck.run(record.kind, record.keyId, record.check, record.createdAt);
+      const row = this.sql.keyCheck.get(record.kind, record.keyId) as KeyCheckRow;
+      return { kind: row.kind, keyId: row.key_id, check: row.check_value, createdAt: row.created_at };
+    });
+  }
+
+  replaceKeyCheck(record: KeyCheckRecord): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.replaceKeyCheck.run(record.kind, record.keyId, record.check, record.createdAt);
+    });
+  }
+
+  sampleEncrypted(keyId: string): Promise<EncodedText | undefined> {
+    return this.read(() => {
+      const row = this.sql.sampleEncrypted.get(keyId) as { id: string; body: Buffer; key_id: string } | undefined;
+      return row && { body: row.body, keyId: row.key_id, aad: row.id };
+    });
   }
 
   ping(): Promise<void> {

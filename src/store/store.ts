@@ -16,6 +16,7 @@
  * - `close()` flushes pending writes before releasing the database.
  */
 import type { Room } from '../protocol/frames.js';
+import type { EncodedText } from './text-codec.js';
 
 export type Visibility = Room['visibility'];
 export type MembershipState = 'member' | 'invited' | 'kicked';
@@ -50,6 +51,8 @@ export interface StoredMessage {
   ts: number;
   replyTo?: string | undefined;
   deleted: boolean;
+  /** The text could not be decrypted (a key this node does not hold, or a damaged row); `text` is empty. */
+  unavailable?: boolean;
 }
 
 export interface HistoryQuery {
@@ -131,6 +134,19 @@ export interface BanRecord {
   createdAt: number;
 }
 
+export type KeyKind = 'encryption' | 'jwt';
+
+/**
+ * A key's check value (security/key-check.ts): an HMAC of a constant under the key, never the key
+ * itself. Nodes sharing a store must hold the keys it was written with; this is how they find out.
+ */
+export interface KeyCheckRecord {
+  kind: KeyKind;
+  keyId: string;
+  check: string;
+  createdAt: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -178,6 +194,14 @@ export interface Store {
   addBan(ban: Omit<BanRecord, 'id'>): Promise<BanRecord>;
   /** Ban log entries with id > afterId (including lifts, `until` = 0). */
   bansAfter(afterId: number): Promise<BanRecord[]>;
+
+  getKeyCheck(kind: KeyKind, keyId: string): Promise<KeyCheckRecord | undefined>;
+  /** Stores a key's check value unless (kind, keyId) has one; resolves with the stored record (the first writer's). */
+  claimKeyCheck(record: KeyCheckRecord): Promise<KeyCheckRecord>;
+  /** Replaces the check value of (kind, keyId): an operator changed that key on purpose. */
+  replaceKeyCheck(record: KeyCheckRecord): Promise<void>;
+  /** One stored (not deleted) message body encrypted under `keyId`, to test a key against before its check value exists. */
+  sampleEncrypted(keyId: string): Promise<EncodedText | undefined>;
 
   /** Throws when the database is unreachable (readiness). */
   ping(): Promise<void>;

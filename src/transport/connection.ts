@@ -102,10 +102,10 @@ export class Connection implements Session, Peer {
     this.hub.rolesChanged(this);
   }
 
-  join(room: string, roomId: number): void {
-    if (this.rooms.has(room) && this.rooms.get(room) === roomId) return;
+  join(room: string, roomId: number): Promise<void> | undefined {
+    if (this.rooms.has(room) && this.rooms.get(room) === roomId) return undefined;
     this.rooms.set(room, roomId);
-    this.hub.subscribe(this, room);
+    return this.hub.subscribe(this, room, roomId);
   }
 
   leave(room: string): void {

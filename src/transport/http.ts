@@ -10,10 +10,16 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { securityHeaders } from './security-headers.js';
 
+/** Why a node is not ready: `degraded` (serving its own connections, Redis unreachable) or `unavailable`. */
+export interface NotReady {
+  status: 'degraded' | 'unavailable';
+  reason: string;
+}
+
 export interface HttpServerOptions {
   config: Config;
-  /** Readiness: resolves when storage and bus are reachable. */
-  ready(): Promise<void>;
+  /** Readiness: undefined when storage and bus are usable, else the state and a short reason (fixed wording, no internals). */
+  ready(): Promise<NotReady | undefined>;
   metricsText(): Promise<string>;
   metricsContentType: string;
 }
@@ -51,12 +57,13 @@ export function createHttp(options: HttpServerOptions): { app: FastifyInstance; 
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
+    let notReady: NotReady | undefined;
     try {
-      await options.ready();
-      return { status: 'ready' };
+      notReady = await options.ready();
     } catch {
-      return reply.code(503).send({ status: 'unavailable' });
+      notReady = { status: 'unavailable', reason: 'readiness check failed' };
     }
+    return notReady ? reply.code(503).send(notReady) : { status: 'ready' };
   });
   app.get('/metrics', async (_req, reply) => {
     reply.type(options.metricsContentType);

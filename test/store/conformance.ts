@@ -524,6 +524,27 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         }
       }));
 
+    it('key checks: the first value stored for a key stays, later claims get it back, an operator replace changes it', () =>
+      withStore(async (store) => {
+        assert.equal(await store.getKeyCheck('encryption', 'k1'), undefined);
+        const first = { kind: 'encryption' as const, keyId: 'k1', check: 'check-one', createdAt: 1 };
+        assert.deepEqual(await store.claimKeyCheck(first), first);
+        assert.deepEqual(await store.claimKeyCheck({ ...first, check: 'check-two', createdAt: 2 }), first, 'a second claim gets the first value');
+        const [a, b] = await Promise.all([
+          store.claimKeyCheck({ kind: 'jwt', keyId: 'current', check: 'jwt-a', createdAt: 3 }),
+          store.claimKeyCheck({ kind: 'jwt', keyId: 'current', check: 'jwt-b', createdAt: 4 }),
+        ]);
+        assert.deepEqual(a, b, 'racing claims agree on one value');
+        assert.deepEqual(await store.getKeyCheck('encryption', 'k1'), first);
+        assert.equal(await store.getKeyCheck('jwt', 'k1'), undefined, 'kinds are separate');
+        await store.replaceKeyCheck({ kind: 'jwt', keyId: 'current', check: 'jwt-new', createdAt: 5 });
+        assert.equal((await store.getKeyCheck('jwt', 'current'))?.check, 'jwt-new');
+        // Plain (unencrypted) rows are no sample of any key.
+        const r = await room(store, 'plain');
+        await fill(store, r, 2);
+        assert.equal(await store.sampleEncrypted('k1'), undefined);
+      }));
+
     it('close is idempotent', async () => {
       const { store } = await makeStore();
       await store.close();

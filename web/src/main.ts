@@ -198,6 +198,12 @@ function chat(user: SessionUser): void {
       li.replaceChildren(h('p', { class: 'msg__body' }, 'Message deleted.'));
       return;
     }
+    if ('unavailable' in message) {
+      // The server could not decrypt it (docs/protocol.md, "The message object").
+      li.className = 'msg msg--deleted';
+      li.replaceChildren(h('p', { class: 'msg__body' }, `${message.user.name}: this message cannot be shown.`));
+      return;
+    }
     const mine = message.user.id === user.id;
     li.className = mine ? 'msg msg--mine' : 'msg';
     const body = h('div', { class: 'msg__body' });
@@ -205,7 +211,7 @@ function chat(user: SessionUser): void {
     let quote: HTMLElement | null = null;
     if (message.replyTo) {
       const target = v.byId.get(message.replyTo)?.message;
-      const excerpt = target && !('deleted' in target) ? `${target.user.name}: ${plainText(target.text).slice(0, 80)}` : 'an earlier message';
+      const excerpt = target && 'text' in target ? `${target.user.name}: ${plainText(target.text).slice(0, 80)}` : 'an earlier message';
       quote = h('p', { class: 'msg__quote' }, `↩ ${excerpt}`);
     }
     const reply = h('button', { type: 'button', class: 'link-btn' }, 'Reply');
@@ -445,6 +451,7 @@ function chat(user: SessionUser): void {
       renderRoomList();
     }
   });
+  client.on('unavailable', ({ room, message }) => add(view(room), [message]));
   client.on('deleted', ({ room, message }) => {
     const v = rooms.get(room);
     const known = v?.byId.get(message);

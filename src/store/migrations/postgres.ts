@@ -90,4 +90,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     ADD COLUMN agg_key TEXT;
   CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
   `,
+  `
+  CREATE TABLE key_checks (
+    kind TEXT NOT NULL CHECK (kind IN ('encryption','jwt')),
+    key_id TEXT NOT NULL,
+    check_value TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, key_id)
+  );
+  `,
 ];

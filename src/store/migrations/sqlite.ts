@@ -84,4 +84,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE security_events ADD COLUMN agg_key TEXT;
   CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
   `,
+  `
+  CREATE TABLE key_checks (
+    kind TEXT NOT NULL CHECK (kind IN ('encryption','jwt')),
+    key_id TEXT NOT NULL,
+    check_value TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, key_id)
+  ) WITHOUT ROWID;
+  `,
 ];

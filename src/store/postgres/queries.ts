@@ -156,6 +156,17 @@ export const Q = {
     name: 'bw_bans_after',
     text: 'SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > $1 ORDER BY id LIMIT 10000',
   },
+  claimKeyCheck: {
+    name: 'bw_claim_key_check',
+    text: 'INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, key_id) DO NOTHING',
+  },
+  replaceKeyCheck: {
+    name: 'bw_replace_key_check',
+    text: `INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (kind, key_id) DO UPDATE SET check_value = excluded.check_value, created_at = excluded.created_at`,
+  },
+  sampleEncrypted: { name: 'bw_sample_encrypted', text: 'SELECT id, body, key_id FROM messages WHERE key_id = $1 AND NOT deleted LIMIT 1' },
+  keyCheck: { name: 'bw_key_check', text: 'SELECT kind, key_id, check_value, created_at FROM key_checks WHERE kind = $1 AND key_id = $2' },
 } as const;
 
 export type Statement = { readonly name: string; readonly text: string };
