@@ -18,7 +18,7 @@ import { NodeLeases } from '../../src/cluster/nodes.js';
 import type { Identity } from '../../src/auth/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { eventually, sleep } from '../helpers/events.js';
-import { connect, openSocket, type TestClient } from '../helpers/client.js';
+import { connect, handshakeStatus, openSocket, type TestClient } from '../helpers/client.js';
 
 const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(32).toString('hex');
@@ -257,5 +257,62 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
       await presence.close();
       await leases.close();
     }
+  });
+});
+
+describe('cluster-wide connection budgets (admission counts in Redis)', { skip: unreachable ? `Redis unreachable: ${unreachable}` : false }, () => {
+  const prefix = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}-caps:`;
+  let a: TestServer;
+  let b: TestServer;
+  const sockets: TestClient[] = [];
+  const keep = (c: TestClient): TestClient => (sockets.push(c), c);
+  const node = (): Promise<TestServer> =>
+    startServer({
+      config: {
+        redisUrl: REDIS_URL,
+        auth: { secret: SECRET },
+        limits: { maxConnectionsPerIp: 3, maxPendingAuthPerIp: 2, maxConnectionsPerUser: 10 },
+        rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE },
+      },
+      bulwark: { redisPrefix: prefix },
+    });
+
+  before(async () => {
+    a = await node();
+    b = await node();
+  });
+
+  after(async () => {
+    for (const c of sockets) c.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+    const redis = new Redis(REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  });
+
+  it('holds the per-IP cap across nodes: places taken on A count on B, and come back when closed', async () => {
+    const first = keep(await connect(a, 'cap-1'));
+    keep(await connect(a, 'cap-2'));
+    keep(await connect(b, 'cap-3'));
+    assert.equal(await handshakeStatus(b), 429, "the IP's fourth connection is refused on the other node");
+    assert.equal(await handshakeStatus(a), 429);
+    first.close();
+    await first.closed;
+    assert.ok(await eventually(async () => (await handshakeStatus(b)) === 101), 'the place comes back when the socket closes');
+  });
+
+  it('holds the pending-auth budget per IP across nodes', async () => {
+    for (const c of sockets.splice(0)) {
+      c.close();
+      await c.closed;
+    }
+    keep(await openSocket(a));
+    keep(await openSocket(a));
+    assert.equal(await handshakeStatus(b), 429, 'a third unauthenticated socket from the IP is refused on the other node');
   });
 });
