@@ -49,6 +49,7 @@ import { Hub } from './fanout/hub.js';
 import { deliverBusToHub } from './fanout/bus-delivery.js';
 import { securityHeaderLines } from './transport/security-headers.js';
 import { WsTransport } from './transport/ws.js';
+import { exposureWarning } from './config/exposure.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
 export interface BulwarkOptions {
@@ -259,6 +260,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       bulwark.url = `${tls ? 'https' : 'http'}://${host}:${port}`;
       log.info({ url: bulwark.url, store: store.kind, bus: bus.kind, origins: [...allowedOrigins] }, 'bulwark listening');
+      const exposed = exposureWarning(config);
+      if (exposed) log.warn(exposed);
       return bulwark.url;
     },
     async stop() {

@@ -22,7 +22,9 @@ import type {
   MembershipState,
   NewMessage,
   RoomRecord,
+  SecurityEventQuery,
   SecurityEventRecord,
+  StoredSecurityEvent,
   Store,
   StoredMessage,
 } from './store.js';
@@ -237,6 +239,30 @@ export class PostgresStore implements Store {
         detail: string | null;
       }>(db, Q.eventsSince, [sinceTs, limit]);
       return rows.map((r) => ({
+        ts: r.ts,
+        type: r.type,
+        severity: r.severity,
+        ip: r.ip ?? undefined,
+        user: r.user_id ?? undefined,
+        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
+      }));
+    });
+  }
+
+  querySecurityEvents(q: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    return this.read(async (db) => {
+      const params = [q.sinceTs, q.afterId ?? 0, q.type ?? null, q.user ?? null, q.ip ?? null, q.limit, q.severities ? [...q.severities] : null];
+      const { rows } = await query<{
+        id: string;
+        ts: number;
+        type: string;
+        severity: SecurityEventRecord['severity'];
+        ip: string | null;
+        user_id: string | null;
+        detail: string | null;
+      }>(db, q.order === 'newest' ? Q.eventsNewest : Q.eventsOldest, params);
+      return rows.map((r) => ({
+        id: Number(r.id),
         ts: r.ts,
         type: r.type,
         severity: r.severity,

@@ -4,9 +4,9 @@
  * range scans measured in microseconds.
  */
 import { toMessage, toMessages, toRoom, type MessageRow, type RoomRow } from './rows.js';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDir, ensurePrivateFile, tighten } from './private-files.js';
 import type { Statement, Database as Db } from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import { plainCodec, type TextCodec } from './text-codec.js';
@@ -24,8 +24,10 @@ import type {
   MembershipState,
   NewMessage,
   RoomRecord,
+  SecurityEventQuery,
   SecurityEventRecord,
   Store,
+  StoredSecurityEvent,
   StoredMessage,
 } from './store.js';
 
@@ -37,6 +39,12 @@ interface EventRow {
   user_id: string | null;
   detail: string | null;
 }
+
+/** The columns and filters of `querySecurityEvents`: a null parameter means "any". */
+const EVENT_FILTER = `ts, type, severity, ip, user_id, detail FROM security_events
+  WHERE ts >= @since AND id > @afterId
+    AND (@type IS NULL OR type = @type) AND (@user IS NULL OR user_id = @user) AND (@ip IS NULL OR ip = @ip)
+    AND (@severities IS NULL OR severity IN (SELECT value FROM json_each(@severities)))`;
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -91,6 +99,8 @@ export class SqliteStore implements Store {
     pageBetween: Statement;
     insertEvent: Statement;
     eventsSince: Statement;
+    eventsNewest: Statement;
+    eventsOldest: Statement;
     insertUser: Statement;
     userById: Statement;
     insertRefresh: Statement;
@@ -104,7 +114,11 @@ export class SqliteStore implements Store {
   };
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') {
+      ensurePrivateDir(dirname(options.path));
+      ensurePrivateFile(options.path);
+      for (const suffix of ['-wal', '-shm']) tighten(options.path + suffix, 0o600);
+    }
     this.db = new Database(options.path);
     this.codec = options.codec ?? plainCodec;
     this.onBackgroundError = options.onBackgroundError ?? (() => {});
@@ -152,6 +166,8 @@ export class SqliteStore implements Store {
       ),
       insertEvent: db.prepare('INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES (?, ?, ?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?'),
+      eventsNewest: db.prepare(`SELECT id, ${EVENT_FILTER} ORDER BY id DESC LIMIT @limit`),
+      eventsOldest: db.prepare(`SELECT id, ${EVENT_FILTER} ORDER BY id ASC LIMIT @limit`),
       insertUser: db.prepare('INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
       userById: db.prepare('SELECT id, name, password_hash, roles, created_at FROM users WHERE id = ?'),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
@@ -334,6 +350,30 @@ export class SqliteStore implements Store {
     const rows = this.sql.eventsSince.all(sinceTs, limit) as EventRow[];
     return Promise.resolve(
       rows.map((r) => ({
+        ts: r.ts,
+        type: r.type,
+        severity: r.severity,
+        ip: r.ip ?? undefined,
+        user: r.user_id ?? undefined,
+        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
+      })),
+    );
+  }
+
+  querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    const statement = query.order === 'newest' ? this.sql.eventsNewest : this.sql.eventsOldest;
+    const rows = statement.all({
+      since: query.sinceTs,
+      afterId: query.afterId ?? 0,
+      type: query.type ?? null,
+      user: query.user ?? null,
+      ip: query.ip ?? null,
+      severities: query.severities ? JSON.stringify(query.severities) : null,
+      limit: query.limit,
+    }) as Array<EventRow & { id: number }>;
+    return Promise.resolve(
+      rows.map((r) => ({
+        id: r.id,
         ts: r.ts,
         type: r.type,
         severity: r.severity,

@@ -75,6 +75,27 @@ export interface SecurityEventRecord {
   detail?: Record<string, unknown> | undefined;
 }
 
+/** A stored security event, with its row id (increasing in insertion order). */
+export interface StoredSecurityEvent extends SecurityEventRecord {
+  id: number;
+}
+
+/** A filtered page of security events (`bulwark events`). Every filter is optional. */
+export interface SecurityEventQuery {
+  /** Only events at or after this time (ms). */
+  sinceTs: number;
+  /** Only rows with a larger id: what arrived after the last page (follow mode). */
+  afterId?: number;
+  /** Only these severities. */
+  severities?: readonly Severity[];
+  type?: string;
+  user?: string;
+  ip?: string;
+  limit: number;
+  /** `newest`: the latest `limit` rows, newest first; `oldest`: the earliest, oldest first. */
+  order: 'newest' | 'oldest';
+}
+
 export interface UserRecord {
   /** Lower-case username; also the JWT `sub`. */
   id: string;
@@ -136,6 +157,7 @@ export interface Store {
 
   recordSecurityEvent(event: SecurityEventRecord): void;
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
+  querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]>;
 
   // Built-in accounts
   /** False when the username is taken. */
