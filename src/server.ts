@@ -150,6 +150,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   });
 
   let allowedOrigins = new Set<string>();
+  const trusted = new Set(config.trustProxy);
   const configured = config.origins.allowed.map((o) => normalizeOrigin(o) ?? o);
 
   const { app, server } = createHttp({
@@ -160,8 +161,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     },
     metricsText: () => metrics.registry.metrics(),
     metricsContentType: metrics.registry.contentType,
+    onMetricsRefused: (req, status, reason) => audit.emit('metrics_refused', { ip: clientIp(req, trusted), detail: { status, reason } }),
   });
-  const trusted = new Set(config.trustProxy);
   // Node's parser refuses an oversized header block before any route or upgrade handler runs;
   // answer it here so the refusal still carries the security headers and records its event.
   server.prependListener('clientError', (error: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {

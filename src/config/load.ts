@@ -41,6 +41,7 @@ const ENV_KEYS: ReadonlyArray<[string, string, 'string' | 'number' | 'list']> = 
   ['BULWARK_TLS_CERT', 'tls.cert', 'string'],
   ['BULWARK_TLS_KEY', 'tls.key', 'string'],
   ['BULWARK_LOG_LEVEL', 'logLevel', 'string'],
+  ['BULWARK_METRICS_TOKEN', 'metrics.token', 'string'],
 ];
 
 /** Short flag names for the keys operators type most. */

@@ -26,6 +26,8 @@ export const SECURITY_EVENTS = {
   register_refused: 'notice',
   refresh_reuse: 'critical',
   csp_violation: 'warning',
+  // operations
+  metrics_refused: 'notice',
   // session (contract section 3)
   binary_frame: 'notice',
   frame_too_big: 'warning',
