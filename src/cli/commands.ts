@@ -1,4 +1,5 @@
 /** The command table: one file per command. */
+import { audit } from './audit.js';
 import { ban } from './ban.js';
 import { bans } from './bans.js';
 import { checkConfig } from './check-config.js';
@@ -21,5 +22,6 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   revoke,
   keys,
   'check-config': checkConfig,
+  audit,
   version,
 };
