@@ -1,11 +1,13 @@
 /** The command table: one file per command. */
 import { audit } from './audit.js';
+import { backup } from './backup.js';
 import { ban } from './ban.js';
 import { bans } from './bans.js';
 import { checkConfig } from './check-config.js';
 import type { Command } from './command.js';
 import { events } from './events.js';
 import { keys } from './keys.js';
+import { restore } from './restore.js';
 import { revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { token } from './token.js';
@@ -23,5 +25,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   keys,
   'check-config': checkConfig,
   audit,
+  backup,
+  restore,
   version,
 };
