@@ -18,7 +18,7 @@ export interface FanoutPoint {
   runs?: number;
 }
 
-type Metric = 'msgsPerSec' | 'deliveriesPerSec' | 'handshakesPerSec' | 'bytesPerConn';
+type Metric = 'msgsPerSec' | 'deliveriesPerSec' | 'handshakesPerSec' | 'bytesPerConn' | 'framesPerSec';
 
 export interface Row {
   scenario: string;
@@ -29,6 +29,7 @@ export interface Row {
   deliveriesPerSec?: number;
   handshakesPerSec?: number;
   bytesPerConn?: number;
+  framesPerSec?: number;
   p50Ms: number;
   p99Ms: number;
   serverCpuUsPerOp: number;
@@ -65,18 +66,20 @@ export interface BenchResult {
   connect?: Record<string, Row>;
   idle?: Record<string, Row>;
   store?: Record<string, Row>;
+  fuzz?: Record<string, Row>;
   ratios: Record<string, number | null>;
   extraRatios: Record<string, number | null>;
   targets: Target[];
 }
 
-const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store'] as const;
+const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'fuzz'] as const;
 const UNITS: Record<string, string> = {
   echo: 'msgs/s',
   fanout: 'deliveries/s @knee',
   connect: 'handshakes/s',
   idle: 'bytes/conn',
   store: 'stored msgs/s',
+  fuzz: 'fuzz frames/s',
 };
 
 const num = (x: number | undefined, d = 0): string =>
@@ -90,7 +93,12 @@ function rows(result: BenchResult): Row[] {
 function cells(r: Row): string[] {
   const v = r[r.metric] as number;
   const range = r.runs > 1 ? ` [${num(r.min[r.metric])}–${num(r.max[r.metric])}]` : '';
-  const note = r.scenario === 'fanout' ? ` (${num(r['kneeRate'] as number)} msg/s × ${num(r['subscribers'] as number)})` : '';
+  const note =
+    r.scenario === 'fanout'
+      ? ` (${num(r['kneeRate'] as number)} msg/s × ${num(r['subscribers'] as number)})`
+      : r.scenario === 'fuzz'
+        ? ` (${num(r['frames'] as number)} frames, ${num(r['connections'] as number)} conns, RSS ${num(r['rssBeforeMB'] as number)}→${num(r['rssAfterMB'] as number)} MB)`
+        : '';
   const latNote = r.scenario === 'store' ? ' (history)' : '';
   return [r.scenario, r.system, `${num(v)}${range}${note}`, `${lat(r.p50Ms)}${latNote}`, `${lat(r.p99Ms)}${latNote}`, num(r.serverCpuUsPerOp, 2)];
 }

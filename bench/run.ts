@@ -5,7 +5,7 @@
  *   npm run bench                 full run (3 runs per scenario and system; a few minutes)
  *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, fewer connections, 50k-message history room
  *
- * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store, --no-pin,
+ * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the default set), --no-pin,
  * --no-build, --profile (V8 CPU profiles of the bulwark server into <out>/profiles),
  * --out DIR (default bench/results). See bench/README.md for how to read the output.
  */
@@ -21,6 +21,7 @@ import { round, spread } from './lib/stats.js';
 import { cpuProbe } from './lib/probe.js';
 import { SYSTEMS, type ServerHandle, type SystemDef } from './systems/index.js';
 import { renderMarkdown, renderSvg, renderTable, type BenchResult, type FanoutPoint, type Row } from './report.js';
+import { fuzzScenario } from './fuzz.js';
 
 // ---------------------------------------------------------------- options
 
@@ -433,7 +434,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const workers = Array.from({ length: WORKERS }, () => new Worker('loadgen/worker.ts', pin.loadgen));
   try {
-    for (const scenario of scenarios.filter((s) => s !== 'store')) {
+    for (const scenario of scenarios.filter((s) => s !== 'store' && s !== 'fuzz')) {
       const def = SCENARIOS[scenario];
       if (!def) throw new Error(`unknown scenario ${scenario}`);
       for (const name of systems) {
@@ -465,6 +466,7 @@ async function main(): Promise<void> {
     await Promise.all(workers.map((w) => w.exit()));
   }
   if (scenarios.includes('store') && systems.includes('bulwark')) rows.push(await storeScenario(pin, tmp));
+  if (scenarios.includes('fuzz') && systems.includes('bulwark')) rows.push(await fuzzScenario({ quick, runs, tmp, secret, serverCpu: pin.server, log }));
   rmSync(tmp, { recursive: true, force: true });
 
   const probe = { start: probeStart, end: cpuProbe(pin.server) };
@@ -522,7 +524,7 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
     ),
   ];
   const scenarioTable: Record<string, Record<string, Row>> = {};
-  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
+  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'fuzz']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
   return {
     meta: {
       date: new Date().toISOString(),

@@ -33,6 +33,7 @@ import { createLogger } from './observability/log.js';
 import { Metrics } from './observability/metrics.js';
 import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
+import { AuditPruner } from './security/audit-pruner.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { PostgresStore } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
@@ -41,6 +42,7 @@ import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
+import { registerCspReports } from './transport/csp-reports.js';
 import { registerStatic } from './transport/static.js';
 import { clientIp } from './transport/client-ip.js';
 import { Bans } from './security/bans.js';
@@ -113,7 +115,18 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
   const hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
-  const audit = new SecurityAudit(store, log, metrics);
+  // Stored security events stay within audit.retentionDays and audit.maxRows (contract section 3).
+  const pruner = new AuditPruner(store, {
+    retentionDays: config.audit.retentionDays,
+    maxRows: config.audit.maxRows,
+    intervalMs: config.audit.pruneIntervalMs,
+    onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
+  });
+  const audit = new SecurityAudit(store, log, metrics, {
+    maxSources: config.audit.maxSources,
+    onRowCreated: () => pruner.rowCreated(),
+    mayCreateRow: () => pruner.mayCreateRow(),
+  });
   const tls = Boolean(config.tls.cert && config.tls.key);
 
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
@@ -175,6 +188,15 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     ? new Accounts(store, config, hmacSecret(config), audit, revocations, rateLimits.get('login'))
     : undefined;
   registerAuthRoutes(app, { accounts, verifier, audit, tls, allowedOrigins: () => allowedOrigins, clientIp: (req) => clientIp(req.raw, trusted) });
+  // Browsers post CSP violations here (report-uri in the policy), whatever the token issuer.
+  registerCspReports(app, {
+    audit,
+    limiter: rateLimits.get('cspReport'),
+    maxBytes: config.limits.maxCspReportBytes,
+    allowedOrigins: () => allowedOrigins,
+    clientIp: (req) => clientIp(req.raw, trusted),
+    bannedUntil: (ip) => bans.active('ip', ip)?.until,
+  });
   await registerStatic(app);
 
   // eslint-disable-next-line prefer-const
@@ -252,10 +274,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       spamTracking: frameGuards.spam.size,
       abuseScores: abuse.size,
       revocations: revocations.size,
+      auditSources: audit.size,
     }),
     url: '',
     async start() {
       await app.listen({ host: config.host, port: config.port });
+      void pruner.run();
       const port = (server.address() as AddressInfo).port;
       allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -277,6 +301,8 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       ws.close();
       sio?.close();
       await app.close();
+      audit.close();
+      await pruner.stop();
       await store.flush();
       await store.close();
       await codec?.close();

@@ -18,6 +18,8 @@ export interface StartOptions {
   cpu: string | undefined;
   /** Write a V8 CPU profile here on exit (`--cpu-prof`). */
   profileDir?: string | undefined;
+  /** Bulwark only: configuration merged over the bench configuration (a scenario's own limits, e.g. `fuzz`). */
+  config?: Record<string, unknown>;
 }
 
 export interface ServerHandle {
@@ -100,7 +102,7 @@ function ablation(): Json {
 async function startBulwark(opts: StartOptions): Promise<ServerHandle> {
   const cfg = join(opts.dir, 'bulwark.json');
   mkdirSync(opts.dir, { recursive: true });
-  writeFileSync(cfg, JSON.stringify(merge(bulwarkBenchConfig(opts), ablation()), null, 2));
+  writeFileSync(cfg, JSON.stringify(merge(merge(bulwarkBenchConfig(opts), opts.config ?? {}), ablation()), null, 2));
   const child = spawnServer(opts, [join(REPO_DIR, 'dist/src/cli/main.js'), 'serve', '--config', cfg]);
   return handle(child, opts.port);
 }

@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js';
 import { ok, refuse, type Reply } from '../domain/reply.js';
 import { CLOSE } from '../protocol/close-codes.js';
+import type { ErrorCode } from '../protocol/errors.js';
 import type { SecurityAudit } from '../security/audit.js';
 import type { SecurityEventType } from '../security/events.js';
 import type { Connection } from '../transport/connection.js';
@@ -27,6 +28,13 @@ export type VerifyOutcome = { ok: true; identity: Identity } | { ok: false; deni
 function tokenDenial(reason: TokenFailure): Denial {
   if (reason === 'expired') return { close: CLOSE.UNAUTHENTICATED, reason: 'token expired', event: 'token_expired' };
   return { close: CLOSE.UNAUTHENTICATED, reason: 'invalid token', event: 'auth_failed', detail: { reason } };
+}
+
+/** The error code that goes with a denial's close code, for the `error` reply sent before the close. */
+export function denialCode(close: number): ErrorCode {
+  if (close === CLOSE.FORBIDDEN) return 'FORBIDDEN';
+  if (close === CLOSE.TOO_MANY) return 'RATE_LIMITED';
+  return 'UNAUTHENTICATED';
 }
 
 export class SessionAuth {
@@ -128,15 +136,29 @@ export class SessionAuth {
     });
   }
 
-  /** The `auth` frame on an unauthenticated connection. */
-  async authFrame(conn: Connection, token: string, id: string | undefined): Promise<void> {
+  /**
+   * The `auth` frame on an unauthenticated connection. A refusal closes the connection; when the
+   * frame carried an `id`, `answer` first sends its one reply (`error {id, code}`), so the client
+   * learns why before the close.
+   */
+  async authFrame(conn: Connection, token: string, id: string | undefined, answer?: (reply: Reply) => void): Promise<void> {
     const outcome = await this.verifyToken(token);
     if (conn.closing) return;
-    if (!outcome.ok) return this.refuse(conn, outcome.denial);
+    if (!outcome.ok) return this.refuseFrame(conn, outcome.denial, undefined, id, answer);
     const denial = await this.admission(outcome.identity, conn.ip);
     if (conn.closing) return;
-    if (denial) return this.refuse(conn, denial, outcome.identity.id);
+    if (denial) return this.refuseFrame(conn, denial, outcome.identity.id, id, answer);
     this.admit(conn, outcome.identity, id);
+  }
+
+  private refuseFrame(conn: Connection, denial: Denial, user: string | undefined, id: string | undefined, answer: ((reply: Reply) => void) | undefined): void {
+    if (id !== undefined && answer) {
+      const code = denialCode(denial.close);
+      // RATE_LIMITED always says when to try again; the per-user cap frees when another of the
+      // user's connections ends, so this is a hint, like the handshake's 503 Retry-After.
+      answer(code === 'RATE_LIMITED' ? { ok: false, code, message: denial.reason, retryAfterMs: 5000 } : refuse(code, denial.reason));
+    }
+    this.refuse(conn, denial, user);
   }
 
   /** `auth.refresh`: a new token for the same subject extends the session. */

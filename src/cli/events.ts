@@ -47,7 +47,9 @@ function print(row: StoredSecurityEvent, json: boolean): void {
     return;
   }
   const who = [row.user ? `user=${row.user}` : '', row.ip ? `ip=${row.ip}` : ''].filter(Boolean).join(' ');
-  console.log(`${new Date(row.ts).toISOString()} ${row.severity.padEnd(8)} ${row.type.padEnd(24)} ${who}${row.detail ? ` ${JSON.stringify(row.detail)}` : ''}`);
+  // Repeats within a minute are one row (docs/protocol.md "Security events"): show the count.
+  const repeats = (row.count ?? 1) > 1 ? ` x${row.count} until ${new Date(row.lastTs ?? row.ts).toISOString()}` : '';
+  console.log(`${new Date(row.ts).toISOString()} ${row.severity.padEnd(8)} ${row.type.padEnd(24)} ${who}${repeats}${row.detail ? ` ${JSON.stringify(row.detail)}` : ''}`);
 }
 
 export const events: Command = {

@@ -25,12 +25,20 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   'chat.send': { points: 30, durationMs: 10_000 },
   'room.create': { points: 10, durationMs: 60_000 },
   'admin.broadcast': { points: 10, durationMs: 60_000 },
+  /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */
+  cspReport: { points: 20, durationMs: 60_000 },
   default: { points: 60, durationMs: 10_000 },
 };
 
 export const LimitsSchema = z.strictObject({
-  /** Largest accepted frame after decompression. @default 65536 */
-  maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(65_536),
+  /** Largest accepted frame after decompression; chat frames need far less (close 1009 over it). @default 16384 */
+  maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(16_384),
+  /**
+   * Fragments one WebSocket message may arrive in before the connection is closed 1008. Empty
+   * fragments cost no payload bytes, so only this count bounds the work a flood of them makes the
+   * server do. Browsers never fragment; other clients fragment large messages into a few parts. @default 128
+   */
+  maxFragments: positiveInt.max(16_384).default(128),
   /** Open connections per node. @default 10000 */
   maxConnections: positiveInt.default(10_000),
   /** Open connections from one client IP. @default 50 */
@@ -49,6 +57,8 @@ export const LimitsSchema = z.strictObject({
   maxHeaderCount: positiveInt.max(1000).default(64),
   /** Rooms one connection may have joined. @default 200 */
   maxRoomsPerConnection: positiveInt.default(200),
+  /** Body of one `POST /api/csp-report`; larger is refused 413 before it is read. @default 4096 */
+  maxCspReportBytes: positiveInt.min(256).max(65_536).default(4096),
 });
 
 export const AuthSchema = z.strictObject({
@@ -81,6 +91,16 @@ export const AuthSchema = z.strictObject({
   refreshTokenTtlMs: positiveInt.default(30 * 24 * 3600_000),
 });
 
+/** Alert budgets per severity and second (`alerts.perSecond`). */
+export const AlertBudgetsSchema = z.strictObject({
+  /** @default 5 */
+  warning: positiveInt.default(5),
+  /** @default 5 */
+  error: positiveInt.default(5),
+  /** Past it, the first critical alert of each type in a second is still sent. @default 20 */
+  critical: positiveInt.default(20),
+});
+
 export const ConfigSchema = z.strictObject({
   /** Interface to bind. @default "127.0.0.1" */
   host: z.string().min(1).default('127.0.0.1'),
@@ -104,7 +124,7 @@ export const ConfigSchema = z.strictObject({
       allowMissing: z.boolean().default(false),
     })
     .default({ allowed: [], allowMissing: false }),
-  /** Named rules: `handshake`, `login`, a frame type, or `default`. Merged over the defaults. */
+  /** Named rules: `handshake`, `login`, `cspReport`, a frame type, or `default`. Merged over the defaults. */
   rateLimits: z.record(z.string().min(1), RateLimitRule).default({}),
   replay: z
     .strictObject({
@@ -160,12 +180,41 @@ export const ConfigSchema = z.strictObject({
       maxTracked: positiveInt.default(100_000),
     })
     .default({ threshold: 100, windowMs: 600_000, banProxyIps: false, maxTracked: 100_000 }),
+  audit: z
+    .strictObject({
+      /** Days stored security events are kept. @default 30 */
+      retentionDays: positiveInt.max(36_500).default(30),
+      /** Most stored security-event rows; the oldest are deleted first. @default 100000 */
+      maxRows: positiveInt.min(1000).default(100_000),
+      /**
+       * Sources (type, IP, user) aggregated separately per minute on a node; past it, events of the
+       * minute aggregate per type. Bounds the rows and log lines a flood can create. @default 1000
+       */
+      maxSources: positiveInt.default(1000),
+      /** How often the pruning job runs (it also runs early when rows pile up). @default 60000 */
+      pruneIntervalMs: positiveInt.min(1000).default(60_000),
+    })
+    .default({ retentionDays: 30, maxRows: 100_000, maxSources: 1000, pruneIntervalMs: 60_000 }),
   alerts: z
     .strictObject({
-      /** Live `security.alert` frames per second to admins; the rest are counted and summarized. @default 5 */
-      perSecond: positiveInt.default(5),
+      /**
+       * Live `security.alert` frames per second to admins, per severity; the rest are counted per
+       * type and summarized. A number sets the warning budget (the shape of earlier versions).
+       * @default {"warning":5,"error":5,"critical":20}
+       */
+      perSecond: z.union([positiveInt.transform((warning) => AlertBudgetsSchema.parse({ warning })), AlertBudgetsSchema]).default({ warning: 5, error: 5, critical: 20 }),
     })
-    .default({ perSecond: 5 }),
+    .default({ perSecond: { warning: 5, error: 5, critical: 20 } }),
+  security: z
+    .strictObject({
+      /**
+       * Message text carrying active content (script, event handler, `javascript:` URL…), which
+       * always records `xss_attempt`: `sanitize` delivers it escaped into visible text, `reject`
+       * refuses the frame `INVALID_PAYLOAD`. @default "sanitize"
+       */
+      xssAction: z.enum(['sanitize', 'reject']).default('sanitize'),
+    })
+    .default({ xssAction: 'sanitize' }),
   encryption: z
     .strictObject({
       /** Encrypt message text at rest with AES-256-GCM. @default true */

@@ -16,10 +16,15 @@ import type { ClientFrame, ErrorFrame, ServerFrame } from '../protocol/frames.js
 import type { SecurityAudit } from '../security/audit.js';
 import type { SecurityEventType } from '../security/events.js';
 import type { Connection, DecodedFrame, Inbound } from '../transport/connection.js';
-import { checkFrame, parseFrame, replyId } from '../guards/frame/parse.js';
+import { checkFrame, idProblem, parseFrame, replyId } from '../guards/frame/parse.js';
 import { validateFrame } from '../guards/frame/schema.js';
 import type { FrameContext, FrameGuard } from '../guards/frame/types.js';
 import { runFrameGuards } from '../guards/frame/run.js';
+
+/** A frame's `type` for an event detail: bounded, and never `String()` of a client object (whose own `toString` key would make it throw). */
+function typeLabel(type: unknown): string {
+  return typeof type === 'string' ? type.slice(0, 32) : typeof type;
+}
 
 export type Dispatch = (conn: Connection, frame: ClientFrame) => Promise<Reply> | Reply;
 
@@ -96,13 +101,24 @@ export class FramePipeline {
     const decoded = typeof input === 'string' ? undefined : input;
     const respond = decoded?.respond;
     const parsed = decoded ? checkFrame(decoded.value) : parseFrame(input as string);
-    if (!parsed.ok) {
+    if (!parsed.ok && parsed.reason !== 'too_complex') {
       if (!conn.authenticated) return this.unauthenticated(conn, 'not_json');
       return this.malformed(conn, undefined, 'BAD_REQUEST', 'malformed_frame', { reason: parsed.reason }, undefined, respond);
     }
+    // From here the frame is a JSON object: whatever is wrong with it is INVALID_PAYLOAD with
+    // details, answered with its `id` when that is well-formed (docs/protocol.md "Frames").
     const value = parsed.value;
     const id = replyId(value);
-    if (!conn.authenticated && value['type'] !== 'auth') return this.unauthenticated(conn, 'not_auth_first');
+    const badId = idProblem(value);
+    if (badId || !parsed.ok) {
+      const details = badId ? [badId] : [];
+      if (!parsed.ok) details.push(parsed.detail);
+      const reason = parsed.ok ? 'bad_id' : parsed.reason;
+      if (!conn.authenticated)
+        return this.unauthenticated(conn, reason === 'bad_id' ? 'invalid_auth_frame' : reason, value, { ok: false, code: 'INVALID_PAYLOAD', details }, respond);
+      return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', { type: typeLabel(value['type']), reason }, details, respond);
+    }
+    if (!conn.authenticated && value['type'] !== 'auth') return this.unauthenticated(conn, 'not_auth_first', value, { ok: false, code: 'UNAUTHENTICATED' }, respond);
     if (typeof value['type'] !== 'string') {
       return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', undefined, [{ path: 'type', message: 'required string' }], respond);
     }
@@ -113,8 +129,15 @@ export class FramePipeline {
     }
     const checked = validateFrame(value);
     if (!checked.ok) {
-      if (!conn.authenticated) return this.unauthenticated(conn, 'invalid_auth_frame');
-      if (checked.unknownType) return this.malformed(conn, id, 'UNKNOWN_TYPE', 'unknown_type', { type: String(value['type']).slice(0, 32) }, undefined, respond);
+      if (!conn.authenticated)
+        return this.unauthenticated(
+          conn,
+          'invalid_auth_frame',
+          value,
+          { ok: false, code: 'INVALID_PAYLOAD', ...(checked.unknownType ? {} : { details: checked.details }) },
+          respond,
+        );
+      if (checked.unknownType) return this.malformed(conn, id, 'UNKNOWN_TYPE', 'unknown_type', { type: typeLabel(value['type']) }, undefined, respond);
       return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', { type: value['type'] }, checked.details, respond);
     }
     const frame = checked.frame;
@@ -124,10 +147,14 @@ export class FramePipeline {
         this.reply(conn, id, { ok: false, code: 'BAD_REQUEST', message: 'Already authenticated.' }, respond);
         return undefined;
       }
-      return this.deps.auth.authFrame(conn, frame.token, id).catch((error: unknown) => {
-        this.deps.log.error({ err: error }, 'authentication failed unexpectedly');
-        conn.close(CLOSE.INTERNAL, 'internal error');
-      });
+      return this.deps.auth
+        .authFrame(conn, frame.token, id, (reply) => this.reply(conn, id, reply))
+        .catch((error: unknown) => {
+          this.deps.log.error({ err: error }, 'authentication failed unexpectedly');
+          if (conn.closing) return;
+          if (id !== undefined) this.reply(conn, id, { ok: false, code: 'INTERNAL' });
+          conn.close(CLOSE.INTERNAL, 'internal error');
+        });
     }
     return this.run(conn, { conn, frame }, id, respond);
   }
@@ -154,8 +181,14 @@ export class FramePipeline {
     });
   }
 
-  private unauthenticated(conn: Connection, reason: string): undefined {
+  /**
+   * Before authentication a refused frame closes the connection 4401. A frame that carries an
+   * `id` first gets its one reply (`error` with that `id`, or without it when the `id` itself is
+   * malformed), so a client waiting on it learns why instead of only seeing the close.
+   */
+  private unauthenticated(conn: Connection, reason: string, value?: Record<string, unknown>, reply?: Reply, respond?: Responder): undefined {
     this.deps.audit.emit('auth_failed', { ip: conn.ip, detail: { reason } });
+    if (value && reply && Object.prototype.hasOwnProperty.call(value, 'id')) this.reply(conn, replyId(value), reply, respond);
     conn.close(CLOSE.UNAUTHENTICATED, 'authentication required');
     return undefined;
   }

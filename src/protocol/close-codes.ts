@@ -5,7 +5,10 @@
 export const CLOSE = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
   UNSUPPORTED_DATA: 1003,
+  INVALID_UTF8: 1007,
+  POLICY: 1008,
   TOO_BIG: 1009,
   INTERNAL: 1011,
   MALFORMED: 4400,
@@ -27,7 +30,10 @@ export interface CloseCodeInfo {
 export const CLOSE_CODES: Readonly<Record<CloseCode, CloseCodeInfo>> = {
   1000: { meaning: 'normal closure', reconnect: false },
   1001: { meaning: 'server going away', reconnect: true },
+  1002: { meaning: 'protocol error', reconnect: false },
   1003: { meaning: 'binary frame refused', reconnect: false },
+  1007: { meaning: 'invalid UTF-8', reconnect: false },
+  1008: { meaning: 'policy violation (fragment flood)', reconnect: false },
   1009: { meaning: 'frame too big', reconnect: false },
   1011: { meaning: 'internal error', reconnect: true },
   4400: { meaning: 'too many malformed frames', reconnect: false },

@@ -123,7 +123,8 @@ export interface SecurityAlertEvent {
   ts: number;
   ip?: string;
   user?: string;
-  detail?: Record<string, unknown>;
+  /** The server's own values; text a client supplied is under `untrusted` (neutralised, truncated). */
+  detail?: Record<string, unknown> & { untrusted?: Record<string, unknown> };
 }
 
 export interface WelcomeFrame {

@@ -38,6 +38,10 @@ export const ABUSE_WEIGHTS: Partial<Record<SecurityEventType, number>> = {
   login_failed: 5,
   refresh_reuse: 50,
   slow_consumer: 5,
+  xss_attempt: 10,
+  // An anonymous write path: accepted reports weigh a little, refused ones more, so a flooder is banned.
+  csp_violation: 2,
+  csp_report_refused: 5,
 };
 
 function isLoopback(ip: string): boolean {

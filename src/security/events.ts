@@ -26,6 +26,7 @@ export const SECURITY_EVENTS = {
   register_refused: 'notice',
   refresh_reuse: 'critical',
   csp_violation: 'warning',
+  csp_report_refused: 'notice',
   // operations
   metrics_refused: 'notice',
   // session (contract section 3)
@@ -44,6 +45,7 @@ export const SECURITY_EVENTS = {
   replay_detected: 'warning',
   forbidden_action: 'notice',
   content_sanitized: 'info',
+  xss_attempt: 'warning',
   // abuse
   abuse_threshold: 'critical',
   ban_added: 'warning',

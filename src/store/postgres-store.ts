@@ -9,7 +9,7 @@
  * most an SQLSTATE or a network error code: never SQL text, parameters or the connection string.
  */
 import pg from 'pg';
-import { toMessage, toMessages, toRoom, type MessageRow, type RoomRow } from './rows.js';
+import { eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow } from './rows.js';
 import { plainCodec, type TextCodec } from './text-codec.js';
 import type {
   BanKind,
@@ -20,6 +20,7 @@ import type {
   HistoryPage,
   HistoryQuery,
   MembershipState,
+  PruneOptions,
   NewMessage,
   RoomRecord,
   SecurityEventQuery,
@@ -209,10 +210,10 @@ export class PostgresStore implements Store {
 
   // ---------------------------------------------------------------- security events
 
-  recordSecurityEvent(event: SecurityEventRecord): void {
+  recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void {
     if (this.writes.closed) return;
     try {
-      const values = [event.ts, noNul(event.type), event.severity, noNul(event.ip), noNul(event.user), event.detail ? JSON.stringify(event.detail) : null];
+      const values = eventValues(event, aggregateKey, noNul);
       this.writes.push({
         kind: 'exec',
         fence: false,
@@ -229,47 +230,29 @@ export class PostgresStore implements Store {
   }
 
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]> {
-    return this.read(async (db) => {
-      const { rows } = await query<{
-        ts: number;
-        type: string;
-        severity: SecurityEventRecord['severity'];
-        ip: string | null;
-        user_id: string | null;
-        detail: string | null;
-      }>(db, Q.eventsSince, [sinceTs, limit]);
-      return rows.map((r) => ({
-        ts: r.ts,
-        type: r.type,
-        severity: r.severity,
-        ip: r.ip ?? undefined,
-        user: r.user_id ?? undefined,
-        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-      }));
+    return this.read(async (db) => (await query<EventRow>(db, Q.eventsSince, [sinceTs, limit])).rows.map(toSecurityEvent));
+  }
+
+  pruneSecurityEvents(options: PruneOptions): Promise<number> {
+    const limit = Math.max(0, Math.floor(options.limit));
+    return this.enqueue({
+      run: async (c) => {
+        let deleted = (await query(c, Q.deleteExpiredEvents, [options.before, limit])).rowCount ?? 0;
+        if (deleted < limit) {
+          const total = (await query<{ n: number }>(c, Q.countEvents, [])).rows[0]!.n;
+          const excess = total - options.keep;
+          if (excess > 0) deleted += (await query(c, Q.deleteOldestEvents, [Math.min(excess, limit - deleted)])).rowCount ?? 0;
+        }
+        return deleted;
+      },
     });
   }
 
   querySecurityEvents(q: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
     return this.read(async (db) => {
       const params = [q.sinceTs, q.afterId ?? 0, q.type ?? null, q.user ?? null, q.ip ?? null, q.limit, q.severities ? [...q.severities] : null];
-      const { rows } = await query<{
-        id: string;
-        ts: number;
-        type: string;
-        severity: SecurityEventRecord['severity'];
-        ip: string | null;
-        user_id: string | null;
-        detail: string | null;
-      }>(db, q.order === 'newest' ? Q.eventsNewest : Q.eventsOldest, params);
-      return rows.map((r) => ({
-        id: Number(r.id),
-        ts: r.ts,
-        type: r.type,
-        severity: r.severity,
-        ip: r.ip ?? undefined,
-        user: r.user_id ?? undefined,
-        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-      }));
+      const { rows } = await query<EventRow & { id: string }>(db, q.order === 'newest' ? Q.eventsNewest : Q.eventsOldest, params);
+      return rows.map((r) => ({ id: Number(r.id), ...toSecurityEvent(r) }));
     });
   }
 

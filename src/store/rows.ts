@@ -3,7 +3,7 @@
  * same in both schemas; SQLite stores `deleted` as 0/1, PostgreSQL as a boolean.
  */
 import type { TextCodec } from './text-codec.js';
-import type { RoomRecord, StoredMessage } from './store.js';
+import type { RoomRecord, SecurityEventRecord, StoredMessage } from './store.js';
 
 export interface RoomRow {
   id: number;
@@ -23,6 +23,49 @@ export interface MessageRow {
   ts: number;
   reply_to: string | null;
   deleted: number | boolean;
+}
+
+export interface EventRow {
+  ts: number;
+  type: string;
+  severity: SecurityEventRecord['severity'];
+  ip: string | null;
+  user_id: string | null;
+  detail: string | null;
+  count: number;
+  /** NULL on rows written before aggregation existed. */
+  last_ts: number | null;
+}
+
+export const EVENT_COLUMNS = 'ts, type, severity, ip, user_id, detail, count, last_ts';
+
+export function toSecurityEvent(r: EventRow): SecurityEventRecord {
+  return {
+    ts: r.ts,
+    type: r.type,
+    severity: r.severity,
+    ip: r.ip ?? undefined,
+    user: r.user_id ?? undefined,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
+    count: r.count,
+    lastTs: r.last_ts ?? r.ts,
+  };
+}
+
+/** The insert's parameters: ts, type, severity, ip, user, detail, count, last_ts, aggregation key. */
+export function eventValues(event: SecurityEventRecord, aggregateKey: string | undefined, text: (s: string | undefined) => string | null): unknown[] {
+  const count = Math.max(1, Math.floor(event.count ?? 1));
+  return [
+    event.ts,
+    text(event.type),
+    event.severity,
+    text(event.ip),
+    text(event.user),
+    event.detail ? JSON.stringify(event.detail) : null,
+    count,
+    event.lastTs ?? event.ts,
+    aggregateKey ?? null,
+  ];
 }
 
 export function toRoom(row: RoomRow): RoomRecord {

@@ -3,7 +3,7 @@
  * event-loop turn for writes. Reads run synchronously on the caller's turn; they are index
  * range scans measured in microseconds.
  */
-import { toMessage, toMessages, toRoom, type MessageRow, type RoomRow } from './rows.js';
+import { EVENT_COLUMNS, eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow } from './rows.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ensurePrivateDir, ensurePrivateFile, tighten } from './private-files.js';
@@ -22,6 +22,7 @@ import type {
   HistoryPage,
   HistoryQuery,
   MembershipState,
+  PruneOptions,
   NewMessage,
   RoomRecord,
   SecurityEventQuery,
@@ -31,17 +32,8 @@ import type {
   StoredMessage,
 } from './store.js';
 
-interface EventRow {
-  ts: number;
-  type: string;
-  severity: SecurityEventRecord['severity'];
-  ip: string | null;
-  user_id: string | null;
-  detail: string | null;
-}
-
-/** The columns and filters of `querySecurityEvents`: a null parameter means "any". */
-const EVENT_FILTER = `ts, type, severity, ip, user_id, detail FROM security_events
+/** The filters of `querySecurityEvents`: a null parameter means "any". */
+const EVENT_FILTER = `FROM security_events
   WHERE ts >= @since AND id > @afterId
     AND (@type IS NULL OR type = @type) AND (@user IS NULL OR user_id = @user) AND (@ip IS NULL OR ip = @ip)
     AND (@severities IS NULL OR severity IN (SELECT value FROM json_each(@severities)))`;
@@ -101,6 +93,9 @@ export class SqliteStore implements Store {
     eventsSince: Statement;
     eventsNewest: Statement;
     eventsOldest: Statement;
+    deleteExpiredEvents: Statement;
+    countEvents: Statement;
+    deleteOldestEvents: Statement;
     insertUser: Statement;
     userById: Statement;
     insertRefresh: Statement;
@@ -164,10 +159,16 @@ export class SqliteStore implements Store {
       pageBetween: db.prepare(
         'SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted FROM messages WHERE room_id = ? AND seq > ? AND seq < ? ORDER BY seq ASC LIMIT ?',
       ),
-      insertEvent: db.prepare('INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES (?, ?, ?, ?, ?, ?)'),
-      eventsSince: db.prepare('SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?'),
-      eventsNewest: db.prepare(`SELECT id, ${EVENT_FILTER} ORDER BY id DESC LIMIT @limit`),
-      eventsOldest: db.prepare(`SELECT id, ${EVENT_FILTER} ORDER BY id ASC LIMIT @limit`),
+      insertEvent: db.prepare(
+        `INSERT INTO security_events (ts, type, severity, ip, user_id, detail, count, last_ts, agg_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(agg_key) DO UPDATE SET count = count + excluded.count, last_ts = max(coalesce(last_ts, ts), excluded.last_ts)`,
+      ),
+      eventsSince: db.prepare(`SELECT ${EVENT_COLUMNS} FROM security_events WHERE ts >= ? ORDER BY id ASC LIMIT ?`),
+      deleteExpiredEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE ts < ? ORDER BY ts LIMIT ?)'),
+      countEvents: db.prepare('SELECT count(*) FROM security_events').pluck(),
+      deleteOldestEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events ORDER BY id LIMIT ?)'),
+      eventsNewest: db.prepare(`SELECT id, ${EVENT_COLUMNS} ${EVENT_FILTER} ORDER BY id DESC LIMIT @limit`),
+      eventsOldest: db.prepare(`SELECT id, ${EVENT_COLUMNS} ${EVENT_FILTER} ORDER BY id ASC LIMIT @limit`),
       insertUser: db.prepare('INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
       userById: db.prepare('SELECT id, name, password_hash, roles, created_at FROM users WHERE id = ?'),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
@@ -339,30 +340,40 @@ export class SqliteStore implements Store {
     return { name, rows, hasMore };
   }
 
-  recordSecurityEvent(event: SecurityEventRecord): void {
+  recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void {
     if (this.closed) return;
+    let values: unknown[];
+    try {
+      values = eventValues(event, aggregateKey, (v) => v ?? null);
+    } catch (error) {
+      // e.g. a detail that JSON cannot encode: reported, never thrown into the caller.
+      this.onBackgroundError(error);
+      return;
+    }
     this.batcher.enqueueDetached(() => {
-      this.sql.insertEvent.run(event.ts, event.type, event.severity, event.ip ?? null, event.user ?? null, event.detail ? JSON.stringify(event.detail) : null);
+      this.sql.insertEvent.run(...values);
     }, this.onBackgroundError);
   }
 
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]> {
-    const rows = this.sql.eventsSince.all(sinceTs, limit) as EventRow[];
-    return Promise.resolve(
-      rows.map((r) => ({
-        ts: r.ts,
-        type: r.type,
-        severity: r.severity,
-        ip: r.ip ?? undefined,
-        user: r.user_id ?? undefined,
-        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-      })),
-    );
+    return this.read(() => (this.sql.eventsSince.all(sinceTs, limit) as EventRow[]).map(toSecurityEvent));
+  }
+
+  pruneSecurityEvents(options: PruneOptions): Promise<number> {
+    return this.batcher.enqueue(() => {
+      const limit = Math.max(0, Math.floor(options.limit));
+      let deleted = this.sql.deleteExpiredEvents.run(options.before, limit).changes;
+      if (deleted < limit) {
+        const excess = (this.sql.countEvents.get() as number) - options.keep;
+        if (excess > 0) deleted += this.sql.deleteOldestEvents.run(Math.min(excess, limit - deleted)).changes;
+      }
+      return deleted;
+    });
   }
 
   querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
     const statement = query.order === 'newest' ? this.sql.eventsNewest : this.sql.eventsOldest;
-    const rows = statement.all({
+    const params = {
       since: query.sinceTs,
       afterId: query.afterId ?? 0,
       type: query.type ?? null,
@@ -370,18 +381,8 @@ export class SqliteStore implements Store {
       ip: query.ip ?? null,
       severities: query.severities ? JSON.stringify(query.severities) : null,
       limit: query.limit,
-    }) as Array<EventRow & { id: number }>;
-    return Promise.resolve(
-      rows.map((r) => ({
-        id: r.id,
-        ts: r.ts,
-        type: r.type,
-        severity: r.severity,
-        ip: r.ip ?? undefined,
-        user: r.user_id ?? undefined,
-        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-      })),
-    );
+    };
+    return this.read(() => (statement.all(params) as Array<EventRow & { id: number }>).map((r) => ({ id: r.id, ...toSecurityEvent(r) })));
   }
 
   createUser(user: UserRecord): Promise<boolean> {

@@ -9,7 +9,10 @@
  *   the caller's).
  * - Every other write is committed when its promise resolves.
  * - `recordSecurityEvent` never throws into the caller; events are batched like messages and
- *   durable once `flush()` resolves.
+ *   durable once `flush()` resolves. With an aggregation key, a row with the same key gets the
+ *   event's `count` added (and its `lastTs` moved on) instead of a second row.
+ * - `pruneSecurityEvents` deletes at most `limit` rows per call, in one short transaction, so a
+ *   caller can keep the table bounded without ever holding the writer for long.
  * - `close()` flushes pending writes before releasing the database.
  */
 import type { Room } from '../protocol/frames.js';
@@ -67,12 +70,26 @@ export interface HistoryPage {
 export type Severity = 'info' | 'notice' | 'warning' | 'error' | 'critical';
 
 export interface SecurityEventRecord {
+  /** First occurrence (ms). */
   ts: number;
   type: string;
   severity: Severity;
   ip?: string | undefined;
   user?: string | undefined;
   detail?: Record<string, unknown> | undefined;
+  /** Occurrences this row stands for (repeats aggregated, contract section 3). Read: always set. @default 1 */
+  count?: number;
+  /** Last occurrence counted (ms). Read: always set (`ts` when the count is 1). */
+  lastTs?: number;
+}
+
+export interface PruneOptions {
+  /** Rows whose first occurrence is older than this (ms) are deleted first. */
+  before: number;
+  /** Then the oldest rows beyond the newest `keep` are deleted. */
+  keep: number;
+  /** At most this many rows are deleted by one call. */
+  limit: number;
 }
 
 /** A stored security event, with its row id (increasing in insertion order). */
@@ -155,9 +172,16 @@ export interface Store {
   deleteMessage(roomId: number, messageId: string): Promise<boolean>;
   history(roomId: number, query: HistoryQuery): Promise<HistoryPage>;
 
-  recordSecurityEvent(event: SecurityEventRecord): void;
+  /**
+   * Stores an event (never throws). With `aggregateKey`, the row holding that key gets
+   * `event.count` (default 1) added and its `lastTs` moved to `event.lastTs`, or is created.
+   */
+  recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void;
+  /** Rows whose first occurrence is at or after `sinceTs`, oldest first, with `count` and `lastTs`. */
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
   querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]>;
+  /** Deletes expired rows, then the oldest beyond `keep`; at most `limit` rows. Resolves with the number deleted. */
+  pruneSecurityEvents(options: PruneOptions): Promise<number>;
 
   // Built-in accounts
   /** False when the username is taken. */

@@ -1,5 +1,5 @@
 /**
- * HTTP routes of the built-in accounts (`/api/auth/*`) and the CSP report sink. The refresh
+ * HTTP routes of the built-in accounts (`/api/auth/*`). The refresh
  * token travels in an HttpOnly, SameSite=Strict cookie scoped to `/api/auth` (so page scripts
  * never see it) and, for non-browser clients, in the JSON body. State-changing requests from a
  * browser must come from an allowed origin.
@@ -69,7 +69,6 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
 
   const accounts = deps.accounts;
   if (accounts) registerAccountRoutes(app, deps, accounts, sameSite, send);
-  registerCspReports(app, deps);
 }
 
 type SameSite = (req: FastifyRequest, reply: FastifyReply) => boolean;
@@ -105,28 +104,6 @@ function registerAccountRoutes(app: FastifyInstance, deps: AuthRoutesDeps, accou
     }
     await accounts.logout(token, access);
     reply.header('Set-Cookie', refreshCookie(deps.tls, '', 0));
-    return reply.code(204).send();
-  });
-}
-
-/** Browsers post CSP violations here (report-uri in the policy), whatever the token issuer. */
-function registerCspReports(app: FastifyInstance, deps: AuthRoutesDeps): void {
-  for (const type of ['application/csp-report', 'application/reports+json']) {
-    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, text, done) => {
-      try {
-        done(null, JSON.parse(String(text)) as unknown);
-      } catch {
-        done(null, {});
-      }
-    });
-  }
-  app.post('/api/csp-report', async (req, reply) => {
-    const raw = body(req);
-    const report = (raw['csp-report'] ?? raw) as Record<string, unknown>;
-    deps.audit.emit('csp_violation', {
-      ip: deps.clientIp(req),
-      detail: { directive: String(report['violated-directive'] ?? report['effective-directive'] ?? ''), blocked: String(report['blocked-uri'] ?? '') },
-    });
     return reply.code(204).send();
   });
 }

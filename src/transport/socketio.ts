@@ -13,7 +13,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { Server as Engine, type Socket as EngineSocket } from 'engine.io';
 import { Server as IoServer, type Socket } from 'socket.io';
-import type { WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Identity } from '../auth/jwt.js';
 import type { Denial, SessionAuth } from '../auth/session-auth.js';
@@ -110,6 +110,15 @@ function frameBytes(data: string): number {
   return prefix ? bytes - Buffer.byteLength(prefix[0]) - 1 : bytes;
 }
 
+/** A `ws` server class for engine.io that closes a message in more than `maxFragments` fragments with 1008. */
+function fragmentLimited(maxFragments: number): new (options: ServerOptions) => WebSocketServer {
+  return class FragmentLimitedServer extends WebSocketServer {
+    constructor(options: ServerOptions) {
+      super({ ...options, maxFragments });
+    }
+  };
+}
+
 /** Module-level so the long-lived listener does not keep the upgrade request's context alive. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
@@ -139,6 +148,8 @@ export class SocketIoTransport {
       allowUpgrades: config.socketio.polling,
       allowEIO3: false,
       maxHttpBufferSize: config.limits.maxPayloadBytes + ENVELOPE_BYTES,
+      // engine.io builds its ws server with ws's own fragment default (16,384): hold it to ours (1008).
+      wsEngine: fragmentLimited(config.limits.maxFragments),
       pingInterval: config.heartbeatMs,
       pingTimeout: config.heartbeatMs,
       upgradeTimeout: Math.min(10_000, config.auth.timeoutMs),

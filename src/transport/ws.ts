@@ -71,6 +71,7 @@ export class WsTransport {
       noServer: true,
       clientTracking: false,
       maxPayload: config.limits.maxPayloadBytes,
+      maxFragments: config.limits.maxFragments,
       perMessageDeflate: config.compression.enabled
         ? { threshold: 1024, concurrencyLimit: 4, serverMaxWindowBits: 12, clientNoContextTakeover: true, serverNoContextTakeover: true }
         : false,
@@ -230,7 +231,9 @@ export class WsTransport {
       pipeline.handleText(conn, data.toString());
     });
     ws.on('error', (error: Error & { code?: string }) => {
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') audit.emit('frame_too_big', { ip: conn.ip, user: conn.userId });
+      // Over maxPayloadBytes, or a 64-bit length past 2^53 (its top bit set, RFC 6455 5.2): both close 1009 from the header alone.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || error.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH')
+        audit.emit('frame_too_big', { ip: conn.ip, user: conn.userId });
       else audit.emit('malformed_frame', { ip: conn.ip, user: conn.userId, detail: { reason: error.code ?? 'protocol' } });
     });
     ws.on('close', () => {

@@ -50,7 +50,8 @@ describe('security alerts to admins', () => {
     assert.equal(event.severity, 'warning');
     assert.equal(event.ip, '127.0.0.1');
     assert.equal(typeof event.ts, 'number');
-    assert.equal(event.detail?.origin, 'https://evil.example');
+    // The offered origin is the client's text: shown under detail.untrusted (docs/protocol.md "Security events").
+    assert.deepEqual(event.detail?.untrusted, { origin: 'https://evil.example' });
     assert.ok(await user.quiet(isAlert, 300), 'a non-admin gets no alert');
   });
 

@@ -61,7 +61,11 @@ describe('authentication', () => {
     client.send({ type: 'room.list', id: 'early' });
     const { code } = await closedWithin(client);
     assert.equal(code, 4401);
-    assert.equal(client.frames.length, 0, 'the early frame gets no reply');
+    // Every frame with an id gets exactly one reply (docs/protocol.md "Frames"), then the close.
+    assert.deepEqual(
+      client.frames.map((f) => [f.type, f.id, f.code]),
+      [['error', 'early', 'UNAUTHENTICATED']],
+    );
   });
 
   it('closes 4401 when the first frame is not JSON', async () => {

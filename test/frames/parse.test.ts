@@ -84,7 +84,7 @@ describe('shape, depth, width and prototype keys', () => {
   let server: TestServer;
   let client: TestClient;
   before(async () => {
-    server = await startServer({ config: loose({ limits: { maxMalformedFrames: 10_000, maxConnectionsPerIp: 1000 } }) });
+    server = await startServer({ config: loose({ limits: { maxMalformedFrames: 10_000, maxConnectionsPerIp: 1000, maxPayloadBytes: 65_536 } }) });
     client = await connect(server, uniq('shape'));
   });
   after(() => server.stop());
@@ -116,20 +116,43 @@ describe('shape, depth, width and prototype keys', () => {
   }
 
   const nest = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-  const complex: Array<[string, () => string]> = [
-    ['an object nested 6 deep in a field', () => `{"type":"chat.send","id":"deep1","room":"r","text":"x","replyTo":${nest(6)}}`],
-    ['an array nested 6 deep in a field', () => `{"type":"chat.send","id":"deep2","room":"r","text":${'['.repeat(6)}${']'.repeat(6)}}`],
-    ['an array nested 30,000 deep', () => `{"type":"room.list","id":"deep3","x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`],
-    ['an object nested 9,000 deep', () => `{"type":"room.list","id":"deep4","x":${nest(9_000)}}`],
-    ['an object with 1,000 keys', () => JSON.stringify(Object.fromEntries([['type', 'room.list'], ['id', 'wide1'], ...Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])]))],
-    ['a field holding 1,000 keys', () => JSON.stringify({ type: 'room.list', id: 'wide2', x: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])) })],
-    ['a field holding a 5,000-element array', () => JSON.stringify({ type: 'room.list', id: 'wide3', x: Array.from({ length: 5000 }, (_, i) => i) })],
+  // Each is a JSON object over the depth/width bounds: INVALID_PAYLOAD naming the field, with the frame's id.
+  const complex: Array<[string, string, string, () => string]> = [
+    ['an object nested 6 deep in a field', 'deep1', 'replyTo', () => `{"type":"chat.send","id":"deep1","room":"r","text":"x","replyTo":${nest(6)}}`],
+    ['an array nested 6 deep in a field', 'deep2', 'text', () => `{"type":"chat.send","id":"deep2","room":"r","text":${'['.repeat(6)}${']'.repeat(6)}}`],
+    ['an array nested 30,000 deep', 'deep3', 'x', () => `{"type":"room.list","id":"deep3","x":${'['.repeat(30_000)}${']'.repeat(30_000)}}`],
+    ['an object nested 9,000 deep', 'deep4', 'x', () => `{"type":"room.list","id":"deep4","x":${nest(9_000)}}`],
+    [
+      'an object with 1,000 keys',
+      'wide1',
+      '(frame)',
+      () => JSON.stringify(Object.fromEntries([['type', 'room.list'], ['id', 'wide1'], ...Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])])),
+    ],
+    [
+      'a field holding 1,000 keys',
+      'wide2',
+      'x',
+      () => JSON.stringify({ type: 'room.list', id: 'wide2', x: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i])) }),
+    ],
+    ['a field holding a 5,000-element array', 'wide3', 'x', () => JSON.stringify({ type: 'room.list', id: 'wide3', x: Array.from({ length: 5000 }, (_, i) => i) })],
+    [
+      'an object with 1,000 keys whose id comes last',
+      'wide4',
+      '(frame)',
+      () => JSON.stringify(Object.fromEntries([['type', 'room.list'], ...Array.from({ length: 1000 }, (_, i) => [`k${i}`, i]), ['id', 'wide4']])),
+    ],
   ];
-  for (const [what, make] of complex) {
-    it(`refuses ${what} with BAD_REQUEST`, async () => {
+  for (const [what, id, path, make] of complex) {
+    it(`refuses ${what} with INVALID_PAYLOAD, its id and the field named`, async () => {
       const raw = make();
-      assert.ok(Buffer.byteLength(raw) < 65_536, 'within the payload limit, so the parser sees it');
-      assert.equal((await rawError(raw)).code, 'BAD_REQUEST');
+      assert.ok(Buffer.byteLength(raw) <= server.config.limits.maxPayloadBytes, 'within the payload limit, so the parser sees it');
+      const reply = await rawError(raw);
+      assert.equal(reply.code, 'INVALID_PAYLOAD');
+      assert.equal(reply.id, id);
+      assert.deepEqual(
+        (reply.details as Array<{ path: string }>).map((d) => d.path),
+        [path],
+      );
     });
   }
 

@@ -57,8 +57,9 @@ export class EventRecorder {
   }
 }
 
-/** The stored `security_events` rows (after flushing the write batcher). */
+/** The stored `security_events` rows (after writing pending repeat counts and flushing the store). */
 export async function storedEvents(server: TestServer, type?: string): Promise<SecurityEventRecord[]> {
+  server.bulwark.audit.flush();
   await server.bulwark.store.flush();
   const rows = await server.bulwark.store.listSecurityEvents(0, 1_000_000);
   return type === undefined ? rows : rows.filter((r) => r.type === type);

@@ -34,6 +34,8 @@ export interface StartOptions {
   keepData?: boolean;
   /** Assembly options beyond configuration (e.g. a Redis key prefix per test run). */
   bulwark?: Omit<BulwarkOptions, 'logger'>;
+  /** The node's logger (default: silent). */
+  logger?: BulwarkOptions['logger'];
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
@@ -42,7 +44,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     env: options.env ?? {},
     overrides: { host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', ...options.config },
   });
-  const bulwark = await createBulwark(config, { ...options.bulwark, logger: pino({ level: 'silent' }) });
+  const bulwark = await createBulwark(config, { ...options.bulwark, logger: options.logger ?? pino({ level: 'silent' }) });
   const url = await bulwark.start();
   const secret = config.auth.algorithms[0]!.startsWith('HS') ? hmacSecret(config) : undefined;
   let stopped = false;

@@ -380,9 +380,9 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         const events = await store.listSecurityEvents(base, 100);
         const plain = events.filter((e) => e.type !== 'weird' && !e.type.startsWith('nul'));
         assert.deepEqual(plain, [
-          { ts: base, type: 'auth.failed', severity: 'warning', ip: '198.51.100.7', user: 'eve', detail: { reason: 'bad signature', n: 3 } },
-          { ts: base + 1, type: 'origin.rejected', severity: 'notice', ip: undefined, user: undefined, detail: undefined },
-          { ts: base + 4, type: 'frame.invalid', severity: 'critical', ip: undefined, user: 'mallory', detail: undefined },
+          { ts: base, type: 'auth.failed', severity: 'warning', ip: '198.51.100.7', user: 'eve', detail: { reason: 'bad signature', n: 3 }, count: 1, lastTs: base },
+          { ts: base + 1, type: 'origin.rejected', severity: 'notice', ip: undefined, user: undefined, detail: undefined, count: 1, lastTs: base + 1 },
+          { ts: base + 4, type: 'frame.invalid', severity: 'critical', ip: undefined, user: 'mallory', detail: undefined, count: 1, lastTs: base + 4 },
         ]);
         const nul = events.find((e) => e.type.startsWith('nul'));
         if (nul) assert.deepEqual(nul.detail, { s: 'a\0b' });
@@ -395,6 +395,64 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         await store.ping();
         const r = await room(store, 'still-fine');
         assert.equal((await store.appendMessage(newMessage(r, 'ok'))).seq, 1);
+      }));
+
+    it('aggregates security events by key: one row whose count and lastTs grow, other keys apart', () =>
+      withStore(async (store) => {
+        const base = Date.now();
+        const first = { ts: base, type: 'origin_rejected', severity: 'warning' as const, ip: '203.0.113.5', detail: { origin: 'https://evil.example' } };
+        store.recordSecurityEvent(first, 'key-a');
+        // Repeats in the same turn and in later turns, written as counts.
+        store.recordSecurityEvent({ ...first, count: 4, lastTs: base + 10 }, 'key-a');
+        await store.flush();
+        store.recordSecurityEvent({ ...first, count: 5, lastTs: base + 20 }, 'key-a');
+        store.recordSecurityEvent({ ...first, ip: '203.0.113.6' }, 'key-b');
+        store.recordSecurityEvent({ ...first, ip: '203.0.113.7' });
+        store.recordSecurityEvent({ ...first, ip: '203.0.113.7' });
+        await store.flush();
+        const rows = await store.listSecurityEvents(base, 100);
+        assert.equal(rows.length, 4, 'key-a once, key-b once, two rows without a key');
+        assert.deepEqual(rows[0], { ...first, user: undefined, count: 10, lastTs: base + 20 });
+        assert.equal(rows[1]!.ip, '203.0.113.6');
+        assert.equal(rows[1]!.count, 1);
+        assert.deepEqual(
+          rows.slice(2).map((r) => r.count),
+          [1, 1],
+        );
+        // An older lastTs never moves it back.
+        store.recordSecurityEvent({ ...first, count: 1, lastTs: base + 5 }, 'key-a');
+        await store.flush();
+        assert.deepEqual((await store.listSecurityEvents(base, 1))[0]!.lastTs, base + 20);
+        assert.equal((await store.listSecurityEvents(base, 1))[0]!.count, 11);
+      }));
+
+    it('prunes security events: expired first, then the oldest beyond keep, at most limit per call', () =>
+      withStore(async (store) => {
+        const now = Date.now();
+        for (let i = 0; i < 30; i++) store.recordSecurityEvent({ ts: now - 100_000 + i, type: 'old', severity: 'info' });
+        for (let i = 0; i < 50; i++) store.recordSecurityEvent({ ts: now + i, type: 'new', severity: 'info' }, `k${i}`);
+        await store.flush();
+        // Expired rows go first, bounded by limit.
+        assert.equal(await store.pruneSecurityEvents({ before: now - 50_000, keep: 1000, limit: 20 }), 20);
+        assert.equal(await store.pruneSecurityEvents({ before: now - 50_000, keep: 1000, limit: 20 }), 10);
+        assert.equal(await store.pruneSecurityEvents({ before: now - 50_000, keep: 1000, limit: 20 }), 0);
+        let rows = await store.listSecurityEvents(0, 1000);
+        assert.equal(rows.length, 50);
+        assert.ok(rows.every((r) => r.type === 'new'));
+        // Then the oldest beyond keep, still at most limit per call.
+        assert.equal(await store.pruneSecurityEvents({ before: 0, keep: 15, limit: 30 }), 30);
+        assert.equal(await store.pruneSecurityEvents({ before: 0, keep: 15, limit: 30 }), 5);
+        assert.equal(await store.pruneSecurityEvents({ before: 0, keep: 15, limit: 30 }), 0);
+        rows = await store.listSecurityEvents(0, 1000);
+        assert.deepEqual(
+          rows.map((r) => r.ts),
+          Array.from({ length: 15 }, (_, i) => now + 35 + i),
+          'the newest 15 are kept',
+        );
+        // An aggregated row recreated after pruning starts again from the count it is given.
+        store.recordSecurityEvent({ ts: now, type: 'new', severity: 'info', count: 3 }, 'k0');
+        await store.flush();
+        assert.equal((await store.listSecurityEvents(0, 1000)).find((r) => r.count === 3)?.type, 'new');
       }));
 
     it('a read issued right after a write sees it (read-your-writes)', () =>

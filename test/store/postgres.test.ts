@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PostgresStore, PostgresStoreError } from '../../src/store/postgres-store.js';
+import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 import type { NewMessage, StoredMessage } from '../../src/store/store.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect } from '../helpers/client.js';
@@ -92,7 +93,7 @@ if (unreachable !== undefined) {
       const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${schema}.bulwark_migrations ORDER BY version`);
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2],
+        POSTGRES_MIGRATIONS.map((_, i) => i + 1),
       );
       await Promise.all(stores.map((s) => s.close()));
     });

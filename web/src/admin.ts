@@ -96,6 +96,25 @@ function consoleView(user: SessionUser): void {
   });
 }
 
+/**
+ * The server's own detail, then — set apart and labelled — what the client sent (`untrusted`:
+ * origins, URLs, blocked-uri…), which must never read as an instruction from the server. Both are
+ * text nodes: nothing in an alert is parsed as HTML.
+ */
+function alertDetail(detail: SecurityAlertEvent['detail']): HTMLElement[] {
+  if (!detail) return [];
+  const { untrusted, ...own } = detail;
+  const parts: HTMLElement[] = [];
+  if (Object.keys(own).length > 0) parts.push(h('pre', { class: 'alert__detail' }, JSON.stringify(own, null, 1)));
+  if (untrusted && typeof untrusted === 'object') {
+    parts.push(
+      h('p', { class: 'alert__untrusted-label' }, 'Sent by the client (untrusted):'),
+      h('pre', { class: 'alert__detail alert__untrusted' }, JSON.stringify(untrusted, null, 1)),
+    );
+  }
+  return parts;
+}
+
 function alertItem(event: SecurityAlertEvent): HTMLLIElement {
   const who = [event.user && `user ${event.user}`, event.ip && `from ${event.ip}`].filter(Boolean).join(' ');
   return h(
@@ -109,6 +128,6 @@ function alertItem(event: SecurityAlertEvent): HTMLLIElement {
       h('strong', {}, event.type),
     ),
     who ? h('p', {}, who) : null,
-    event.detail ? h('pre', { class: 'alert__detail' }, JSON.stringify(event.detail, null, 1)) : null,
+    ...alertDetail(event.detail),
   );
 }

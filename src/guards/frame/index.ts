@@ -17,7 +17,7 @@ export interface FrameGuardDeps {
 }
 
 export interface FrameGuards {
-  /** Run in this order: rate -> replay -> text (length, sanitize) -> spam. */
+  /** Run in this order: rate -> replay -> text (length, active content, sanitize) -> spam. */
   list: FrameGuard[];
   replay: ReplayGuard;
   spam: SpamGuard;
@@ -27,5 +27,9 @@ export function createFrameGuards(deps: FrameGuardDeps): FrameGuards {
   const { config } = deps;
   const replay = replayGuard(config.replay, deps.idempotency);
   const spam = spamGuard(config.spam, config.abuse.maxTracked, deps.audit);
-  return { list: [rateGuard(deps.rateLimits), replay, textGuard(config.limits.maxMessageChars, deps.audit), spam], replay, spam };
+  return {
+    list: [rateGuard(deps.rateLimits), replay, textGuard({ maxChars: config.limits.maxMessageChars, xssAction: config.security.xssAction, audit: deps.audit }), spam],
+    replay,
+    spam,
+  };
 }

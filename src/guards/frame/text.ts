@@ -1,12 +1,28 @@
 /**
- * Text frames (`chat.send`, `admin.broadcast`): trimmed length within
- * `limits.maxMessageChars`, then sanitized in place before anything stores or delivers it.
- * Markup that sanitization changed (a tag or attribute escaped or dropped) records one
- * `content_sanitized` event; an `&` turned into `&amp;` alone does not.
+ * Text frames (`chat.send`, `admin.broadcast`), contract section 4 "Message text": the trimmed
+ * length must be within `limits.maxMessageChars`; text carrying active content records
+ * `xss_attempt` (and, with `security.xssAction: "reject"`, is refused `INVALID_PAYLOAD`); then
+ * the text is sanitized in place before anything stores or delivers it.
+ *
+ * `content_sanitized` records markup that was escaped although it carried nothing active (a
+ * `<div class="note">`, an unknown tag, a comment): information, not an attack. A stray `<` as in
+ * `a < b` or `I <3 you` is no markup and records nothing, and neither does text already reported
+ * as `xss_attempt`.
  */
 import type { SecurityAudit } from '../../security/audit.js';
-import { sanitizeText } from './sanitize.js';
+import { findActiveContent } from '../../security/xss.js';
+import { sanitizeMarkup } from './sanitize.js';
 import type { FrameGuard } from './types.js';
+
+/** What to do with text that carries active content. */
+export type XssAction = 'sanitize' | 'reject';
+
+export interface TextGuardOptions {
+  maxChars: number;
+  /** @default 'sanitize' */
+  xssAction?: XssAction;
+  audit?: SecurityAudit;
+}
 
 /** Characters as people count them (code points): an emoji is one, not two UTF-16 units. */
 export function codePoints(text: string): number {
@@ -24,7 +40,9 @@ export function codePoints(text: string): number {
   return n;
 }
 
-export function textGuard(maxChars: number, audit?: SecurityAudit): FrameGuard {
+export function textGuard(options: TextGuardOptions): FrameGuard {
+  const { maxChars, audit } = options;
+  const reject = options.xssAction === 'reject';
   return {
     name: 'text',
     check: function text(ctx) {
@@ -40,11 +58,23 @@ export function textGuard(maxChars: number, audit?: SecurityAudit): FrameGuard {
           event: 'invalid_payload',
         };
       }
-      const clean = sanitizeText(trimmed);
-      if (clean !== trimmed && audit && trimmed.includes('<')) {
-        audit.emit('content_sanitized', { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: frame.type, chars } });
+      const active = findActiveContent(trimmed);
+      if (active && reject) {
+        return {
+          ok: false,
+          code: 'INVALID_PAYLOAD',
+          details: [{ path: 'text', message: 'must not contain active content (script, event handler, javascript: URL or the like)' }],
+          event: 'xss_attempt',
+          detail: { action: 'reject', kind: active.kind, match: active.name, chars },
+        };
       }
-      frame.text = clean;
+      const clean = sanitizeMarkup(trimmed);
+      if (audit && active) {
+        audit.emit('xss_attempt', { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: frame.type, action: 'sanitize', kind: active.kind, match: active.name, chars } });
+      } else if (audit && clean.escapedMarkup > 0) {
+        audit.emit('content_sanitized', { ip: ctx.conn.ip, user: ctx.conn.userId, detail: { type: frame.type, chars, escaped: clean.escapedMarkup } });
+      }
+      frame.text = clean.text;
       return undefined;
     },
   };

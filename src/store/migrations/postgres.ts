@@ -83,4 +83,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
+  // Aggregated security events (contract section 3): repeats within a minute add to one row.
+  `
+  ALTER TABLE security_events ADD COLUMN count INTEGER NOT NULL DEFAULT 1,
+    ADD COLUMN last_ts BIGINT,
+    ADD COLUMN agg_key TEXT;
+  CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
+  `,
 ];

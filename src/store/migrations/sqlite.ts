@@ -77,4 +77,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // Aggregated security events (contract section 3): repeats within a minute add to one row.
+  `
+  ALTER TABLE security_events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE security_events ADD COLUMN last_ts INTEGER;
+  ALTER TABLE security_events ADD COLUMN agg_key TEXT;
+  CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
+  `,
 ];

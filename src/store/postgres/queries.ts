@@ -106,28 +106,41 @@ export const Q = {
              SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = r.id AND seq > $2 AND seq < $3 ORDER BY seq ASC LIMIT $4
            ) m ON true WHERE r.id = $1`,
   },
+  /** With an aggregation key, a repeat adds to its row (contract section 3 "Under attack"). */
   insertEvent: {
-    name: 'bw_insert_event',
-    text: 'INSERT INTO security_events (ts, type, severity, ip, user_id, detail) VALUES ($1, $2, $3, $4, $5, $6)',
+    name: 'bw_insert_event_agg',
+    text: `INSERT INTO security_events (ts, type, severity, ip, user_id, detail, count, last_ts, agg_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (agg_key) DO UPDATE SET count = security_events.count + excluded.count,
+             last_ts = GREATEST(COALESCE(security_events.last_ts, security_events.ts), excluded.last_ts)`,
   },
   // A null parameter means "any"; $7 is an array of severities or null.
   eventsNewest: {
     name: 'bw_events_newest',
-    text: `SELECT id, ts, type, severity, ip, user_id, detail FROM security_events
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events
       WHERE ts >= $1 AND id > $2 AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR ip = $5)
         AND ($7::text[] IS NULL OR severity = ANY($7::text[]))
       ORDER BY id DESC LIMIT $6`,
   },
   eventsOldest: {
     name: 'bw_events_oldest',
-    text: `SELECT id, ts, type, severity, ip, user_id, detail FROM security_events
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events
       WHERE ts >= $1 AND id > $2 AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR ip = $5)
         AND ($7::text[] IS NULL OR severity = ANY($7::text[]))
       ORDER BY id ASC LIMIT $6`,
   },
   eventsSince: {
-    name: 'bw_events_since',
-    text: 'SELECT ts, type, severity, ip, user_id, detail FROM security_events WHERE ts >= $1 ORDER BY id ASC LIMIT $2',
+    name: 'bw_events_since_agg',
+    text: 'SELECT ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events WHERE ts >= $1 ORDER BY id ASC LIMIT $2',
+  },
+  /** Pruning deletes in bounded batches: the oldest by first occurrence, then by id. */
+  deleteExpiredEvents: {
+    name: 'bw_delete_expired_events',
+    text: 'DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE ts < $1 ORDER BY ts LIMIT $2)',
+  },
+  countEvents: { name: 'bw_count_events', text: 'SELECT count(*)::int AS n FROM security_events' },
+  deleteOldestEvents: {
+    name: 'bw_delete_oldest_events',
+    text: 'DELETE FROM security_events WHERE id IN (SELECT id FROM security_events ORDER BY id LIMIT $1)',
   },
   insertUser: {
     name: 'bw_insert_user',

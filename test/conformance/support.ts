@@ -1,0 +1,55 @@
+/**
+ * Shared set-up of the conformance suite: a server with limits loose enough that hundreds of raw
+ * connections from one loopback address are never throttled, and a raw peer that is already
+ * authenticated (so what a case observes is the framing rule, not the auth-first rule).
+ */
+import assert from 'node:assert/strict';
+import { startServer, type StartOptions, type TestServer } from '../helpers/server.js';
+import { OP, upgrade, type RawPeer, type UpgradeOptions } from './wire.js';
+
+export const LOOSE_RULE = { points: 1_000_000, durationMs: 60_000 } as const;
+
+export function conformanceServer(limits: Record<string, unknown> = {}, extra: StartOptions['config'] = {}): Promise<TestServer> {
+  return startServer({
+    config: {
+      abuse: { threshold: 1_000_000 },
+      limits: { maxConnectionsPerIp: 1000, maxConnectionsPerUser: 1000, ...limits },
+      rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, 'chat.send': LOOSE_RULE, 'room.create': LOOSE_RULE },
+      ...extra,
+    },
+  });
+}
+
+let counter = 0;
+
+/** A raw peer past the upgrade and `auth`. */
+export async function authedPeer(server: TestServer, options: UpgradeOptions = {}): Promise<RawPeer> {
+  const peer = await upgrade(server.url, options);
+  await peer.auth(await server.token(`raw-${process.pid}-${++counter}`));
+  return peer;
+}
+
+/** Asserts the server closed with `code` (a close frame carrying it) and then ended the TCP connection. */
+export async function assertClosedWith(peer: RawPeer, code: number): Promise<void> {
+  const ending = await peer.ending();
+  assert.notEqual(ending, 'open', `expected close ${code}, the connection stayed open`);
+  assert.equal((ending as { code: number }).code, code);
+}
+
+/** Asserts a working request/reply on the peer: the connection is healthy and answers in order. */
+export async function assertAnswers(peer: RawPeer, id = `alive-${++counter}`): Promise<void> {
+  peer.json({ type: 'room.list', id });
+  const reply = await peer.nextJson((f) => f.id === id);
+  assert.equal(reply.type, 'ack');
+}
+
+/** A text message split into `parts` fragments (the first TEXT, the rest CONTINUATION). */
+export function fragments(text: Buffer | string, parts: number): Array<{ opcode: number; payload: Buffer; fin: boolean }> {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  const size = Math.ceil(bytes.length / parts);
+  const out: Array<{ opcode: number; payload: Buffer; fin: boolean }> = [];
+  for (let i = 0; i < parts; i++) {
+    out.push({ opcode: i === 0 ? OP.TEXT : OP.CONT, payload: bytes.subarray(i * size, (i + 1) * size), fin: i === parts - 1 });
+  }
+  return out;
+}
