@@ -56,11 +56,6 @@ import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
 export interface BulwarkOptions {
   logger?: Logger;
-  /**
-   * Benchmarks only: run frames without the frame guards (rate, replay, sanitize, spam) to
-   * measure what they cost. Never exposed as configuration.
-   */
-  benchmarkBypassFrameGuards?: boolean;
   store?: Store;
   bus?: Bus;
   /** Prefix of every Redis key and channel of the cluster (tests isolate runs with it). @default 'bulwark:' */
@@ -92,7 +87,21 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
   return hosts.map((h) => normalizeOrigin(`${scheme}://${h}:${port}`)).filter((o): o is string => o !== undefined);
 }
 
-export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+/**
+ * Assembly switches for in-repository tools, never part of the public options or the package's
+ * exports (`bulwark` exports `createBulwark` only): `bench/rtt.ts` measures what the frame guards
+ * cost by running without them.
+ */
+export interface InternalAssembly {
+  /** Run frames without the frame guards (rate, replay, sanitize, spam). */
+  withoutFrameGuards?: boolean;
+}
+
+export function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+  return assembleBulwark(config, options, {});
+}
+
+export async function assembleBulwark(config: Config, options: BulwarkOptions, internal: InternalAssembly): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics({ defaults: true });
   const codec = config.encryption.enabled
@@ -158,7 +167,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     log,
     auth,
-    guards: options.benchmarkBypassFrameGuards ? [] : frameGuards.list,
+    guards: internal.withoutFrameGuards ? [] : frameGuards.list,
     dispatch: createDispatch(rooms, messages),
   });
 
