@@ -25,6 +25,17 @@ export const serve: Command = {
   options: {},
   config: true,
   async run(args) {
+    // Listen for SIGTERM/SIGINT before anything else: a signal that arrives while the node starts
+    // (or right after "listening" is printed) must stop it cleanly, not kill it with the default action.
+    let requestStop!: () => void;
+    const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+    const onSignal = (): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      requestStop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     const { config } = resolveContext(args);
     let bulwark: Bulwark;
     try {
@@ -43,21 +54,13 @@ export const serve: Command = {
     }
     const warning = exposureWarning(config);
     if (warning) console.error(`bulwark: warning: ${warning}`);
-    const running = bulwark;
-    return new Promise<number>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        running.stop().then(
-          () => resolve(0),
-          (error: unknown) => {
-            console.error(`bulwark: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
-            resolve(1);
-          },
-        );
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    await stopRequested;
+    try {
+      await bulwark.stop();
+      return 0;
+    } catch (error) {
+      console.error(`bulwark: shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+      return 1;
+    }
   },
 };

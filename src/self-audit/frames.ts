@@ -33,7 +33,7 @@ export async function checkFrameSize(probe: Probe): Promise<CheckResult> {
       title,
       status: 'warn',
       evidence: `a ${SMALL_LIMIT / KIB} KiB frame was read (close ${first}), a 1 MiB + 1 byte frame → close 1009: limits.maxPayloadBytes is between 256 KiB and 1 MiB`,
-      fix: 'Chat frames need a few KiB: keep limits.maxPayloadBytes at the default 65536 unless a client truly needs more.',
+      fix: 'Chat frames need a few KiB: keep limits.maxPayloadBytes at its default (16384) unless a client truly needs more.',
     };
   }
   return {
@@ -41,7 +41,7 @@ export async function checkFrameSize(probe: Probe): Promise<CheckResult> {
     title,
     status: 'fail',
     evidence: `a 1 MiB + 1 byte frame from an unauthenticated client was read (close ${second || 'none'}): limits.maxPayloadBytes is above 1 MiB`,
-    fix: 'Lower limits.maxPayloadBytes (default 65536): every connection, authenticated or not, can make the server buffer that much.',
+    fix: 'Lower limits.maxPayloadBytes (default 16384): every connection, authenticated or not, can make the server buffer that much.',
   };
 }
 

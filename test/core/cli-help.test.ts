@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMANDS } from '../../src/cli/commands.js';
+import { LimitsSchema } from '../../src/config/schema.js';
 import { run, tempDir, useCli } from './cli-support.js';
 
 useCli();
@@ -72,7 +73,7 @@ describe('bulwark check-config', () => {
     assert.equal(r.code, 0, r.stderr);
     const config = JSON.parse(r.stdout) as { limits: { maxConnections: number; maxPayloadBytes: number }; auth: { secret: string }; redisUrl: string };
     assert.equal(config.limits.maxConnections, 500);
-    assert.equal(config.limits.maxPayloadBytes, 65_536);
+    assert.equal(config.limits.maxPayloadBytes, LimitsSchema.parse({}).maxPayloadBytes, 'a default filled in');
     assert.equal(config.auth.secret, '[redacted]');
     assert.equal(config.redisUrl, 'redis://:***@127.0.0.1:6379/0');
     assert.doesNotMatch(r.stdout + r.stderr, /a-very-secret-value|hunter2/);

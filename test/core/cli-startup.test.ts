@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { login, run, serve, signed, tempDir, terminate, useCli } from './cli-support.js';
+import { login, run, serve, signed, start, tempDir, terminate, useCli } from './cli-support.js';
 
 useCli();
 
@@ -42,6 +42,16 @@ describe('bulwark serve start-up failures', () => {
     const r = await run(['serve', '--port', '0', '--data-dir', dir, '--tls.cert', join(dir, 'missing.pem'), '--tls.key', join(dir, 'missing.key')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /missing\.pem.*ENOENT/);
+  });
+
+  it('stops cleanly (exit 0, not killed) on a SIGTERM that arrives while it starts', async () => {
+    const starting = start(['serve', '--port', '0', '--data-dir', tempDir(), '--log-level', 'silent']);
+    // The first thing serve prints is the data directory line: by then SIGTERM must be handled.
+    await new Promise<void>((resolve) => starting.child.stderr!.once('data', () => resolve()));
+    starting.child.kill('SIGTERM');
+    const exit = await starting.exit;
+    assert.equal(exit.signal, null, 'not killed by the signal');
+    assert.equal(exit.code, 0, exit.stderr);
   });
 
   it('keeps the data directory private: 0700, and every file in it 0600 (database, WAL, SHM, secret, keys)', async () => {
