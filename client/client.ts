@@ -6,6 +6,7 @@
  * from the last `seq` seen and resend unacknowledged messages with their original ids.
  */
 import { CLOSE, CLOSE_CODES, type CloseCode } from '../src/protocol/close-codes.js';
+import { BEARER_PREFIX, SUBPROTOCOL } from '../src/protocol/constants.js';
 import type { ErrorFrame, LiveMessage, Message, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
 import { afterServerHint, DEFAULT_BACKOFF, fullJitter, parseRetryAfter } from './backoff.js';
 import { Emitter } from './emitter.js';
@@ -27,9 +28,6 @@ import type {
   TokenProvider,
   WebSocketLike,
 } from './types.js';
-
-export const SUBPROTOCOL = 'bulwark.v1';
-export const BEARER_PREFIX = 'bulwark.bearer.';
 
 const OPEN = 1;
 /** Our own close code for "we gave up on this socket" (no welcome in time). */
@@ -146,7 +144,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   }
 
   /** Closes for good: no reconnect; pending requests and the outbox are rejected with `CLOSED`. */
-  close(code = 1000, reason = 'client closed'): void {
+  close(code: number = CLOSE.NORMAL, reason = 'client closed'): void {
     if (this._state === 'closed') return;
     const ws = this.ws;
     this.detach();

@@ -9,7 +9,8 @@
  * await client.send('general', 'hello');
  * ```
  */
-export { BulwarkClient, connect, SUBPROTOCOL, BEARER_PREFIX } from './client.js';
+export { BulwarkClient, connect } from './client.js';
+export { SUBPROTOCOL, BEARER_PREFIX } from '../src/protocol/constants.js';
 export { BulwarkError, isBulwarkError, type ClientErrorCode, type LocalErrorCode } from './errors.js';
 export { fullJitter, afterServerHint, parseRetryAfter, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { CLOSE, CLOSE_CODES, type CloseCode, type CloseCodeInfo } from '../src/protocol/close-codes.js';

@@ -2,35 +2,33 @@
  * The SDK's public types. Frame shapes come from the server's own schemas
  * (`src/protocol/frames.ts`) as types only, so the bundle carries no schema library.
  */
-import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame } from '../src/protocol/frames.js';
+import type {
+  AckBodies,
+  AckOf,
+  ClientFrameOf,
+  LiveMessage,
+  Message,
+  RequestFrameType,
+  Room,
+  SecurityAlertEvent,
+  ServerFrame,
+  UnavailableMessage,
+  WelcomeFrame,
+} from '../src/protocol/frames.js';
 import type { BulwarkError } from './errors.js';
 
-export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame };
+export type { ClientFrameType } from '../src/protocol/frames.js';
+export type { AckOf, ClientFrameOf, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame };
 export type { DeletedMessage, UserRef, ErrorFrame, AckFrame } from '../src/protocol/frames.js';
 
 /** Frame types a caller may send with `request()`; `auth` is the SDK's own business. */
-export type RequestType = Exclude<ClientFrameType, 'auth'>;
+export type RequestType = RequestFrameType;
 
 /** The fields of a request: the frame without `type`; `id` is generated when left out. */
 export type RequestFields<T extends RequestType> = Omit<ClientFrameOf<T>, 'type' | 'id'> & { id?: string };
 
-/** What each request's `ack` carries besides `type` and `id` (contract section 4). */
-export interface AckFields {
-  'auth.refresh': { expiresAt: number };
-  'room.create': { room: Room };
-  'room.join': { room: Room; history: Message[]; hasMore: boolean };
-  'room.leave': { room: string };
-  'room.invite': { room: string; user: string };
-  'room.kick': { room: string; user: string };
-  'room.delete': { room: string };
-  'room.list': { rooms: Room[] };
-  'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
-  'chat.history': { room: string; messages: Message[]; hasMore: boolean };
-  'chat.delete': { room: string; message: string };
-  'admin.broadcast': { ts: number };
-}
-
-export type AckOf<T extends RequestType> = { type: 'ack'; id: string } & AckFields[T];
+/** What each request's `ack` carries besides `type` and `id`: the server's own table (`src/protocol/frames.ts`). */
+export type AckFields = AckBodies;
 
 /** Why the token provider is being asked. */
 export type TokenReason =

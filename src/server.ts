@@ -60,15 +60,11 @@ import { Admission } from './admission/admission.js';
 import type { AdmissionCounts } from './admission/slots.js';
 import { refuseUnknownPath } from './admission/upgrade.js';
 import { WsTransport } from './transport/ws.js';
+import { exposureWarning } from './config/exposure.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
 export interface BulwarkOptions {
   logger?: Logger;
-  /**
-   * Benchmarks only: run frames without the frame guards (rate, replay, sanitize, spam) to
-   * measure what they cost. Never exposed as configuration.
-   */
-  benchmarkBypassFrameGuards?: boolean;
   store?: Store;
   bus?: Bus;
   /** Prefix of every Redis key and channel of the cluster (tests isolate runs with it). @default 'bulwark:' */
@@ -112,11 +108,26 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
  * Redis connections, timers) and rejects with a `StartupError` naming the component, so
  * `bulwark serve` exits non-zero at once instead of hanging (contract section 5).
  */
-export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+export function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+  return assembleBulwark(config, options, {});
+}
+
+/**
+ * Assembly switches for in-repository tools, never part of the public options or the package's
+ * exports (`bulwark` exports `createBulwark` only): `bench/rtt.ts` measures what the frame guards
+ * cost by running without them.
+ */
+export interface InternalAssembly {
+  /** Run frames without the frame guards (rate, replay, sanitize, spam). */
+  withoutFrameGuards?: boolean;
+}
+
+/** `createBulwark` with the in-repository assembly switches. */
+export async function assembleBulwark(config: Config, options: BulwarkOptions, internal: InternalAssembly): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
   const openings = new Openings();
   try {
-    return await assemble(config, options, log, openings);
+    return await assemble(config, options, internal, log, openings);
   } catch (error) {
     await openings.closeAll((component, err) => log.error({ component, err: reasonOf(err) }, 'closing after a failed start-up failed'));
     throw error;
@@ -141,7 +152,7 @@ function openCodec(config: Config): EncryptingCodec | undefined {
   }
 }
 
-async function assemble(config: Config, options: BulwarkOptions, log: Logger, openings: Openings): Promise<Bulwark> {
+async function assemble(config: Config, options: BulwarkOptions, internal: InternalAssembly, log: Logger, openings: Openings): Promise<Bulwark> {
   const metrics = new Metrics({ defaults: true });
   const codec = openings.add('decrypt thread', openCodec(config), (c) => c?.close());
   // Set once the audit exists: rows read before that (the key check's sample) report nothing.
@@ -235,11 +246,12 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
     metrics,
     log,
     auth,
-    guards: options.benchmarkBypassFrameGuards ? [] : frameGuards.list,
+    guards: internal.withoutFrameGuards ? [] : frameGuards.list,
     dispatch: createDispatch(rooms, messages),
   });
 
   let allowedOrigins = new Set<string>();
+  const trusted = new Set(config.trustProxy);
   const configured = config.origins.allowed.map((o) => normalizeOrigin(o) ?? o);
 
   const { app, server } = openings.add(
@@ -263,10 +275,10 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
       },
       metricsText: () => metrics.registry.metrics(),
       metricsContentType: metrics.registry.contentType,
+      onMetricsRefused: (req, status, reason) => audit.emit('metrics_refused', { ip: clientIp(req, trusted), detail: { status, reason } }),
     }),
     (h) => h.app.close(),
   );
-  const trusted = new Set(config.trustProxy);
   // Node's parser refuses an oversized header block before any route or upgrade handler runs;
   // answer it here so the refusal still carries the security headers and records its event.
   server.prependListener('clientError', (error: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
@@ -393,6 +405,8 @@ async function assemble(config: Config, options: BulwarkOptions, log: Logger, op
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       bulwark.url = `${tls ? 'https' : 'http'}://${host}:${port}`;
       log.info({ url: bulwark.url, store: store.kind, bus: bus.kind, origins: [...allowedOrigins] }, 'bulwark listening');
+      const exposed = exposureWarning(config);
+      if (exposed) log.warn(exposed);
       return bulwark.url;
     },
     async stop() {

@@ -1,5 +1,5 @@
 /**
- * socketio-seed: Socket.IO with the middleware of the seed documents (/work/shared/seeds), as a
+ * socketio-seed: Socket.IO with the middleware of the usual tutorial recipes (the "seed" setup), as a
  * user following them would assemble it: origin allow-list, `jsonwebtoken` auth middleware,
  * Map-of-arrays connection and message rate limits, connection caps, packet size limit, `joi`
  * schema validation, `sanitize-html`, spam patterns, `io.to(room).emit`.

@@ -1,31 +1,52 @@
 /** `bulwark token --sub ID [--name N] [--roles a,b] [--ttl 15m]`: prints a JWT signed with the configured key. */
-import { loadConfig } from '../config/load.js';
-import { hmacSecret } from '../auth/keys.js';
-import { mintToken, parseDuration } from '../auth/jwt.js';
-import { splitArgs } from './args.js';
+import { hmacSecret, MissingSecretError } from '../auth/keys.js';
+import { mintToken } from '../auth/jwt.js';
+import { UsageError } from './args.js';
+import type { Command } from './command.js';
+import { CliError, resolveContext } from './context.js';
+import { durationOption } from './durations.js';
 
-export async function token(args: string[]): Promise<number> {
-  const { options, config: rest } = splitArgs(args, ['sub', 'name', 'roles', 'ttl']);
-  if (!options.sub) {
-    console.error('usage: bulwark token --sub ID [--name NAME] [--roles a,b] [--ttl 15m]');
-    return 1;
-  }
-  const config = loadConfig({ args: rest });
-  if (!config.auth.algorithms.some((a) => a.startsWith('HS'))) {
-    console.error('bulwark token: the configured key is a public key; mint tokens with your identity provider');
-    return 1;
-  }
-  const jwt = await mintToken(hmacSecret(config), config.auth, {
-    sub: options.sub,
-    name: options.name,
-    roles: options.roles
-      ? options.roles
-          .split(',')
-          .map((r) => r.trim())
-          .filter(Boolean)
-      : undefined,
-    ttlMs: parseDuration(options.ttl ?? '15m'),
-  });
-  console.log(jwt);
-  return 0;
-}
+const USAGE = 'bulwark token --sub ID [--name NAME] [--roles a,b] [--ttl 15m]';
+
+export const token: Command = {
+  summary: 'print a JWT signed with the configured secret',
+  usage: USAGE,
+  description:
+    'Signs with auth.secret (BULWARK_JWT_SECRET) or the secret "bulwark serve" generated in the data directory; never creates one. Refused when the server verifies public-key tokens: mint those with your identity provider.',
+  options: {
+    sub: { type: 'string', value: 'ID', help: 'the user id (sub claim); required' },
+    name: { type: 'string', value: 'NAME', help: 'display name (name claim)' },
+    roles: { type: 'string', value: 'a,b', help: 'comma-separated roles; "admin" grants admin actions' },
+    ttl: { type: 'string', value: 'DURATION', help: 'lifetime: 30s, 15m, 2h, 7d or milliseconds (default 15m)' },
+  },
+  config: true,
+  async run(args) {
+    const { sub, name, roles, ttl } = args.options;
+    if (!sub) throw new UsageError(`usage: ${USAGE}`);
+    const ttlMs = durationOption('ttl', ttl ?? '15m');
+    const { config, dataDirSource } = resolveContext(args);
+    if (!config.auth.algorithms.some((a) => a.startsWith('HS'))) throw new CliError('the configured key is a public key; mint tokens with your identity provider');
+    let secret: Uint8Array;
+    try {
+      secret = hmacSecret(config, false);
+    } catch (err) {
+      if (!(err instanceof MissingSecretError)) throw err;
+      throw new CliError(
+        `${err.message}: run "bulwark serve" once with this data directory, point --data-dir, BULWARK_DATA_DIR or --config at the server's (used: ${dataDirSource}), or set BULWARK_JWT_SECRET`,
+      );
+    }
+    const jwt = await mintToken(secret, config.auth, {
+      sub,
+      name,
+      roles: roles
+        ? roles
+            .split(',')
+            .map((r: string) => r.trim())
+            .filter(Boolean)
+        : undefined,
+      ttlMs,
+    });
+    console.log(jwt);
+    return 0;
+  },
+};

@@ -306,6 +306,15 @@ export const ConfigSchema = z.strictObject({
       polling: z.boolean().default(false),
     })
     .default({ enabled: true, polling: false }),
+  metrics: z
+    .strictObject({
+      /**
+       * Bearer token that lets any peer scrape `/metrics` (`Authorization: Bearer <token>`). Without
+       * it only loopback and `trustProxy` peers may. At least 32 characters.
+       */
+      token: z.string().min(32, 'must be at least 32 characters').optional(),
+    })
+    .default({}),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
   cluster: ClusterSchema.default(ClusterSchema.parse({})),

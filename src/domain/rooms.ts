@@ -3,7 +3,7 @@ import type { Bus } from '../bus/bus.js';
 import type { ClientFrameOf } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import { mayKickTarget, mayRoom } from './policy.js';
-import { ok, refuse, type Reply } from './reply.js';
+import { ack, refuse, type Reply } from './reply.js';
 import type { Session } from './session.js';
 import { wireMessage, wireRoom } from './wire.js';
 
@@ -29,7 +29,7 @@ export class Rooms {
   async create(session: Session, frame: ClientFrameOf<'room.create'>): Promise<Reply> {
     const room = await this.store.createRoom({ name: frame.room, owner: session.user.id, visibility: frame.visibility, createdAt: Date.now() });
     if (!room) return refuse('CONFLICT', 'A room with that name exists.');
-    return ok({ room: wireRoom(room) });
+    return ack('room.create', { room: wireRoom(room) });
   }
 
   async join(session: Session, frame: ClientFrameOf<'room.join'>): Promise<Reply> {
@@ -46,7 +46,7 @@ export class Rooms {
     const following = session.join(room.name, room.id);
     if (following) await following;
     const page = await this.store.history(room.id, frame.since === undefined ? { limit: PAGE_LIMIT } : { after: frame.since, limit: PAGE_LIMIT });
-    return ok({ room: wireRoom(room), history: page.messages.map(wireMessage), hasMore: page.hasMore });
+    return ack('room.join', { room: wireRoom(room), history: page.messages.map(wireMessage), hasMore: page.hasMore });
   }
 
   async leave(session: Session, frame: ClientFrameOf<'room.leave'>): Promise<Reply> {
@@ -59,7 +59,7 @@ export class Rooms {
     this.bus.publish({ target: { kind: 'user', user: session.user.id }, frame: '', effect: { leave: room.name } });
     session.memberships.delete(room.name);
     session.leave(room.name);
-    return ok({ room: room.name });
+    return ack('room.leave', { room: room.name });
   }
 
   async invite(session: Session, frame: ClientFrameOf<'room.invite'>): Promise<Reply> {
@@ -68,7 +68,7 @@ export class Rooms {
     if (!mayRoom(session.user, 'invite', { room, state: undefined })) return this.forbidden(session, 'room.invite', room.name, 'Only the owner or an admin may invite.');
     const state = await this.store.getMembership(room.id, frame.user);
     if (state !== 'member') await this.store.setMembership(room.id, frame.user, 'invited');
-    return ok({ room: room.name, user: frame.user });
+    return ack('room.invite', { room: room.name, user: frame.user });
   }
 
   async kick(session: Session, frame: ClientFrameOf<'room.kick'>): Promise<Reply> {
@@ -83,7 +83,7 @@ export class Rooms {
       frame: JSON.stringify({ type: 'room.removed', room: room.name }),
       effect: { leave: room.name },
     });
-    return ok({ room: room.name, user: frame.user });
+    return ack('room.kick', { room: room.name, user: frame.user });
   }
 
   async delete(session: Session, frame: ClientFrameOf<'room.delete'>): Promise<Reply> {
@@ -98,11 +98,11 @@ export class Rooms {
       effect: { leave: room.name },
     });
     session.leave(room.name);
-    return ok({ room: room.name });
+    return ack('room.delete', { room: room.name });
   }
 
   async list(session: Session): Promise<Reply> {
     const rooms = await this.store.listRooms(session.user.id);
-    return ok({ rooms: rooms.map(wireRoom) });
+    return ack('room.list', { rooms: rooms.map(wireRoom) });
   }
 }

@@ -155,6 +155,35 @@ export interface AckFrame {
   [field: string]: unknown;
 }
 
+/** Client frames answered with `ack`/`error` (`auth` is answered with `welcome`). */
+export type RequestFrameType = Exclude<ClientFrameType, 'auth'>;
+
+/**
+ * What each request's `ack` carries besides `type` and `id` (docs/protocol.md, "Frames"). The
+ * domain builds its acks against this table and the SDK derives its ack types from it, so the
+ * two cannot drift; `AckBodyOf` fails to compile if a request type has no entry.
+ */
+export interface AckBodies {
+  'auth.refresh': { expiresAt: number };
+  'room.create': { room: Room };
+  'room.join': { room: Room; history: Message[]; hasMore: boolean };
+  'room.leave': { room: string };
+  'room.invite': { room: string; user: string };
+  'room.kick': { room: string; user: string };
+  'room.delete': { room: string };
+  'room.list': { rooms: Room[] };
+  /** `duplicate: true` when the same `id` was sent before: the first ack, nothing stored twice. */
+  'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
+  'chat.history': { room: string; messages: Message[]; hasMore: boolean };
+  'chat.delete': { room: string; message: string };
+  'admin.broadcast': { ts: number };
+}
+
+export type AckBodyOf<T extends RequestFrameType> = AckBodies[T];
+
+/** The `ack` frame answering a request of type `T`. */
+export type AckOf<T extends RequestFrameType> = { type: 'ack'; id: string } & AckBodyOf<T>;
+
 export interface ErrorFrame {
   type: 'error';
   id?: string;

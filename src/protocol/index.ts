@@ -3,3 +3,4 @@ export * from './close-codes.js';
 export * from './frames.js';
 export * from './markup.js';
 export * from './bans.js';
+export * from './constants.js';

@@ -31,6 +31,8 @@ export const SECURITY_EVENTS = {
   refresh_reuse: 'critical',
   csp_violation: 'warning',
   csp_report_refused: 'notice',
+  // operations
+  metrics_refused: 'notice',
   // session (contract section 3)
   binary_frame: 'notice',
   frame_too_big: 'warning',

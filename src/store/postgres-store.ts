@@ -25,7 +25,9 @@ import type {
   PruneOptions,
   NewMessage,
   RoomRecord,
+  SecurityEventQuery,
   SecurityEventRecord,
+  StoredSecurityEvent,
   Store,
   StoredMessage,
 } from './store.js';
@@ -249,6 +251,14 @@ export class PostgresStore implements Store {
         }
         return deleted;
       },
+    });
+  }
+
+  querySecurityEvents(q: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    return this.read(async (db) => {
+      const params = [q.sinceTs, q.afterId ?? 0, q.type ?? null, q.user ?? null, q.ip ?? null, q.limit, q.severities ? [...q.severities] : null];
+      const { rows } = await query<EventRow & { id: string }>(db, q.order === 'newest' ? Q.eventsNewest : Q.eventsOldest, params);
+      return rows.map((r) => ({ id: Number(r.id), ...toSecurityEvent(r) }));
     });
   }
 

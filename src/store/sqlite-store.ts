@@ -4,9 +4,9 @@
  * range scans measured in microseconds.
  */
 import { EVENT_COLUMNS, eventValues, toMessage, toMessages, toRoom, toSecurityEvent, type EventRow, type MessageRow, type RoomRow, type UnreadableHook } from './rows.js';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDir, ensurePrivateFile, tighten } from './private-files.js';
 import type { Statement, Database as Db } from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import { plainCodec, type EncodedText, type TextCodec } from './text-codec.js';
@@ -27,8 +27,10 @@ import type {
   PruneOptions,
   NewMessage,
   RoomRecord,
+  SecurityEventQuery,
   SecurityEventRecord,
   Store,
+  StoredSecurityEvent,
   StoredMessage,
 } from './store.js';
 
@@ -38,6 +40,12 @@ interface KeyCheckRow {
   check_value: string;
   created_at: number;
 }
+
+/** The filters of `querySecurityEvents`: a null parameter means "any". */
+const EVENT_FILTER = `FROM security_events
+  WHERE ts >= @since AND id > @afterId
+    AND (@type IS NULL OR type = @type) AND (@user IS NULL OR user_id = @user) AND (@ip IS NULL OR ip = @ip)
+    AND (@severities IS NULL OR severity IN (SELECT value FROM json_each(@severities)))`;
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -102,6 +110,8 @@ export class SqliteStore implements Store {
     pageBetween: Statement;
     insertEvent: Statement;
     eventsSince: Statement;
+    eventsNewest: Statement;
+    eventsOldest: Statement;
     deleteExpiredEvents: Statement;
     countEvents: Statement;
     deleteOldestEvents: Statement;
@@ -122,7 +132,11 @@ export class SqliteStore implements Store {
   };
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') {
+      ensurePrivateDir(dirname(options.path));
+      ensurePrivateFile(options.path);
+      for (const suffix of ['-wal', '-shm']) tighten(options.path + suffix, 0o600);
+    }
     this.db = new Database(options.path);
     this.codec = options.codec ?? plainCodec;
     this.onBackgroundError = options.onBackgroundError ?? (() => {});
@@ -186,6 +200,8 @@ export class SqliteStore implements Store {
       deleteExpiredEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE ts < ? ORDER BY ts LIMIT ?)'),
       countEvents: db.prepare('SELECT count(*) FROM security_events').pluck(),
       deleteOldestEvents: db.prepare('DELETE FROM security_events WHERE id IN (SELECT id FROM security_events ORDER BY id LIMIT ?)'),
+      eventsNewest: db.prepare(`SELECT id, ${EVENT_COLUMNS} ${EVENT_FILTER} ORDER BY id DESC LIMIT @limit`),
+      eventsOldest: db.prepare(`SELECT id, ${EVENT_COLUMNS} ${EVENT_FILTER} ORDER BY id ASC LIMIT @limit`),
       insertUser: db.prepare('INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING'),
       userById: db.prepare('SELECT id, name, password_hash, roles, created_at FROM users WHERE id = ?'),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
@@ -392,6 +408,20 @@ export class SqliteStore implements Store {
       }
       return deleted;
     });
+  }
+
+  querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    const statement = query.order === 'newest' ? this.sql.eventsNewest : this.sql.eventsOldest;
+    const params = {
+      since: query.sinceTs,
+      afterId: query.afterId ?? 0,
+      type: query.type ?? null,
+      user: query.user ?? null,
+      ip: query.ip ?? null,
+      severities: query.severities ? JSON.stringify(query.severities) : null,
+      limit: query.limit,
+    };
+    return this.read(() => (statement.all(params) as Array<EventRow & { id: number }>).map((r) => ({ id: r.id, ...toSecurityEvent(r) })));
   }
 
   createUser(user: UserRecord): Promise<boolean> {

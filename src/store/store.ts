@@ -95,6 +95,27 @@ export interface PruneOptions {
   limit: number;
 }
 
+/** A stored security event, with its row id (increasing in insertion order). */
+export interface StoredSecurityEvent extends SecurityEventRecord {
+  id: number;
+}
+
+/** A filtered page of security events (`bulwark events`). Every filter is optional. */
+export interface SecurityEventQuery {
+  /** Only events at or after this time (ms). */
+  sinceTs: number;
+  /** Only rows with a larger id: what arrived after the last page (follow mode). */
+  afterId?: number;
+  /** Only these severities. */
+  severities?: readonly Severity[];
+  type?: string;
+  user?: string;
+  ip?: string;
+  limit: number;
+  /** `newest`: the latest `limit` rows, newest first; `oldest`: the earliest, oldest first. */
+  order: 'newest' | 'oldest';
+}
+
 export interface UserRecord {
   /** Lower-case username; also the JWT `sub`. */
   id: string;
@@ -174,6 +195,7 @@ export interface Store {
   recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void;
   /** Rows whose first occurrence is at or after `sinceTs`, oldest first, with `count` and `lastTs`. */
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
+  querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]>;
   /** Deletes expired rows, then the oldest beyond `keep`; at most `limit` rows. Resolves with the number deleted. */
   pruneSecurityEvents(options: PruneOptions): Promise<number>;
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { securityHeaders } from './security-headers.js';
+import { metricsAccess } from './metrics-access.js';
 
 /** Why a node is not ready: `degraded` (serving its own connections, Redis unreachable) or `unavailable`. */
 export interface NotReady {
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   ready(): Promise<NotReady | undefined>;
   metricsText(): Promise<string>;
   metricsContentType: string;
+  /** A `/metrics` request refused (404 without a token from an outside peer, 403 with a wrong token). */
+  onMetricsRefused?(req: IncomingMessage, status: number, reason: string): void;
 }
 
 export function createHttp(options: HttpServerOptions): { app: FastifyInstance; server: Server } {
@@ -65,7 +68,14 @@ export function createHttp(options: HttpServerOptions): { app: FastifyInstance; 
     }
     return notReady ? reply.code(503).send(notReady) : { status: 'ready' };
   });
-  app.get('/metrics', async (_req, reply) => {
+  const metricsAllowed = metricsAccess({ token: config.metrics.token, trustProxy: config.trustProxy });
+  app.get('/metrics', async (req, reply) => {
+    const verdict = metricsAllowed(req.raw);
+    if (!verdict.ok) {
+      options.onMetricsRefused?.(req.raw, verdict.status, verdict.reason);
+      return reply.code(verdict.status).send(verdict.status === 404 ? { error: 'NOT_FOUND', message: 'No such resource.' } : { error: 'FORBIDDEN', message: 'Not allowed.' });
+    }
+    reply.header('Cache-Control', 'no-store');
     reply.type(options.metricsContentType);
     return options.metricsText();
   });

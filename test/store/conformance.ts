@@ -397,6 +397,49 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal((await store.appendMessage(newMessage(r, 'ok'))).seq, 1);
       }));
 
+    it('queries security events newest or oldest first, filtered by severity, type, user, IP, time and row id', () =>
+      withStore(async (store) => {
+        const base = Date.now() + 1_000_000;
+        store.recordSecurityEvent({ ts: base, type: 'ban_added', severity: 'warning', user: 'alice' });
+        store.recordSecurityEvent({ ts: base + 1, type: 'ban_removed', severity: 'notice', user: 'alice' });
+        store.recordSecurityEvent({ ts: base + 2, type: 'ban_added', severity: 'warning', ip: '10.0.0.1' });
+        store.recordSecurityEvent({ ts: base + 3, type: 'refresh_reuse', severity: 'critical', user: 'bob' });
+        await store.flush();
+        const q = { sinceTs: base, limit: 100 } as const;
+        const newest = await store.querySecurityEvents({ ...q, order: 'newest' });
+        assert.deepEqual(
+          newest.map((e) => e.type),
+          ['refresh_reuse', 'ban_added', 'ban_removed', 'ban_added'],
+        );
+        assert.ok(newest[0]!.id > newest[1]!.id && newest[0]!.count === 1);
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'oldest', limit: 2 })).map((e) => e.type),
+          ['ban_added', 'ban_removed'],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', limit: 1 })).map((e) => e.type),
+          ['refresh_reuse'],
+        );
+        assert.equal((await store.querySecurityEvents({ ...q, order: 'newest', type: 'ban_added' })).length, 2);
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', user: 'alice' })).map((e) => e.type),
+          ['ban_removed', 'ban_added'],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', ip: '10.0.0.1' })).map((e) => e.ts),
+          [base + 2],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', severities: ['warning', 'error', 'critical'] })).map((e) => e.severity),
+          ['critical', 'warning', 'warning'],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'oldest', afterId: newest[1]!.id })).map((e) => e.type),
+          ['refresh_reuse'],
+        );
+        assert.equal((await store.querySecurityEvents({ sinceTs: base + 4, limit: 100, order: 'newest' })).length, 0);
+      }));
+
     it('aggregates security events by key: one row whose count and lastTs grow, other keys apart', () =>
       withStore(async (store) => {
         const base = Date.now();

@@ -2,7 +2,7 @@
  * The connection banner (`role="status"`, announced politely by screen readers): tells people
  * when the connection is lost and when the next attempt is, counting down each second.
  */
-import type { BulwarkClient } from '../../client/index.js';
+import { CLOSE, type BulwarkClient } from '../../client/index.js';
 import { h } from './dom.js';
 import { banNotice } from './restriction.js';
 
@@ -58,7 +58,7 @@ export function connectionBanner(client: BulwarkClient, onClosed: (code: number,
         return;
       }
       case 'closed':
-        show('offline', `Disconnected (${change.code}${change.reason ? `: ${change.reason}` : ''}).`, change.code !== 1000);
+        show('offline', `Disconnected (${change.code}${change.reason ? `: ${change.reason}` : ''}).`, change.code !== CLOSE.NORMAL);
         onClosed(change.code, change.reason);
         return;
     }

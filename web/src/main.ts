@@ -3,7 +3,7 @@
  * which reconnects, resumes and keeps unsent messages in its outbox. Every piece of text from
  * the network reaches the page as text nodes or through DOMPurify (`render.ts`).
  */
-import { BulwarkError, newId, type BulwarkClient, type LiveMessage, type Message, type Room } from '../../client/index.js';
+import { BulwarkError, CLOSE, newId, type BulwarkClient, type LiveMessage, type Message, type Room } from '../../client/index.js';
 import { authView } from './auth-view.js';
 import { connectionBanner } from './banner.js';
 import { field, formatTime, h } from './dom.js';
@@ -62,7 +62,7 @@ function chat(user: SessionUser): void {
     logout,
   );
   const banner = connectionBanner(client, (code) => {
-    if (code === 4401 || code === 4403) {
+    if (code === CLOSE.UNAUTHENTICATED || code === CLOSE.FORBIDDEN) {
       client.close();
       signIn('Your session ended. Please log in again.');
     }

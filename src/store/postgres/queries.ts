@@ -113,6 +113,21 @@ export const Q = {
            ON CONFLICT (agg_key) DO UPDATE SET count = security_events.count + excluded.count,
              last_ts = GREATEST(COALESCE(security_events.last_ts, security_events.ts), excluded.last_ts)`,
   },
+  // A null parameter means "any"; $7 is an array of severities or null.
+  eventsNewest: {
+    name: 'bw_events_newest',
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events
+      WHERE ts >= $1 AND id > $2 AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR ip = $5)
+        AND ($7::text[] IS NULL OR severity = ANY($7::text[]))
+      ORDER BY id DESC LIMIT $6`,
+  },
+  eventsOldest: {
+    name: 'bw_events_oldest',
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events
+      WHERE ts >= $1 AND id > $2 AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR ip = $5)
+        AND ($7::text[] IS NULL OR severity = ANY($7::text[]))
+      ORDER BY id ASC LIMIT $6`,
+  },
   eventsSince: {
     name: 'bw_events_since_agg',
     text: 'SELECT ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events WHERE ts >= $1 ORDER BY id ASC LIMIT $2',
