@@ -4,6 +4,7 @@
  * a certificate that cannot be read, a database that cannot be opened.
  */
 import type { Config } from '../config/schema.js';
+import { StartupError } from '../lifecycle/startup.js';
 
 const FS_REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
@@ -16,6 +17,14 @@ const FS_REASONS: Readonly<Record<string, string>> = {
 };
 
 export function describeStartupError(error: unknown, config: Pick<Config, 'host' | 'port' | 'dataDir'>): string {
+  // The node names the failing part (listen, database, redis, keys); the cause says what to fix.
+  const known = error instanceof StartupError && error.cause !== undefined ? describeKnown(error.cause, config) : describeKnown(error, config);
+  if (known) return known;
+  const message = error instanceof Error ? error.message : String(error);
+  return `start-up failed: ${message.split('\n')[0]}`;
+}
+
+function describeKnown(error: unknown, config: Pick<Config, 'host' | 'port' | 'dataDir'>): string | undefined {
   const err = error as NodeJS.ErrnoException & { code?: string };
   const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   switch (err?.code) {
@@ -35,6 +44,5 @@ export function describeStartupError(error: unknown, config: Pick<Config, 'host'
   }
   if (typeof err?.code === 'string' && err.code.startsWith('SQLITE_')) return `cannot open the SQLite database in ${config.dataDir}: ${err.message} (${err.code})`;
   if (typeof err?.code === 'string' && FS_REASONS[err.code] && err.path) return `cannot use ${err.path}: ${FS_REASONS[err.code]} (${err.code})`;
-  const message = error instanceof Error ? error.message : String(error);
-  return `start-up failed: ${message.split('\n')[0]}`;
+  return undefined;
 }
