@@ -44,6 +44,8 @@ export interface Target {
   target: string;
   actual: number | null;
   met: boolean | null;
+  /** Why there is no figure ("not meaningful: ..."), or that the figure is a bound. */
+  note?: string;
 }
 
 export interface BenchResult {
@@ -66,19 +68,37 @@ export interface BenchResult {
   connect?: Record<string, Row>;
   idle?: Record<string, Row>;
   store?: Record<string, Row>;
+  soak?: Record<string, Row>;
   fuzz?: Record<string, Row>;
   ratios: Record<string, number | null>;
   extraRatios: Record<string, number | null>;
+  /** Per ratio: "not meaningful: why" (the ratio is null), or "lower bound: why" / "upper bound: why". */
+  ratioNotes?: Record<string, string>;
   targets: Target[];
 }
 
-const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'fuzz'] as const;
+/** A ratio as printed: the number, "not meaningful (why)" instead of a number, or the number marked as a bound. */
+export function ratioText(result: BenchResult, key: string, value: number | null): string {
+  const note = result.ratioNotes?.[key];
+  if (value === null) return note ? `not meaningful (${note.replace(/^not meaningful: /, '')})` : 'n/a';
+  if (note?.startsWith('lower bound')) return `>= ${value} (${note})`;
+  if (note?.startsWith('upper bound')) return `<= ${value} (${note})`;
+  return String(value);
+}
+
+function targetActual(t: Target): string {
+  if (t.actual === null) return t.note?.startsWith('not meaningful') ? `not meaningful (${t.note.replace(/^not meaningful: /, '')})` : 'n/a';
+  return t.note ? `${t.actual} (${t.note})` : String(t.actual);
+}
+
+const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'fuzz'] as const;
 const UNITS: Record<string, string> = {
   echo: 'msgs/s',
   fanout: 'deliveries/s @knee',
   connect: 'handshakes/s',
   idle: 'bytes/conn',
   store: 'stored msgs/s',
+  soak: 'acked msgs/s (RSS slope in the notes)',
   fuzz: 'fuzz frames/s',
 };
 
@@ -93,9 +113,10 @@ function rows(result: BenchResult): Row[] {
 function cells(r: Row): string[] {
   const v = r[r.metric] as number;
   const range = r.runs > 1 ? ` [${num(r.min[r.metric])}–${num(r.max[r.metric])}]` : '';
+  const bound = r['kneeBound'] === 'load generator' ? ', load generator bound' : r['kneeBound'] === 'ladder' ? ', top of the ladder' : '';
   const note =
     r.scenario === 'fanout'
-      ? ` (${num(r['kneeRate'] as number)} msg/s × ${num(r['subscribers'] as number)})`
+      ? ` (${num(r['kneeRate'] as number)} msg/s × ${num(r['subscribers'] as number)}${bound})`
       : r.scenario === 'fuzz'
         ? ` (${num(r['frames'] as number)} frames, ${num(r['connections'] as number)} conns, RSS ${num(r['rssBeforeMB'] as number)}→${num(r['rssAfterMB'] as number)} MB)`
         : '';
@@ -110,18 +131,10 @@ export function renderTable(result: BenchResult): string {
   const line = (c: string[]): string => c.map((x, i) => (i >= 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), ''];
   out.push('units: ' + SCENARIOS.map((s) => `${s} = ${UNITS[s]}`).join(', '));
-  out.push(
-    `ratios: ${Object.entries(result.ratios)
-      .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
-      .join(', ')}`,
-  );
-  out.push(
-    `       ${Object.entries(result.extraRatios)
-      .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
-      .join(', ')}`,
-  );
+  out.push('ratios:');
+  for (const [k, v] of [...Object.entries(result.ratios), ...Object.entries(result.extraRatios)]) out.push(`  ${k} ${ratioText(result, k, v)}`);
   out.push('targets:');
-  for (const t of result.targets) out.push(`  [${t.met === null ? ' n/a' : t.met ? 'MET ' : 'MISS'}] ${t.name}: ${t.actual ?? 'n/a'} (target ${t.target})`);
+  for (const t of result.targets) out.push(`  [${t.met === null ? ' n/a' : t.met ? 'MET ' : 'MISS'}] ${t.name}: ${targetActual(t)} (target ${t.target})`);
   out.push(
     `pinning: ${result.meta.pinned ? `server on CPU ${result.meta.serverCpu}, load generator on CPU ${result.meta.loadgenCpu} (taskset)` : 'not pinned'}; ${result.meta.mode} mode, ${result.meta.runsPerScenario} run(s)`,
   );
@@ -139,21 +152,21 @@ export function renderMarkdown(result: BenchResult): string {
     ...rows(result).map((r) => `| ${cells(r).join(' | ')} |`),
     '',
     `Ratios: ${Object.entries(result.ratios)
-      .map(([k, v]) => `\`${k}\` ${v ?? 'n/a'}`)
+      .map(([k, v]) => `\`${k}\` ${ratioText(result, k, v)}`)
       .join(', ')}; ${Object.entries(result.extraRatios)
-      .map(([k, v]) => `\`${k}\` ${v ?? 'n/a'}`)
+      .map(([k, v]) => `\`${k}\` ${ratioText(result, k, v)}`)
       .join(', ')}.`,
     '',
     '| target | actual | met |',
     '| --- | ---: | :---: |',
-    ...result.targets.map((t) => `| ${t.name} (${t.target}) | ${t.actual ?? 'n/a'} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`),
+    ...result.targets.map((t) => `| ${t.name} (${t.target}) | ${targetActual(t)} | ${t.met === null ? 'n/a' : t.met ? 'yes' : '**no**'} |`),
     '',
     ...result.meta.notes.map((n) => `Note: ${n}`),
   ];
   return `${out.join('\n')}\n`;
 }
 
-const COLORS: Record<string, string> = { bulwark: '#1f6feb', 'raw-ws': '#6e7781', 'socketio-seed': '#d4472a', 'bulwark-socketio': '#2da44e' };
+const COLORS: Record<string, string> = { bulwark: '#1f6feb', 'raw-ws': '#6e7781', 'socketio-seed': '#d4472a', 'bulwark-socketio': '#2da44e', 'socketio-seed-store': '#bf8700' };
 
 /** Hand-written SVG: p99 delivery latency against offered deliveries/s, log-log, one line per system. */
 export function renderSvg(result: BenchResult): string {

@@ -16,7 +16,7 @@ async function serverProcess(): Promise<void> {
   const { join } = await import('node:path');
   const { pino } = await import('pino');
   const { loadConfig } = await import('../src/config/load.js');
-  const { createBulwark } = await import('../src/server.js');
+  const { assembleBulwark } = await import('../src/server.js');
   const { mintToken } = await import('../src/auth/jwt.js');
   const { hmacSecret } = await import('../src/auth/keys.js');
   const config = loadConfig({
@@ -29,7 +29,7 @@ async function serverProcess(): Promise<void> {
       rateLimits: { 'chat.send': { points: 1_000_000, durationMs: 1000 } },
     },
   });
-  const bulwark = await createBulwark(config, { logger: pino({ level: 'silent' }), benchmarkBypassFrameGuards: bypass });
+  const bulwark = await assembleBulwark(config, { logger: pino({ level: 'silent' }) }, { withoutFrameGuards: bypass });
   const url = await bulwark.start();
   const token = await mintToken(hmacSecret(config), config.auth, { sub: 'rtt', ttlMs: 3_600_000 });
   process.send!({ url, token });

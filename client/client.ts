@@ -6,12 +6,14 @@
  * from the last `seq` seen and resend unacknowledged messages with their original ids.
  */
 import { CLOSE, CLOSE_CODES, type CloseCode } from '../src/protocol/close-codes.js';
+import { BEARER_PREFIX, SUBPROTOCOL } from '../src/protocol/constants.js';
 import type { ErrorFrame, LiveMessage, Message, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
 import { afterServerHint, DEFAULT_BACKOFF, fullJitter, parseRetryAfter } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { BulwarkError } from './errors.js';
 import { newId } from './ids.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
+import { banFromReason, bannedReason, probeBan } from './restrictions.js';
 import { RoomCursor } from './room-cursor.js';
 import type {
   AckOf,
@@ -27,12 +29,10 @@ import type {
   WebSocketLike,
 } from './types.js';
 
-export const SUBPROTOCOL = 'bulwark.v1';
-export const BEARER_PREFIX = 'bulwark.bearer.';
-
 const OPEN = 1;
 /** Our own close code for "we gave up on this socket" (no welcome in time). */
 const CLIENT_TIMEOUT = 4000;
+const MAX_TIMER_MS = 2_147_483_647;
 /** Pages of catch-up fetched per room on resume (100 messages each). */
 const MAX_RESUME_PAGES = 50;
 
@@ -77,6 +77,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   private everOpened = false;
   private _state: ConnectionState = 'idle';
   private _welcome: WelcomeFrame | undefined;
+  private _bannedUntil: number | undefined;
 
   constructor(options: ConnectOptions) {
     super();
@@ -97,6 +98,11 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   /** The last `welcome`: who we are and the server's limits. */
   get welcome(): WelcomeFrame | undefined {
     return this._welcome;
+  }
+
+  /** The end of the last ban the server reported (ms since the epoch), while it lasts. */
+  get bannedUntil(): number | undefined {
+    return this._bannedUntil !== undefined && this._bannedUntil > Date.now() ? this._bannedUntil : undefined;
   }
 
   /** Messages waiting in the outbox (queued or unacknowledged). */
@@ -138,7 +144,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   }
 
   /** Closes for good: no reconnect; pending requests and the outbox are rejected with `CLOSED`. */
-  close(code = 1000, reason = 'client closed'): void {
+  close(code: number = CLOSE.NORMAL, reason = 'client closed'): void {
     if (this._state === 'closed') return;
     const ws = this.ws;
     this.detach();
@@ -216,9 +222,10 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     if (!existing) this.rooms.set(room, cursor);
     cursor.buffer ??= [];
     try {
-      const ack = await this.request('room.join', existing ? { room, since: existing.lastSeq } : { room });
+      const ack = await this.request('room.join', existing ? { room, since: existing.since() } : { room });
       for (const message of ack.history) cursor.mark(message);
       this.releaseBuffer(room, cursor, false);
+      this.afterCatchUp(room, cursor);
       return ack;
     } catch (error) {
       if (!existing) this.rooms.delete(room);
@@ -278,7 +285,9 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     this.ws = ws;
     this.handshake = {};
     this.watchHandshake(ws);
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       if (this.options.authMode === 'frame') ws.send(JSON.stringify({ type: 'auth', token }));
     };
     ws.onmessage = (event) => this.onData(ws, event.data);
@@ -286,6 +295,11 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     ws.onclose = (event) => {
       if (ws !== this.ws) return;
       this.detach();
+      // A browser never shows why a handshake was refused: ask whether it was a ban.
+      if (!opened && event.code === 1006 && this.handshake.status === undefined && this.options.probeBans !== false) {
+        void this.probeThenClose(event.code, event.reason, token);
+        return;
+      }
       this.afterClose(event.code, event.reason);
     };
     this.connectTimer = setTimeout(() => {
@@ -339,10 +353,21 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     this.outbox.requeue();
   }
 
+  private async probeThenClose(code: number, reason: string, token: string): Promise<void> {
+    this.setState('reconnecting');
+    const until = await probeBan(this.options.url, token);
+    if (this._state !== 'reconnecting') return; // closed or reconnected meanwhile
+    if (until !== undefined) return this.afterBan(until, 403, bannedReason(until));
+    this.afterClose(code, reason);
+  }
+
   private afterClose(code: number, reason: string): void {
     if (this._state === 'closed') return;
     const { status, retryAfterMs } = this.handshake;
     this.handshake = {};
+    // A ban says until when: wait for it instead of asking for another token or backing off blindly.
+    const banUntil = banFromReason(reason) ?? (status === 403 && retryAfterMs !== undefined ? Date.now() + retryAfterMs : undefined);
+    if (banUntil !== undefined) return this.afterBan(banUntil, code, reason || bannedReason(banUntil));
     const refused = code === CLOSE.UNAUTHENTICATED || code === CLOSE.FORBIDDEN || status === 401 || status === 403;
     if (refused) {
       void this.afterRefusal(code, reason);
@@ -353,6 +378,14 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     const overloaded = code === CLOSE.TOO_MANY || status === 429 || status === 503;
     const floor = retryAfterMs ?? (overloaded && this.backoff ? this.backoff.overloadFloorMs : undefined);
     this.scheduleReconnect(code, reason, floor);
+  }
+
+  /** Banned until `until`: tell the application, and try again only then. */
+  private afterBan(until: number, code: number, reason: string): void {
+    this._bannedUntil = until;
+    this.emit('banned', { until, code, reason });
+    if (this._state === 'closed') return; // a listener closed us
+    this.scheduleReconnect(code, reason, Math.max(0, until - Date.now()));
   }
 
   /** 4401/4403: stop, unless the token provider has a different token to try. */
@@ -377,7 +410,8 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     const policy = this.backoff;
     if (!policy || this.failures >= policy.maxAttempts) return this.finish(code, reason);
     const attempt = this.failures++;
-    const inMs = floorMs !== undefined ? afterServerHint(floorMs, attempt, policy) : fullJitter(attempt, policy);
+    // Node timers overflow past 2^31-1 ms (~24.8 days): a longer wait fires early, is refused again and waits again.
+    const inMs = Math.min(MAX_TIMER_MS, floorMs !== undefined ? afterServerHint(floorMs, attempt, policy) : fullJitter(attempt, policy));
     this.setState('reconnecting');
     this.emit('reconnecting', { inMs, attempt: attempt + 1, code, reason });
     this.emit('state', { state: 'reconnecting', inMs, attempt: attempt + 1, code, reason });
@@ -453,6 +487,8 @@ export class BulwarkClient extends Emitter<ClientEvents> {
         return this.onLive(frame.room, frame.message);
       case 'chat.deleted':
         return this.emit('deleted', { room: frame.room, message: frame.message });
+      case 'room.resync':
+        return this.onResync(frame.room, frame.fromSeq);
       case 'room.deleted':
       case 'room.removed':
         this.rooms.delete(frame.room);
@@ -490,6 +526,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   }
 
   private onReply(frame: Extract<ServerFrame, { type: 'ack' | 'error' }>): void {
+    if (frame.type === 'error' && frame.code === 'SPAM' && typeof frame.retryAfterMs === 'number') this.emit('muted', { until: Date.now() + frame.retryAfterMs });
     const id = frame.id;
     if (id !== undefined) {
       const entry = this.outbox.take(id);
@@ -517,22 +554,104 @@ export class BulwarkClient extends Emitter<ClientEvents> {
       cursor.buffer.push(message);
       return;
     }
+    if (cursor.skips(message)) {
+      // Messages between the last one seen and this one never arrived: fetch them first.
+      cursor.gap(cursor.lastSeq + 1);
+      cursor.buffer = [message];
+      void this.catchUp(room, cursor);
+      return;
+    }
     if (cursor.mark(message)) this.emit('message', { room, message, resumed: false });
+  }
+
+  /** `room.resync`: live delivery may have skipped messages from `fromSeq` on; fetch them from history. */
+  private onResync(room: string, fromSeq: number): void {
+    const cursor = this.rooms.get(room);
+    if (!cursor) return;
+    cursor.gap(fromSeq);
+    // A join, resume or catch-up running now sees the new gap and fetches again before it ends.
+    if (!cursor.buffer) void this.catchUp(room, cursor);
+  }
+
+  /**
+   * Fetches history after `after` to the end (when `hasMore`) and delivers what was missed, in
+   * order and once; again from `cursor.since()` while new gaps were reported meanwhile. Returns
+   * how many messages were delivered.
+   */
+  private async fetchGaps(room: string, cursor: RoomCursor, after: number, hasMore: boolean): Promise<number> {
+    let missed = 0;
+    for (;;) {
+      const gaps = cursor.gaps;
+      for (let page = 0; hasMore && page < MAX_RESUME_PAGES; page++) {
+        const next = await this.history(room, { after, limit: 100 });
+        for (const message of next.messages) missed += this.deliver(room, cursor, message, true);
+        hasMore = next.hasMore && next.messages.length > 0;
+        if (next.messages.length > 0) after = next.messages[next.messages.length - 1]!.seq;
+      }
+      if (cursor.gaps === gaps) {
+        cursor.gapFrom = undefined;
+        return missed;
+      }
+      after = cursor.since();
+      hasMore = true;
+    }
+  }
+
+  /** Catches a room up after a gap, while live messages wait in its buffer. */
+  private async catchUp(room: string, cursor: RoomCursor): Promise<void> {
+    cursor.buffer ??= [];
+    try {
+      let missed = await this.fetchGaps(room, cursor, cursor.since(), true);
+      missed += this.releaseBuffer(room, cursor, true);
+      this.emit('resynced', { room, missed });
+    } catch (error) {
+      this.caughtUpFailed(room, cursor, error);
+      return;
+    }
+    this.afterCatchUp(room, cursor);
+  }
+
+  /** Buffered messages that skipped ahead start another round at once. */
+  private afterCatchUp(room: string, cursor: RoomCursor): void {
+    if (!cursor.buffer && cursor.gapFrom !== undefined && this.rooms.get(room) === cursor && this._state === 'open') void this.catchUp(room, cursor);
+  }
+
+  private caughtUpFailed(room: string, cursor: RoomCursor, error: unknown): void {
+    const err = error instanceof BulwarkError ? error : new BulwarkError('INTERNAL', String(error));
+    if (err.code === 'DISCONNECTED' || err.code === 'CLOSED') {
+      // The next welcome resumes from `since()`: the gap is still recorded; keep what arrived so far.
+      return;
+    }
+    if (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN') {
+      this.rooms.delete(room);
+      this.emit('room.removed', { room });
+      this.emit('error', err);
+      return;
+    }
+    this.releaseBuffer(room, cursor, true);
+    this.emit('error', err);
+    // The gap is still recorded: try again later (no faster than the server asks).
+    if (cursor.gapFrom !== undefined) setTimeout(() => this.afterCatchUp(room, cursor), Math.max(1000, err.retryAfterMs ?? 2000));
   }
 
   private deliver(room: string, cursor: RoomCursor, message: Message, resumed: boolean): number {
     if (!cursor.mark(message)) return 0;
-    if ('deleted' in message && message.deleted) {
+    if ('deleted' in message) {
       this.emit('deleted', { room, message: message.id });
       return 0;
     }
-    this.emit('message', { room, message: message as LiveMessage, resumed });
+    if ('unavailable' in message) this.emit('unavailable', { room, message, resumed });
+    else this.emit('message', { room, message, resumed });
     return 1;
   }
 
   private releaseBuffer(room: string, cursor: RoomCursor, resumed: boolean): number {
     let n = 0;
-    for (const message of cursor.release()) n += this.deliver(room, cursor, message, resumed);
+    for (const message of cursor.release()) {
+      // A buffered live message past a hole nobody filled: note the gap (catchUp fetches it next).
+      if (cursor.skips(message)) cursor.gap(cursor.lastSeq + 1);
+      n += this.deliver(room, cursor, message, resumed);
+    }
     return n;
   }
 
@@ -541,30 +660,18 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     cursor.buffer ??= [];
     let missed = 0;
     try {
-      const ack = await this.request('room.join', { room, since: cursor.lastSeq });
+      const since = cursor.since();
+      const ack = await this.request('room.join', { room, since });
       for (const message of ack.history) missed += this.deliver(room, cursor, message, true);
-      let hasMore = ack.hasMore;
-      for (let page = 0; hasMore && page < MAX_RESUME_PAGES; page++) {
-        const next = await this.history(room, { after: cursor.lastSeq, limit: 100 });
-        for (const message of next.messages) missed += this.deliver(room, cursor, message, true);
-        hasMore = next.hasMore && next.messages.length > 0;
-      }
+      const last = ack.history[ack.history.length - 1];
+      missed += await this.fetchGaps(room, cursor, last ? last.seq : since, ack.hasMore);
       missed += this.releaseBuffer(room, cursor, true);
       this.emit('resumed', { room, missed });
     } catch (error) {
-      const err = error instanceof BulwarkError ? error : new BulwarkError('INTERNAL', String(error));
-      if (err.code === 'DISCONNECTED' || err.code === 'CLOSED') {
-        // The next welcome resumes again from the same cursor; keep what arrived so far.
-        return;
-      }
-      if (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN') {
-        this.rooms.delete(room);
-        this.emit('room.removed', { room });
-      } else {
-        this.releaseBuffer(room, cursor, true);
-      }
-      this.emit('error', err);
+      this.caughtUpFailed(room, cursor, error);
+      return;
     }
+    this.afterCatchUp(room, cursor);
   }
 
   /** `auth.refresh_required`: ask the provider for a new token and extend the session. */

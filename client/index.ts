@@ -9,11 +9,13 @@
  * await client.send('general', 'hello');
  * ```
  */
-export { BulwarkClient, connect, SUBPROTOCOL, BEARER_PREFIX } from './client.js';
+export { BulwarkClient, connect } from './client.js';
+export { SUBPROTOCOL, BEARER_PREFIX } from '../src/protocol/constants.js';
 export { BulwarkError, isBulwarkError, type ClientErrorCode, type LocalErrorCode } from './errors.js';
 export { fullJitter, afterServerHint, parseRetryAfter, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export { CLOSE, CLOSE_CODES, type CloseCode, type CloseCodeInfo } from '../src/protocol/close-codes.js';
 export { ERROR_CODES, ERROR_MESSAGES, type ErrorCode, type ErrorDetail } from '../src/protocol/errors.js';
 export { ALLOWED_TAGS, ALLOWED_SCHEMES, LINK_REL } from '../src/protocol/markup.js';
 export { newId } from './ids.js';
+export { banFromReason, bannedReason } from './restrictions.js';
 export type * from './types.js';

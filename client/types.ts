@@ -2,36 +2,33 @@
  * The SDK's public types. Frame shapes come from the server's own schemas
  * (`src/protocol/frames.ts`) as types only, so the bundle carries no schema library.
  */
-import type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
+import type {
+  AckBodies,
+  AckOf,
+  ClientFrameOf,
+  LiveMessage,
+  Message,
+  RequestFrameType,
+  Room,
+  SecurityAlertEvent,
+  ServerFrame,
+  UnavailableMessage,
+  WelcomeFrame,
+} from '../src/protocol/frames.js';
 import type { BulwarkError } from './errors.js';
 
-export type { ClientFrameOf, ClientFrameType, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, WelcomeFrame };
+export type { ClientFrameType } from '../src/protocol/frames.js';
+export type { AckOf, ClientFrameOf, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame };
 export type { DeletedMessage, UserRef, ErrorFrame, AckFrame } from '../src/protocol/frames.js';
 
 /** Frame types a caller may send with `request()`; `auth` is the SDK's own business. */
-export type RequestType = Exclude<ClientFrameType, 'auth'>;
+export type RequestType = RequestFrameType;
 
 /** The fields of a request: the frame without `type`; `id` is generated when left out. */
 export type RequestFields<T extends RequestType> = Omit<ClientFrameOf<T>, 'type' | 'id'> & { id?: string };
 
-/** What each request's `ack` carries besides `type` and `id` (contract section 4). */
-export interface AckFields {
-  'auth.refresh': { expiresAt: number };
-  'room.create': { room: Room };
-  'room.join': { room: Room; history: Message[]; hasMore: boolean };
-  'room.leave': { room: string };
-  'room.invite': { room: string; user: string };
-  'room.kick': { room: string; user: string };
-  'room.delete': { room: string };
-  /** `next`: present when more rooms follow; send it back as `after` for the next page. */
-  'room.list': { rooms: Room[]; next?: string };
-  'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
-  'chat.history': { room: string; messages: Message[]; hasMore: boolean };
-  'chat.delete': { room: string; message: string };
-  'admin.broadcast': { ts: number };
-}
-
-export type AckOf<T extends RequestType> = { type: 'ack'; id: string } & AckFields[T];
+/** What each request's `ack` carries besides `type` and `id`: the server's own table (`src/protocol/frames.ts`). */
+export type AckFields = AckBodies;
 
 /** Why the token provider is being asked. */
 export type TokenReason =
@@ -63,10 +60,24 @@ export interface ClientEvents {
   /** For good: the user closed the client, or the server said not to come back. */
   closed: { code: number; reason: string };
   /**
-   * A chat message, live or recovered after a reconnect (`resumed: true`), delivered once per
-   * message id and in `seq` order per room.
+   * The server banned this user or address until `until` (ms since the epoch): a close
+   * `banned until <ISO time>`, a refused handshake `403` with `Retry-After`, or what a browser
+   * learned by asking after its socket failed to open. The client does not try again before
+   * `until`; a `reconnecting` event follows with the wait.
+   */
+  banned: { until: number; code: number; reason: string };
+  /** A `SPAM` refusal said the user is muted until `until` (ms since the epoch). */
+  muted: { until: number };
+  /**
+   * A chat message, live or recovered from history (`resumed: true`: after a reconnect or a gap),
+   * delivered once per message id and in `seq` order per room.
    */
   message: { room: string; message: LiveMessage; resumed: boolean };
+  /**
+   * A message recovered from history whose text the server cannot decrypt (docs/protocol.md, "The
+   * message object"), in its place in the `seq` order of `message` events.
+   */
+  unavailable: { room: string; message: UnavailableMessage; resumed: boolean };
   /** A message was deleted (live, or learnt while resuming). */
   deleted: { room: string; message: string };
   /** Rooms that went away while joined. */
@@ -74,6 +85,12 @@ export interface ClientEvents {
   'room.removed': { room: string };
   /** Catch-up after a reconnect finished for a room. */
   resumed: { room: string; missed: number };
+  /**
+   * Catch-up after a gap finished for a room: the server announced one (`room.resync`, e.g. after
+   * a cluster node lost Redis for a while) or the live `seq`s skipped. The missed messages arrived
+   * before this as `message` events (`resumed: true`), in order and once.
+   */
+  resynced: { room: string; missed: number };
   announcement: { text: string; from: string; ts: number };
   'security.alert': { event: SecurityAlertEvent };
   /** The session was extended with a new token. */
@@ -137,6 +154,11 @@ export interface ConnectOptions {
   outboxLimit?: number;
   /** Start connecting immediately. @default true */
   autoConnect?: boolean;
+  /**
+   * When a socket fails to open without a visible HTTP status (browsers), ask `GET` on the same
+   * URL over HTTP whether a ban is the reason. @default true
+   */
+  probeBans?: boolean;
 }
 
 export interface SendOptions {

@@ -15,13 +15,14 @@ import { SessionAuth } from './auth/session-auth.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import { createCluster } from './cluster/index.js';
+import type { ClusterHealth } from './cluster/health.js';
+import { Openings, reasonOf, redactUrl, StartupError } from './lifecycle/startup.js';
 import { PresenceHub } from './cluster/presence.js';
 import type { Config } from './config/schema.js';
 import { createDispatch } from './domain/dispatch.js';
 import { Messages } from './domain/messages.js';
 import { Rooms } from './domain/rooms.js';
 import type { Session } from './domain/session.js';
-import { capacityGuard } from './guards/handshake/capacity.js';
 import { headersGuard } from './guards/handshake/headers.js';
 import { normalizeOrigin, originGuard } from './guards/handshake/origin.js';
 import { handshakeRateGuard } from './guards/handshake/rate.js';
@@ -36,11 +37,14 @@ import { CLOSE } from './protocol/close-codes.js';
 import { SecurityAudit } from './security/audit.js';
 import { AuditPruner } from './security/audit-pruner.js';
 import { SqliteStore } from './store/sqlite-store.js';
-import { PostgresStore } from './store/postgres-store.js';
+import { PostgresStore, type PostgresStoreOptions } from './store/postgres-store.js';
 import { AbuseScores } from './security/abuse.js';
 import { AdminAlerts } from './security/alerts.js';
 import { Webhooks } from './security/webhooks.js';
 import { EncryptingCodec, KEYS_FILE, loadKeyRing } from './security/at-rest.js';
+import { jwtKeyMaterial, keyMismatches } from './security/key-check.js';
+import { unreadableReporter } from './security/unreadable.js';
+import type { UnreadableHook } from './store/rows.js';
 import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
@@ -49,26 +53,32 @@ import { ConnectionDirectory } from './admin/directory.js';
 import { UserAdmin } from './auth/user-admin.js';
 import { registerCspReports } from './transport/csp-reports.js';
 import { registerStatic } from './transport/static.js';
+import { registerBanStatus } from './transport/ban-status.js';
 import { clientIp } from './transport/client-ip.js';
-import { Bans } from './security/bans.js';
+import { banCheck, Bans } from './security/bans.js';
 import { ipBanGuard, userBanGuard } from './guards/handshake/ban.js';
 import { Hub } from './fanout/hub.js';
 import { deliverBusToHub } from './fanout/bus-delivery.js';
+import { RoomSequencer, type SequencerOptions } from './fanout/sequencer.js';
 import { securityHeaderLines } from './transport/security-headers.js';
+import { Admission } from './admission/admission.js';
+import type { AdmissionCounts } from './admission/slots.js';
+import { refuseUnknownPath } from './admission/upgrade.js';
 import { WsTransport } from './transport/ws.js';
+import { exposureWarning } from './config/exposure.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transport/socketio.js';
 
 export interface BulwarkOptions {
   logger?: Logger;
-  /**
-   * Benchmarks only: run frames without the frame guards (rate, replay, sanitize, spam) to
-   * measure what they cost. Never exposed as configuration.
-   */
-  benchmarkBypassFrameGuards?: boolean;
   store?: Store;
   bus?: Bus;
   /** Prefix of every Redis key and channel of the cluster (tests isolate runs with it). @default 'bulwark:' */
   redisPrefix?: string;
+  /**
+   * Admission counters (connection slots, pending-auth budget) kept elsewhere, e.g. cluster-wide.
+   * @default node-local counts over the configured limits
+   */
+  admissionCounts?: { connections?: AdmissionCounts; pendingAuth?: AdmissionCounts };
 }
 
 export interface Bulwark {
@@ -79,6 +89,8 @@ export interface Bulwark {
   readonly metrics: Metrics;
   readonly bans: Bans;
   readonly revocations: Revocations;
+  /** Cluster mode: live nodes at the last lease renewal, and why the node is degraded (undefined when it is not). */
+  clusterState(): { liveNodes: number; degraded: string | undefined } | undefined;
   /** Sizes of every structure keyed by client-controlled values (each has a cap). */
   boundedSizes(): Record<string, number>;
   /** http(s)://host:port once started. */
@@ -96,41 +108,112 @@ export function ownOrigins(host: string, port: number, tls: boolean): string[] {
   return hosts.map((h) => normalizeOrigin(`${scheme}://${h}:${port}`)).filter((o): o is string => o !== undefined);
 }
 
-export async function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+/**
+ * Builds a node. Any failure on the way closes what was already opened (store, decrypt thread,
+ * Redis connections, timers) and rejects with a `StartupError` naming the component, so
+ * `bulwark serve` exits non-zero at once instead of hanging (contract section 5).
+ */
+export function createBulwark(config: Config, options: BulwarkOptions = {}): Promise<Bulwark> {
+  return assembleBulwark(config, options, {});
+}
+
+/**
+ * Assembly switches for in-repository tools, never part of the public options or the package's
+ * exports (`bulwark` exports `createBulwark` only): `bench/rtt.ts` measures what the frame guards
+ * cost by running without them.
+ */
+export interface InternalAssembly {
+  /** Run frames without the frame guards (rate, replay, sanitize, spam). */
+  withoutFrameGuards?: boolean;
+}
+
+/** `createBulwark` with the in-repository assembly switches. */
+export async function assembleBulwark(config: Config, options: BulwarkOptions, internal: InternalAssembly): Promise<Bulwark> {
   const log = options.logger ?? createLogger(config.logLevel);
+  const openings = new Openings();
+  try {
+    return await assemble(config, options, internal, log, openings);
+  } catch (error) {
+    await openings.closeAll((component, err) => log.error({ component, err: reasonOf(err) }, 'closing after a failed start-up failed'));
+    throw error;
+  }
+}
+
+async function openStore(config: Config, hooks: Omit<PostgresStoreOptions, 'url'>): Promise<Store> {
+  if (!config.databaseUrl) return new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...hooks });
+  try {
+    return await PostgresStore.open({ url: config.databaseUrl, ...hooks });
+  } catch (error) {
+    throw new StartupError('database', `database unavailable at ${redactUrl(config.databaseUrl)} (${reasonOf(error)})`, { cause: error });
+  }
+}
+
+function openCodec(config: Config): EncryptingCodec | undefined {
+  if (!config.encryption.enabled) return undefined;
+  try {
+    return new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE));
+  } catch (error) {
+    throw new StartupError('keys', `encryption keys unusable: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+async function assemble(config: Config, options: BulwarkOptions, internal: InternalAssembly, log: Logger, openings: Openings): Promise<Bulwark> {
   const metrics = new Metrics({ defaults: true });
-  const codec = config.encryption.enabled
-    ? new EncryptingCodec(loadKeyRing(config.dataDir), process.env.BULWARK_ENCRYPTION_KEYS ? undefined : join(config.dataDir, KEYS_FILE))
-    : undefined;
+  const codec = openings.add('decrypt thread', openCodec(config), (c) => c?.close());
+  // Set once the audit exists: rows read before that (the key check's sample) report nothing.
+  // eslint-disable-next-line prefer-const
+  let reportUnreadable: UnreadableHook | undefined;
   const storeHooks = {
     codec,
+    onUnreadable: (room: string, keyIds: ReadonlyArray<string | null>) => reportUnreadable?.(room, keyIds),
     onBackgroundError: (err: unknown) => log.error({ err }, 'background write failed'),
     onCommit: (ms: number) => metrics.storeLatency.observe({ op: 'batch' }, ms / 1000),
   };
   // With databaseUrl, PostgreSQL (migrated before use, shareable by several nodes); else SQLite under dataDir.
-  const store: Store =
-    options.store ??
-    (config.databaseUrl ? await PostgresStore.open({ url: config.databaseUrl, ...storeHooks }) : new SqliteStore({ path: join(config.dataDir, 'bulwark.db'), ...storeHooks }));
+  const store: Store = options.store ?? openings.add('store', await openStore(config, storeHooks), (s) => s.close());
+  await verifyKeys(config, store, codec);
   // With redisUrl, the bus, rate limits, per-user connection cap and idempotency keys are cluster-wide.
+  // eslint-disable-next-line prefer-const
+  let hub: Hub;
   const cluster =
     config.redisUrl && !options.bus
-      ? await createCluster({ url: config.redisUrl, prefix: options.redisPrefix, maxConnectionsPerUser: config.limits.maxConnectionsPerUser, log })
+      ? openings.add(
+          'redis',
+          await createCluster({
+            url: config.redisUrl,
+            prefix: options.redisPrefix,
+            settings: config.cluster,
+            maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+            localUserCount: (user) => hub.userCount(user),
+            log,
+          }),
+          async (c) => {
+            await c.close();
+            await c.bus.close();
+          },
+        )
       : undefined;
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
-  const hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
+  hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
   // Stored security events stay within audit.retentionDays and audit.maxRows (contract section 3).
-  const pruner = new AuditPruner(store, {
-    retentionDays: config.audit.retentionDays,
-    maxRows: config.audit.maxRows,
-    intervalMs: config.audit.pruneIntervalMs,
-    onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
-  });
+  const pruner = openings.add(
+    'audit pruner',
+    new AuditPruner(store, {
+      retentionDays: config.audit.retentionDays,
+      maxRows: config.audit.maxRows,
+      intervalMs: config.audit.pruneIntervalMs,
+      onError: (err: unknown) => log.error({ err }, 'security event pruning failed'),
+    }),
+    (p) => p.stop(),
+  );
   const audit = new SecurityAudit(store, log, metrics, {
     maxSources: config.audit.maxSources,
     onRowCreated: () => pruner.rowCreated(),
     mayCreateRow: () => pruner.mayCreateRow(),
   });
+  reportUnreadable = unreadableReporter(audit);
+  if (cluster) watchClusterHealth(cluster.health, audit, log);
   const tls = Boolean(config.tls.cert && config.tls.key);
 
   const verifier = new TokenVerifier(await resolveVerifyKey(config), config.auth);
@@ -138,6 +221,15 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
   const rateLimits = new RateLimits(config.rateLimits, cluster?.limiterFactory);
   const revocations = new Revocations(store, bus, audit);
   const bans = new Bans(store, bus, audit);
+  // A cluster on shared storage delivers each room in `seq` order and tells connections of gaps.
+  const sequencer = cluster && store.kind === 'postgres' ? new RoomSequencer(sequencerOptions(config, store, hub, log)) : undefined;
+  if (cluster && sequencer) {
+    hub.watcher = sequencer;
+    openings.add('sequencer', sequencer, (q) => q.close());
+    cluster.bus.onResubscribed = () => void sequencer.recheck();
+  } else if (cluster) {
+    log.warn('cluster mode on per-node SQLite storage: history differs per node and live delivery is not checked for gaps; set databaseUrl');
+  }
   // This node's name in the admin console's cluster-wide lists.
   const nodeId = cluster?.bus.nodeId ?? randomBytes(6).toString('hex');
   const directory = new ConnectionDirectory(bus, hub, nodeId, { clustered: bus.kind !== 'memory', timeoutMs: 750 });
@@ -145,21 +237,23 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     // Bound late: the frame guards are built below, and the bus only delivers once the node runs.
     mute: (user, until) => frameGuards.spam.mute(user, until),
     directory: (message) => directory.receive(message),
+    sequencer,
   });
   await Promise.all([revocations.load(), bans.load()]);
-  const abuse = new AbuseScores(config, bans, audit);
-  const alerts = new AdminAlerts(bus, config.alerts.perSecond, audit);
-  const webhooks = new Webhooks(config.alerts.webhooks, {
-    report: (input) => audit.emit('webhook_failed', input),
-    count: (result) => metrics.webhookDeliveries.inc({ result }),
-  });
+  const abuse = new AbuseScores(config, bans, audit, cluster?.abuse);
+  const alerts = openings.add('alerts', new AdminAlerts(bus, config.alerts.perSecond, audit), (a) => a.close());
+  const webhooks = openings.add(
+    'webhooks',
+    new Webhooks(config.alerts.webhooks, {
+      report: (input) => audit.emit('webhook_failed', input),
+      count: (result) => metrics.webhookDeliveries.inc({ result }),
+    }),
+    (w) => w.close(),
+  );
   alerts.onAlert((event) => webhooks.offer(event));
-  auth.addCheck((identity, ip) => {
-    const revoked = revocations.denial(identity);
-    if (revoked) return revoked;
-    const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
-    return ban ? { close: CLOSE.FORBIDDEN, reason: 'banned', event: 'banned_refused', detail: { kind: ban.kind } } : undefined;
-  });
+  // Revoked tokens, sessions and users, and disabled accounts (docs/protocol.md "Revocation").
+  auth.addCheck((identity) => revocations.denial(identity));
+  auth.addCheck(banCheck(bans));
   // Last, so only admissions every other check allowed reserve a place in the cluster count.
   if (cluster) auth.addCheck(cluster.presence.check, { onRefresh: false });
 
@@ -175,23 +269,39 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     log,
     auth,
-    guards: options.benchmarkBypassFrameGuards ? [] : frameGuards.list,
+    guards: internal.withoutFrameGuards ? [] : frameGuards.list,
     dispatch: createDispatch(rooms, messages),
   });
 
   let allowedOrigins = new Set<string>();
+  const trusted = new Set(config.trustProxy);
   const configured = config.origins.allowed.map((o) => normalizeOrigin(o) ?? o);
 
-  const { app, server } = createHttp({
-    config,
-    ready: async () => {
-      await store.ping();
-      await bus.ping();
-    },
-    metricsText: () => metrics.registry.metrics(),
-    metricsContentType: metrics.registry.contentType,
-  });
-  const trusted = new Set(config.trustProxy);
+  const { app, server } = openings.add(
+    'http',
+    createHttp({
+      config,
+      ready: async () => {
+        try {
+          await store.ping();
+        } catch {
+          return { status: 'unavailable', reason: 'storage unreachable' };
+        }
+        // Degraded (Redis unreachable): serving its own connections, but not ready (docs/cluster.md).
+        if (cluster && !cluster.health.ok) return { status: 'degraded', reason: cluster.health.reason ?? 'redis unreachable' };
+        try {
+          await bus.ping();
+        } catch {
+          return { status: 'unavailable', reason: 'bus unreachable' };
+        }
+        return undefined;
+      },
+      metricsText: () => metrics.registry.metrics(),
+      metricsContentType: metrics.registry.contentType,
+      onMetricsRefused: (req, status, reason) => audit.emit('metrics_refused', { ip: clientIp(req, trusted), detail: { status, reason } }),
+    }),
+    (h) => h.app.close(),
+  );
   // Node's parser refuses an oversized header block before any route or upgrade handler runs;
   // answer it here so the refusal still carries the security headers and records its event.
   server.prependListener('clientError', (error: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
@@ -236,26 +346,35 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     clientIp: (req) => clientIp(req.raw, trusted),
   });
   await registerStatic(app);
+  registerBanStatus(app, { bans, auth, handshakeRate: rateLimits.get('handshake'), clientIp: (req) => clientIp(req.raw, trusted) });
 
-  // eslint-disable-next-line prefer-const
-  let ws: WsTransport;
-  let sio: SocketIoTransport | undefined;
-  const handshakeGuards = [
+  // One admission for both transports: their connections share the slots and the pending-auth budget.
+  // In a cluster the caps hold across nodes (contract section 5): the places are counted in Redis,
+  // and while Redis is unreachable each node admits at its share (limit ÷ live nodes).
+  const { limits } = config;
+  const maxPending = Math.min(limits.maxPendingAuth, limits.maxConnections);
+  const admission = new Admission({
+    config,
+    audit,
+    metrics,
+    log,
+    handshakeRate: rateLimits.get('handshake'),
+    connections: options.admissionCounts?.connections ?? cluster?.counts('slots', { max: limits.maxConnections, maxPerIp: limits.maxConnectionsPerIp }),
+    pendingAuth: options.admissionCounts?.pendingAuth ?? cluster?.counts('pending', { max: maxPending, maxPerIp: Math.min(limits.maxPendingAuthPerIp, maxPending) }),
+  });
+  // Contract section 2 order; the connection slot (step 3, capacity) is taken between the two lists.
+  const before = [
     headersGuard(config.limits),
     originGuard({ allowed: () => allowedOrigins, allowMissing: config.origins.allowMissing }),
     ipBanGuard(bans),
     handshakeRateGuard(rateLimits.get('handshake')),
-    // Both transports' connections count (the hub holds both; each adds its handshakes in flight).
-    capacityGuard({ total: () => ws.total() + (sio?.pending() ?? 0), perIp: (ip) => ws.perIp(ip) + (sio?.pendingFrom(ip) ?? 0) }, config.limits),
-    subprotocolGuard(),
-    tokenGuard(auth, config.auth.allowQueryToken),
-    userBanGuard(bans),
   ];
-  ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, guards: handshakeGuards, tls });
+  const token = tokenGuard(auth, { allowQueryToken: config.auth.allowQueryToken, revoked: (identity) => revocations.denial(identity) });
+  const ws = new WsTransport({ config, hub, pipeline, auth, audit, metrics, log, admission, guards: { before, after: [subprotocolGuard(), token, userBanGuard(bans)] }, tls });
+  let sio: SocketIoTransport | undefined;
 
   if (config.socketio.enabled) {
     // The same guards as /ws except the bulwark.v1 subprotocol, which Socket.IO clients cannot offer.
-    const guards = handshakeGuards.filter((g) => g.name !== 'subprotocol');
     sio = new SocketIoTransport({
       config,
       hub,
@@ -264,8 +383,9 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       audit,
       metrics,
       log,
-      guards,
-      sessionGuards: guards.filter((g) => g.name === 'headers' || g.name === 'origin' || g.name === 'ip-ban'),
+      admission,
+      guards: { before, after: [token, userBanGuard(bans)] },
+      sessionGuards: before.filter((g) => g.name === 'headers' || g.name === 'origin' || g.name === 'ip-ban'),
       allowedOrigins: () => allowedOrigins,
       tls,
     });
@@ -279,12 +399,12 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     });
   }
 
+  const upgradeOptions = { admission, trusted, tls, timeoutMs: config.limits.upgradeTimeoutMs };
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ws') return ws.handleUpgrade(req, socket, head);
     if (sio && (path === SOCKETIO_PATH || path === '/socket.io')) return sio.handleUpgrade(req, socket, head);
-    socket.on('error', () => socket.destroy());
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUnknownPath(upgradeOptions, req, socket);
   });
 
   // Revocations and bans written by other processes (CLI, other nodes) arrive within a second.
@@ -297,6 +417,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     }
   }, 500);
   poller.unref();
+  openings.add('poller', poller, clearInterval);
 
   let stopped = false;
   const bulwark: Bulwark = {
@@ -307,6 +428,7 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     metrics,
     bans,
     revocations,
+    clusterState: () => (cluster ? { liveNodes: cluster.nodes.liveNodes, degraded: cluster.health.reason } : undefined),
     boundedSizes: () => ({
       idempotencyKeys: frameGuards.replay.size,
       spamTracking: frameGuards.spam.size,
@@ -317,13 +439,20 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     }),
     url: '',
     async start() {
-      await app.listen({ host: config.host, port: config.port });
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (error) {
+        await bulwark.stop().catch(() => undefined);
+        throw new StartupError('listen', `cannot listen on ${config.host}:${config.port} (${reasonOf(error)})`, { cause: error });
+      }
       void pruner.run();
       const port = (server.address() as AddressInfo).port;
       allowedOrigins = new Set(configured.length > 0 ? configured : ownOrigins(config.host, port, tls));
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       bulwark.url = `${tls ? 'https' : 'http'}://${host}:${port}`;
       log.info({ url: bulwark.url, store: store.kind, bus: bus.kind, origins: [...allowedOrigins] }, 'bulwark listening');
+      const exposed = exposureWarning(config);
+      if (exposed) log.warn(exposed);
       return bulwark.url;
     },
     async stop() {
@@ -332,18 +461,19 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
       clearInterval(poller);
       alerts.close();
       webhooks.close();
-      ws.stopAccepting();
-      sio?.stopAccepting();
+      admission.stopAccepting();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
       await Promise.all([ws.drain(2000), sio?.drain(2000)]);
       ws.close();
       sio?.close();
+      admission.close();
       await app.close();
       audit.close();
       await pruner.stop();
       await store.flush();
       await store.close();
       await codec?.close();
+      sequencer?.close();
       await cluster?.close();
       await bus.close();
       log.info('bulwark stopped');
@@ -351,4 +481,42 @@ export async function createBulwark(config: Config, options: BulwarkOptions = {}
     },
   };
   return bulwark;
+}
+
+/** Entering and leaving degraded mode is an event each (contract section 5: a node never fails open silently). */
+function watchClusterHealth(health: ClusterHealth, audit: SecurityAudit, log: Logger): void {
+  health.onChange({
+    degraded(reason) {
+      log.warn({ reason }, "cluster degraded: serving this node's connections under node-local limits");
+      audit.emit('cluster_degraded', { detail: { reason } });
+    },
+    recovered(downMs) {
+      log.info({ downMs }, 'cluster recovered');
+      audit.emit('cluster_recovered', { detail: { downMs } });
+    },
+  });
+}
+
+/** Refuses to start with keys other than those the store was written with (docs/cluster.md "Keys"). */
+async function verifyKeys(config: Config, store: Store, codec: EncryptingCodec | undefined): Promise<void> {
+  let problems: string[];
+  try {
+    problems = await keyMismatches(store, { encryption: codec && { ring: codec.keyRing, codec }, jwt: jwtKeyMaterial(config) });
+  } catch (error) {
+    throw new StartupError('database', `checking the keys against the store failed (${reasonOf(error)})`, { cause: error });
+  }
+  if (problems.length > 0) {
+    throw new StartupError('keys', `${problems.join('; ')}. Every node sharing a store needs the same keys: see docs/cluster.md, "Keys"`);
+  }
+}
+
+function sequencerOptions(config: Config, store: Store, hub: Hub, log: Logger): SequencerOptions {
+  return {
+    reorderMs: config.cluster.reorderMs,
+    maxHeld: config.cluster.reorderMaxMessages,
+    // The latest row of a room (deleted ones keep their seq) is its tail.
+    tail: async (roomId) => (await store.history(roomId, { limit: 1 })).messages[0]?.seq ?? 0,
+    deliver: (envelope) => hub.deliver(envelope),
+    onError: (err) => log.error({ err: reasonOf(err) }, 'reading a room tail failed'),
+  };
 }

@@ -296,18 +296,174 @@ async function publish(args: Json): Promise<Json> {
     else if (kind === 'error') errs++;
     else if (kind === 'ping' && pongFrame) pub.ws.sendRaw(pongFrame);
   };
+  // Exactly rate x duration messages, the first at once and one every 1/rate after it: a short
+  // step then publishes what it promises (waiting for the first interval would cost one message).
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
   const t0 = performance.now();
   const maxPerTick = Math.max(1, Math.ceil(rate / 50));
-  while (performance.now() - t0 < durationMs) {
-    const due = Math.floor((rate * (performance.now() - t0)) / 1000) - sent;
+  while (sent < total && performance.now() - t0 < durationMs + 1000) {
+    const due = Math.min(total, Math.floor((rate * (performance.now() - t0)) / 1000) + 1) - sent;
     for (let i = 0; i < Math.min(due, maxPerTick); i++) {
       const id = nextId++;
       pub.ws.send(proto.send(room, id, textFor(id, true)));
       sent++;
     }
-    await sleep(1);
+    if (sent < total) await sleep(1);
   }
-  return { sent, acked, errors: errs, elapsedMs: performance.now() - t0 };
+  // The last message leaves 1/rate before the step's end: the step lasted durationMs.
+  return { sent, total, acked, errors: errs, elapsedMs: Math.max(durationMs, performance.now() - t0 + 1000 / rate) };
+}
+
+// ---- soak ----
+
+/**
+ * The soak: every client of group `soak` is in one of the rooms and sends one `chat.send` every
+ * `intervalMs` (jittered), for as long as the orchestrator lets it; every `churnMs` one client
+ * closes and reconnects (auth, join again). The ids of acknowledged messages are kept (each ack
+ * carries the stored message's id) so the orchestrator can check every one of them is stored.
+ */
+interface SoakClient extends Client {
+  room: string;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const MESSAGE_ID = B('"message":{"id":"');
+let soakRunning = false;
+const soakAcked: string[] = [];
+let soakErrors = 0;
+let soakReconnects = 0;
+let soakDeliveries = 0;
+let soakChurnTimer: NodeJS.Timeout | undefined;
+const soakClients: SoakClient[] = [];
+
+function B(text: string): Buffer {
+  return Buffer.from(text, 'latin1');
+}
+
+function soakHandler(c: SoakClient) {
+  return (buf: Buffer, start: number, end: number): void => {
+    const kind = proto.classify(buf, start, end);
+    if (kind === 'message') {
+      soakDeliveries++;
+    } else if (kind === 'ack' || kind === 'error') {
+      const sent = c.inflight.shift();
+      if (kind === 'error') {
+        soakErrors++;
+        return;
+      }
+      if (sent !== undefined) hist.record(performance.now() - sent);
+      const at = buf.indexOf(MESSAGE_ID, start);
+      if (at >= 0 && at < end) {
+        const from = at + MESSAGE_ID.length;
+        const to = buf.indexOf(0x22, from);
+        if (to > from && to < end) soakAcked.push(buf.toString('latin1', from, to));
+      }
+    } else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
+  };
+}
+
+function soakSchedule(c: SoakClient, intervalMs: number, first: boolean): void {
+  const delay = first ? Math.random() * intervalMs : intervalMs * (0.5 + Math.random());
+  c.timer = setTimeout(() => {
+    if (!soakRunning) return;
+    const id = nextId++;
+    c.inflight.push(performance.now());
+    c.ws.send(proto.send(c.room, id, textFor(id, false)));
+    soakSchedule(c, intervalMs, false);
+  }, delay);
+}
+
+async function soakPrepare(args: Json): Promise<Json> {
+  const rooms = Number(args['rooms']);
+  const create = Boolean(args['create']);
+  const list = groups.get('soak') ?? [];
+  const errs: string[] = [];
+  if (create) {
+    // The first client of each room creates it (rooms are dealt to clients round-robin).
+    const creators = list.slice(0, rooms);
+    const r = await requestAll(creators, (c, id) => proto.createRoom(`soak-${list.indexOf(c) % rooms}`, id), 30_000);
+    errs.push(...r.errors);
+  }
+  return { errors: errs };
+}
+
+async function soakJoin(args: Json): Promise<Json> {
+  const rooms = Number(args['rooms']);
+  const offset = Number(args['offset'] ?? 0);
+  const list = groups.get('soak') ?? [];
+  const r = await requestAll(list, (c, id) => proto.join(`soak-${(offset + list.indexOf(c)) % rooms}`, id), 60_000);
+  list.forEach((c, i) => {
+    const sc = c as SoakClient;
+    sc.room = `soak-${(offset + i) % rooms}`;
+    sc.timer = undefined;
+    sc.inflight = [];
+    sc.ws.onText = soakHandler(sc);
+    soakClients.push(sc);
+  });
+  return { acked: r.acked, errors: r.errors };
+}
+
+/** Closes one client and opens it again: auth, join its room, back to sending. */
+async function soakChurnOne(intervalMs: number): Promise<void> {
+  if (!soakRunning || soakClients.length === 0) return;
+  const i = Math.floor(Math.random() * soakClients.length);
+  const old = soakClients[i]!;
+  clearTimeout(old.timer);
+  old.ws.close();
+  try {
+    const { client } = await withTimeout(
+      openClient(old.user, () => {
+        dropped++;
+      }),
+      15_000,
+      `reconnect of ${old.user}`,
+    );
+    const sc = client as SoakClient;
+    sc.room = old.room;
+    const joined = await requestAll([sc], (_c, id) => proto.join(sc.room, id), 10_000);
+    if (joined.errors.length) soakErrors++;
+    sc.inflight = [];
+    sc.ws.onText = soakHandler(sc);
+    soakClients[i] = sc;
+    soakReconnects++;
+    if (soakRunning) soakSchedule(sc, intervalMs, true);
+    else sc.ws.close();
+  } catch {
+    soakErrors++;
+  }
+}
+
+function soakStart(args: Json): Json {
+  const intervalMs = Number(args['intervalMs']);
+  const churnMs = Number(args['churnMs']);
+  soakRunning = true;
+  for (const c of soakClients) soakSchedule(c, intervalMs, true);
+  const churn = (): void => {
+    soakChurnTimer = setTimeout(() => {
+      void soakChurnOne(intervalMs).finally(() => {
+        if (soakRunning) churn();
+      });
+    }, churnMs);
+  };
+  if (churnMs > 0) churn();
+  return {};
+}
+
+function soakSample(): Json {
+  const out = { acked: soakAcked.length, errors: soakErrors, reconnects: soakReconnects, deliveries: soakDeliveries, hist: hist.toSparse() };
+  hist.reset();
+  return out;
+}
+
+async function soakStop(): Promise<Json> {
+  soakRunning = false;
+  clearTimeout(soakChurnTimer);
+  for (const c of soakClients) clearTimeout(c.timer);
+  // Let the replies to sends already made arrive (bounded).
+  const until = performance.now() + 5000;
+  while (performance.now() < until && soakClients.some((c) => c.inflight.length > 0)) await sleep(50);
+  const unanswered = soakClients.reduce((a, c) => a + c.inflight.length, 0);
+  return { ids: soakAcked, errors: soakErrors, reconnects: soakReconnects, unanswered };
 }
 
 // ---- dispatch ----
@@ -315,6 +471,14 @@ async function publish(args: Json): Promise<Json> {
 function closeAll(): Json {
   running = false;
   measuring = false;
+  soakRunning = false;
+  clearTimeout(soakChurnTimer);
+  for (const c of soakClients) clearTimeout(c.timer);
+  soakClients.length = 0;
+  soakAcked.length = 0;
+  soakErrors = 0;
+  soakReconnects = 0;
+  soakDeliveries = 0;
   let n = 0;
   for (const list of groups.values()) {
     for (const c of list) {
@@ -353,7 +517,7 @@ async function handle(req: Request): Promise<Json> {
       return out;
     }
     case 'count':
-      return { totalDeliveries, dropped };
+      return { totalDeliveries, deliveries, dropped };
     case 'echo.prepare':
       return echoPrepare();
     case 'echo.start':
@@ -368,6 +532,16 @@ async function handle(req: Request): Promise<Json> {
       return fanoutJoin(args);
     case 'publish':
       return publish(args);
+    case 'soak.prepare':
+      return soakPrepare(args);
+    case 'soak.join':
+      return soakJoin(args);
+    case 'soak.start':
+      return soakStart(args);
+    case 'soak.sample':
+      return soakSample();
+    case 'soak.stop':
+      return soakStop();
     case 'closeAll':
       return closeAll();
     case 'exit':

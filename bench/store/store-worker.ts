@@ -1,6 +1,6 @@
 /**
  * The store scenario, in its own process pinned to the server core: the real SqliteStore from
- * src/store/sqlite-store.ts, appends issued many per event-loop turn (the store batches them
+ * src/store/sqlite-store.ts (or, with `pg`, the PostgresStore in a schema of its own), appends issued many per event-loop turn (the store batches them
  * into one transaction per turn, as the server's frame pipeline does), and history pages of 100
  * on a large room. CPU per op is this process's own process.cpuUsage().
  */
@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { PostgresStore } from '../../src/store/postgres-store.js';
+import type { Store } from '../../src/store/store.js';
 import { newMessageId } from '../../src/domain/message-id.js';
 import { Hist } from '../lib/hist.js';
 
@@ -54,10 +56,19 @@ function message(roomId: number, i: number): { id: string; roomId: number; roomN
   };
 }
 
-async function openRoom(path: string): Promise<{ store: SqliteStore; roomId: number }> {
-  mkdirSync(dirname(path), { recursive: true });
+/**
+ * The store under test: SQLite at `path`, or PostgreSQL (`pg` = { url, schema }) with the same
+ * codec, so both backends' figures include the encryption.
+ */
+async function openRoom(path: string, pg?: { url: string; schema: string }): Promise<{ store: Store; roomId: number }> {
   await codecReady;
-  const store = new SqliteStore(codec ? { path, codec } : { path });
+  let store: Store;
+  if (pg) {
+    store = await PostgresStore.open({ url: pg.url, schema: pg.schema, codec });
+  } else {
+    mkdirSync(dirname(path), { recursive: true });
+    store = new SqliteStore(codec ? { path, codec } : { path });
+  }
   const existing = await store.getRoom('big');
   const room = existing ?? (await store.createRoom({ name: 'big', owner: 'bench', visibility: 'public', createdAt: Date.now() }));
   if (!room) throw new Error('cannot create room');
@@ -68,7 +79,7 @@ async function openRoom(path: string): Promise<{ store: SqliteStore; roomId: num
 async function append(args: Json): Promise<Json> {
   const count = Number(args['messages']);
   const batch = Number(args['batch'] ?? 1000);
-  const { store, roomId } = await openRoom(String(args['path']));
+  const { store, roomId } = await openRoom(String(args['path']), args['pg'] as { url: string; schema: string } | undefined);
   const hist = new Hist();
   const cpu0 = cpuNow();
   const t0 = performance.now();
@@ -93,7 +104,7 @@ async function append(args: Json): Promise<Json> {
 async function history(args: Json): Promise<Json> {
   const queries = Number(args['queries']);
   const limit = Number(args['limit'] ?? 100);
-  const { store, roomId } = await openRoom(String(args['path']));
+  const { store, roomId } = await openRoom(String(args['path']), args['pg'] as { url: string; schema: string } | undefined);
   const latest = await store.history(roomId, { limit: 1 });
   const top = latest.messages[0]?.seq ?? 0;
   const hist = new Hist();

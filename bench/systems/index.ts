@@ -35,6 +35,8 @@ export interface SystemDef {
   protocol: string;
   /** One-line description for the report. */
   describe: string;
+  /** Scenarios this system takes part in (default: every one). */
+  scenarios?: readonly string[];
   start(opts: StartOptions): Promise<ServerHandle>;
 }
 
@@ -136,6 +138,21 @@ export const SYSTEMS: Record<string, SystemDef> = {
     async start(opts) {
       const child = spawnServer(opts, ['--import', 'tsx', join(BENCH_DIR, 'systems/socketio-seed-server.ts'), String(opts.port)], {
         BENCH_JWT_SECRET: opts.secret,
+      });
+      return handle(child, opts.port);
+    },
+  },
+  'socketio-seed-store': {
+    name: 'socketio-seed-store',
+    protocol: 'socketio-seed',
+    describe: "the same Socket.IO peer plus the seed's saveMessage by hand: one better-sqlite3 INSERT per message (WAL, synchronous = NORMAL) before broadcast and ack",
+    // Storage changes nothing but the per-message path: the other scenarios would measure socketio-seed again.
+    scenarios: ['echo'],
+    async start(opts) {
+      mkdirSync(opts.dir, { recursive: true });
+      const child = spawnServer(opts, ['--import', 'tsx', join(BENCH_DIR, 'systems/socketio-seed-server.ts'), String(opts.port)], {
+        BENCH_JWT_SECRET: opts.secret,
+        BENCH_SEED_DB: join(opts.dir, 'seed.db'),
       });
       return handle(child, opts.port);
     },

@@ -1,16 +1,21 @@
 /**
- * socketio-seed: Socket.IO with the middleware of the seed documents (/work/shared/seeds), as a
+ * socketio-seed: Socket.IO with the middleware of the usual tutorial recipes (the "seed" setup), as a
  * user following them would assemble it: origin allow-list, `jsonwebtoken` auth middleware,
  * Map-of-arrays connection and message rate limits, connection caps, packet size limit, `joi`
- * schema validation, `sanitize-html`, spam patterns, `io.to(room).emit`. No storage (the seed's
- * `saveMessage`/`validateTokenInDB` database calls are left out).
+ * schema validation, `sanitize-html`, spam patterns, `io.to(room).emit`.
+ *
+ * Storage: with `BENCH_SEED_DB=<file>` (system `socketio-seed-store`), each message is saved before
+ * it is broadcast and acknowledged, as the seed's `await saveMessage(messageData)` would be written
+ * by hand: better-sqlite3, WAL, one synchronous INSERT per message (its own implicit transaction),
+ * `synchronous = NORMAL` like Bulwark's store (same durability: a commit survives a process crash).
+ * Without it (system `socketio-seed`) nothing is stored. `validateTokenInDB` stays out either way.
  *
  * Adaptations, all in the peer's favour or neutral: the rate-limit numbers are raised so the
  * benchmark is not refused (the seed's 10 per minute), the message window is 1 s (the sliding
  * log is filtered on every message, so its cost grows with the number of entries in the window),
  * the token's `sub` is the user id, and `chat:send` answers through the Socket.IO ack callback
  * so the load generator can measure a round trip.
- * Usage: BENCH_JWT_SECRET=... node --import tsx bench/systems/socketio-seed-server.ts <port>
+ * Usage: BENCH_JWT_SECRET=... [BENCH_SEED_DB=file] node --import tsx bench/systems/socketio-seed-server.ts <port>
  */
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +23,7 @@ import { Server, type Socket } from 'socket.io';
 import jwt from 'jsonwebtoken';
 import Joi from 'joi';
 import sanitizeHtml from 'sanitize-html';
+import Database from 'better-sqlite3';
 
 const port = Number(process.argv[2]);
 const JWT_SECRET = process.env.BENCH_JWT_SECRET ?? '';
@@ -28,6 +34,31 @@ const MESSAGE_MAX = 1_000_000; // seed: 10
 const MAX_CONNECTIONS_PER_USER = 5;
 const MAX_TOTAL_CONNECTIONS = 20_000; // seed: 10_000; the idle scenario opens 10,000
 const MAX_MESSAGE_SIZE = 10 * 1024;
+
+interface MessageData {
+  id: string;
+  userId: string;
+  username: string | undefined;
+  message: string;
+  roomId: string;
+  timestamp: number;
+}
+
+/** The seed's `saveMessage`, written by hand on better-sqlite3 (only with BENCH_SEED_DB). */
+function openStore(path: string | undefined): ((m: MessageData) => Promise<void>) | undefined {
+  if (!path) return undefined;
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, room_id TEXT NOT NULL, user_id TEXT NOT NULL, username TEXT, message TEXT NOT NULL, timestamp INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS messages_room_time ON messages (room_id, timestamp)`);
+  const insert = db.prepare('INSERT INTO messages (id, room_id, user_id, username, message, timestamp) VALUES (?, ?, ?, ?, ?, ?)');
+  return async function saveMessage(m) {
+    insert.run(m.id, m.roomId, m.userId, m.username ?? null, m.message, m.timestamp);
+  };
+}
+const saveMessage = openStore(process.env.BENCH_SEED_DB);
 
 interface SeedSocket extends Socket {
   userId?: string;
@@ -136,7 +167,7 @@ io.on('connection', (s) => {
     ack?.({ ok: true });
   });
 
-  socket.on('chat:send', (data: unknown, ack: Ack) => {
+  socket.on('chat:send', async (data: unknown, ack: Ack) => {
     try {
       if (!rateLimit(socket, 'chat:send', MESSAGE_MAX, MESSAGE_WINDOW_MS)) return ack?.({ error: 'RATE_LIMIT_EXCEEDED' });
       const { error, value } = chatMessageSchema.validate(data);
@@ -153,7 +184,7 @@ io.on('connection', (s) => {
         socket.emit('error', { message: 'Spam detected' });
         return ack?.({ error: 'Spam detected' });
       }
-      const messageData = {
+      const messageData: MessageData = {
         id: randomUUID(),
         userId,
         username: socket.username,
@@ -161,6 +192,7 @@ io.on('connection', (s) => {
         roomId: value.roomId,
         timestamp: Date.now(),
       };
+      if (saveMessage) await saveMessage(messageData);
       io.to(value.roomId).emit('chat:message', messageData);
       ack?.({ id: messageData.id, ts: messageData.timestamp });
     } catch {

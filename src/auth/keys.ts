@@ -4,10 +4,11 @@
  * mode 0600: there is no built-in default secret.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
+import { ensurePrivateDir, tighten } from '../store/private-files.js';
 
 /** The key material of one issuer. */
 export type IssuerKey = { kind: 'secret'; key: JWTVerifyGetKey } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
@@ -49,25 +50,35 @@ export function hmacKeyResolver(secret: Uint8Array): JWTVerifyGetKey {
 
 export const SECRET_FILE = 'jwt-secret';
 
-/** Reads or creates the generated HMAC secret in the data directory. */
-export function loadOrCreateSecret(dataDir: string): Uint8Array {
-  mkdirSync(dataDir, { recursive: true });
+/** Raised when a command other than `serve` finds no secret where it looked (it never creates one). */
+export class MissingSecretError extends Error {
+  override name = 'MissingSecretError';
+}
+
+/**
+ * Reads the generated HMAC secret in the data directory; creates it when `create` (only
+ * `bulwark serve` and an embedded node do: an operator command run from the wrong directory must
+ * not mint tokens with a secret no server knows).
+ */
+export function loadOrCreateSecret(dataDir: string, create = true): Uint8Array {
   const path = join(dataDir, SECRET_FILE);
   try {
     const text = readFileSync(path, 'utf8').trim();
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+    tighten(path, 0o600);
     return Buffer.from(text, 'base64url');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+  if (!create) throw new MissingSecretError(`no signing secret in ${dataDir} (${SECRET_FILE} is missing)`);
+  ensurePrivateDir(dataDir);
   const secret = randomBytes(32);
   writeFileSync(path, `${secret.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   return secret;
 }
 
-/** The HMAC signing secret: configured, or generated in the data directory. */
-export function hmacSecret(config: Config): Uint8Array {
-  return config.auth.secret ? new TextEncoder().encode(config.auth.secret) : loadOrCreateSecret(config.dataDir);
+/** The HMAC signing secret: configured, or generated in the data directory (created there only when `create`). */
+export function hmacSecret(config: Config, create = true): Uint8Array {
+  return config.auth.secret ? new TextEncoder().encode(config.auth.secret) : loadOrCreateSecret(config.dataDir, create);
 }
 
 /** A key from one of the three ways to give it; each issuer's key object (and JWKS cache) is its own. */

@@ -17,8 +17,7 @@
  * A success clears the pair's failures but not the username's count: the owner signing in must
  * not hand an attacker fresh free guesses. With `redisUrl` the counters are shared by every node.
  */
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { RateLimiterFactory } from '../guards/rate-limits.js';
+import type { LimiterBackend, RateLimiterFactory } from '../guards/rate-limits.js';
 
 export const PAIR_MAX_FAILS = 5;
 export const PAIR_LOCK_MS = 15 * 60_000;
@@ -39,10 +38,10 @@ export function delayAfter(failures: number): number {
 }
 
 export class LoginThrottle {
-  private readonly pairs: RateLimiterAbstract;
-  private readonly failures: RateLimiterAbstract;
-  private readonly delays: RateLimiterAbstract;
-  private readonly known: RateLimiterAbstract;
+  private readonly pairs: LimiterBackend;
+  private readonly failures: LimiterBackend;
+  private readonly delays: LimiterBackend;
+  private readonly known: LimiterBackend;
 
   constructor(factory: RateLimiterFactory) {
     this.pairs = factory('login_fail_pair', { points: PAIR_MAX_FAILS, durationMs: PAIR_LOCK_MS });

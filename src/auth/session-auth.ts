@@ -18,6 +18,8 @@ export interface Denial {
   reason: string;
   event: SecurityEventType;
   detail?: Record<string, unknown>;
+  /** Until when trying again is pointless (a ban), for clients to tell their user. */
+  retryAfterMs?: number;
 }
 
 /** A pluggable admission rule run after the token verified (revocation, bans, cluster caps). */
@@ -156,7 +158,9 @@ export class SessionAuth {
       const code = denialCode(denial.close);
       // RATE_LIMITED always says when to try again; the per-user cap frees when another of the
       // user's connections ends, so this is a hint, like the handshake's 503 Retry-After.
-      answer(code === 'RATE_LIMITED' ? { ok: false, code, message: denial.reason, retryAfterMs: 5000 } : refuse(code, denial.reason));
+      // A ban says until when (docs/protocol.md "Abuse scoring and bans").
+      const retryAfterMs = code === 'RATE_LIMITED' ? 5000 : denial.retryAfterMs;
+      answer(retryAfterMs !== undefined ? { ok: false, code, message: denial.reason, retryAfterMs } : refuse(code, denial.reason));
     }
     this.refuse(conn, denial, user);
   }

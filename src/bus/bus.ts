@@ -6,7 +6,14 @@
  */
 import type { BanRecord, RevocationKind } from '../store/store.js';
 
-export type Target = { kind: 'room'; room: string } | { kind: 'user'; user: string } | { kind: 'all' } | { kind: 'admins' } | { kind: 'connection'; connectionId: string };
+export type Target =
+  | { kind: 'room'; room: string }
+  | { kind: 'user'; user: string }
+  /** Every connection from one client IP (an IP ban closes them). */
+  | { kind: 'ip'; ip: string }
+  | { kind: 'all' }
+  | { kind: 'admins' }
+  | { kind: 'connection'; connectionId: string };
 
 /** One live connection as the admin console lists it (docs/admin.md "Admin API"). */
 export interface ConnectionSummary {
@@ -49,6 +56,11 @@ export interface Effect {
   jti?: string;
   /** Only connections authenticated with a token of this session (refresh family; revocation). */
   sid?: string;
+  /**
+   * Cluster: a node lost publishes (Redis unreachable). Every other node compares the stored tail
+   * of each room it follows with what it delivered, and resyncs the rooms that fell behind.
+   */
+  recheck?: true;
 }
 
 export interface Envelope {
@@ -57,6 +69,8 @@ export interface Envelope {
   frame: string;
   /** The frame's `type`, for metrics without parsing `frame`. */
   type?: string;
+  /** A `chat.message`'s `seq`: the receiving node delivers each room's messages in this order. */
+  seq?: number;
   effect?: Effect;
 }
 

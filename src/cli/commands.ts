@@ -1,25 +1,33 @@
-/** The command table. */
-import { ban, bans, unban } from './bans.js';
+/** The command table: one file per command. */
+import { audit } from './audit.js';
+import { backup } from './backup.js';
+import { ban } from './ban.js';
+import { bans } from './bans.js';
+import { checkConfig } from './check-config.js';
+import type { Command } from './command.js';
 import { events } from './events.js';
 import { keys } from './keys.js';
+import { restore } from './restore.js';
 import { revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { token } from './token.js';
+import { unban } from './unban.js';
 import { users } from './users.js';
+import { version } from './version.js';
 
-export interface Command {
-  summary: string;
-  run(args: string[]): Promise<number>;
-}
-
-export const COMMANDS: Record<string, Command> = {
-  serve: { summary: 'run the server (configuration flags: --port, --host, --data-dir, --config, --<key> value)', run: serve },
-  token: { summary: 'mint a JWT: --sub ID [--name N] [--roles a,b] [--ttl 15m]', run: token },
-  events: { summary: 'print security events: [--since 10m] [--limit N] [--json true]', run: events },
-  ban: { summary: 'ban a user or IP: --user ID | --ip ADDR [--for 1h] [--reason R]', run: ban },
-  unban: { summary: 'lift a ban: --user ID | --ip ADDR', run: unban },
-  bans: { summary: 'list active bans', run: bans },
-  revoke: { summary: 'revoke a token id: --jti ID [--for 24h]; or every session of a user: --user ID', run: revoke },
-  users: { summary: 'accounts: users list | create NAME [--admin] | grant | revoke-role | disable | enable | reset-password | invite', run: users },
-  keys: { summary: 'message encryption keys: keys rotate', run: keys },
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  serve,
+  token,
+  events,
+  ban,
+  unban,
+  bans,
+  revoke,
+  users,
+  keys,
+  'check-config': checkConfig,
+  audit,
+  backup,
+  restore,
+  version,
 };

@@ -6,10 +6,20 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CLIENT_FRAME_TYPES } from '../protocol/frames.js';
+import { closest } from './did-you-mean.js';
+import { configKeys } from './keys.js';
 import { ConfigSchema, DEFAULT_RATE_LIMITS, type Config } from './schema.js';
 
+/** Every problem found, one line each (`check-config` prints them all; start-up stops on any). */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.join('\n'));
+    this.problems = list;
+  }
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -31,6 +41,7 @@ const ENV_KEYS: ReadonlyArray<[string, string, 'string' | 'number' | 'list']> = 
   ['BULWARK_TLS_CERT', 'tls.cert', 'string'],
   ['BULWARK_TLS_KEY', 'tls.key', 'string'],
   ['BULWARK_LOG_LEVEL', 'logLevel', 'string'],
+  ['BULWARK_METRICS_TOKEN', 'metrics.token', 'string'],
 ];
 
 /** Short flag names for the keys operators type most. */
@@ -99,44 +110,74 @@ function parseFlagValue(raw: string): Json {
 export interface ParsedFlags {
   configPath?: string;
   values: Tree;
+  /** Flag names as typed (without `--`), for reporting where a key came from. */
+  names: string[];
 }
 
-/** Parses `--key value`, `--key=value`, `--a.b.c value` and the aliases above. */
-export function parseConfigFlags(args: readonly string[]): ParsedFlags {
+/** The config path a flag names: an alias, or the dotted key itself. */
+export function flagPath(name: string): string {
+  return FLAG_ALIASES[name] ?? name;
+}
+
+function isBooleanKey(path: string): boolean {
+  return configKeys().get(path) === 'boolean';
+}
+
+/**
+ * Parses `--key value`, `--key=value`, `--a.b.c value` and the aliases above. A boolean key may be
+ * given without a value (`--origins.allowMissing` means true). Problems are collected, not thrown.
+ */
+export function parseConfigFlags(args: readonly string[], problems: string[] = []): ParsedFlags {
   const values: Tree = {};
+  const names: string[] = [];
   let configPath: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('--')) throw new ConfigError(`config: unexpected argument "${arg}"`);
+    if (!arg.startsWith('--')) {
+      problems.push(`config: unexpected argument "${arg}"`);
+      continue;
+    }
     let key = arg.slice(2);
     let raw: string | undefined;
     const eq = key.indexOf('=');
     if (eq >= 0) {
       raw = key.slice(eq + 1);
       key = key.slice(0, eq);
+    } else if (isBooleanKey(flagPath(key)) && (i + 1 >= args.length || args[i + 1]!.startsWith('--') || !/^(true|false)$/.test(args[i + 1]!))) {
+      raw = 'true';
     } else {
       raw = args[++i];
-      if (raw === undefined) throw new ConfigError(`config: flag --${key} needs a value`);
+      if (raw === undefined) {
+        problems.push(`config: flag --${key} needs a value`);
+        continue;
+      }
     }
     if (key === 'config') {
       configPath = raw;
       continue;
     }
-    const path = FLAG_ALIASES[key] ?? key;
-    setPath(values, path, path === 'host' || path === 'dataDir' ? raw : parseFlagValue(raw));
+    names.push(key);
+    const path = flagPath(key);
+    try {
+      setPath(values, path, path === 'host' || path === 'dataDir' ? raw : parseFlagValue(raw));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
-  return configPath === undefined ? { values } : { configPath, values };
+  const out: ParsedFlags = { values, names };
+  if (configPath !== undefined) out.configPath = configPath;
+  return out;
 }
 
-function fromEnv(env: NodeJS.ProcessEnv): Tree {
+function fromEnv(env: NodeJS.ProcessEnv, problems: string[]): Tree {
   const tree: Tree = {};
   for (const [name, path, kind] of ENV_KEYS) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     if (kind === 'number') {
       const n = Number(raw);
-      if (!Number.isFinite(n)) throw new ConfigError(`config: ${path} (from ${name}) must be a number`);
-      setPath(tree, path, n);
+      if (Number.isFinite(n)) setPath(tree, path, n);
+      else problems.push(`config: ${path} (from ${name}) must be a number`);
     } else if (kind === 'list') {
       setPath(
         tree,
@@ -170,40 +211,69 @@ function fromFile(path: string): Tree {
   return parsed as Tree;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/**
+ * The key an operator probably meant: a sibling with a similar name (`limits.maxPayloadByts` →
+ * `limits.maxPayloadBytes`), else a key anywhere whose last segment is similar (`maxPayloadBytes`
+ * at the top level → `limits.maxPayloadBytes`).
+ */
+export function suggestKey(path: string): string | undefined {
+  const keys = [...configKeys().keys()];
+  const dot = path.lastIndexOf('.');
+  const parent = dot >= 0 ? path.slice(0, dot) : '';
+  const leaf = path.slice(dot + 1);
+  const siblings = keys.filter((k) => (parent ? k.startsWith(`${parent}.`) && !k.slice(parent.length + 1).includes('.') : !k.includes('.')));
+  const near = closest(path, siblings);
+  if (near) return near;
+  const byLeaf = new Map(keys.map((k) => [k.slice(k.lastIndexOf('.') + 1), k] as const));
+  const leafMatch = closest(leaf, byLeaf.keys());
+  return leafMatch ? byLeaf.get(leafMatch) : undefined;
+}
+
+function unknownKey(path: string): string {
+  const near = suggestKey(path);
+  return `config: unknown key "${path}"${near ? ` (did you mean "${near}"?)` : ''}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
   const base = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `config: unknown key "${base ? `${base}.${k}` : k}"`).join('\n');
-  }
-  return `config: ${base || '(root)'}: ${issue.message}`;
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => unknownKey(base ? `${base}.${k}` : k));
+  return [`config: ${base || '(root)'}: ${issue.message}`];
 }
 
 const HMAC = /^HS/;
 
 /** Cross-field rules a schema cannot express: contradictory options are rejected by name. */
-function checkCoherence(config: Config): void {
+/** Rate rule names are a closed set too; checked on the raw tree so they are reported with the schema's problems. */
+function checkRateLimitNames(tree: Tree, problems: string[]): void {
+  const rules = tree.rateLimits;
+  if (!rules || typeof rules !== 'object' || Array.isArray(rules)) return;
   const known = new Set<string>(['handshake', 'login', 'cspReport', 'default', ...CLIENT_FRAME_TYPES]);
-  for (const name of Object.keys(config.rateLimits)) {
-    if (!known.has(name)) throw new ConfigError(`config: unknown key "rateLimits.${name}" (expected handshake, login, cspReport, default or a frame type)`);
+  for (const name of Object.keys(rules)) {
+    if (known.has(name)) continue;
+    const near = closest(name, known);
+    problems.push(`config: unknown key "rateLimits.${name}" (${near ? `did you mean "rateLimits.${near}"? ` : ''}expected handshake, login, cspReport, default or a frame type)`);
   }
+}
+
+function checkCoherence(config: Config, problems: string[]): void {
   const algs = config.auth.algorithms;
   const hmac = algs.filter((a) => HMAC.test(a));
   if (hmac.length > 0 && hmac.length < algs.length) {
     // Mixing HMAC and public-key algorithms is how HS/RS key confusion happens.
-    throw new ConfigError('config: auth.algorithms must not mix HMAC (HS*) with public-key algorithms');
+    problems.push('config: auth.algorithms must not mix HMAC (HS*) with public-key algorithms');
   }
   if (hmac.length === 0 && !config.auth.publicKey && !config.auth.jwksUrl && config.auth.issuers.length === 0) {
-    throw new ConfigError('config: auth.publicKey or auth.jwksUrl is required for public-key auth.algorithms');
+    problems.push('config: auth.publicKey or auth.jwksUrl is required for public-key auth.algorithms');
   }
   if (hmac.length > 0 && (config.auth.publicKey || config.auth.jwksUrl)) {
-    throw new ConfigError('config: auth.publicKey/auth.jwksUrl need public-key auth.algorithms (e.g. ["RS256"])');
+    problems.push('config: auth.publicKey/auth.jwksUrl need public-key auth.algorithms (e.g. ["RS256"])');
   }
-  checkIssuers(config.auth, hmac.length > 0 || Boolean(config.auth.publicKey || config.auth.jwksUrl));
+  checkIssuers(config.auth, hmac.length > 0 || Boolean(config.auth.publicKey || config.auth.jwksUrl), problems);
   if (config.auth.accessTokenTtlMs > config.auth.maxTokenTtlMs) {
-    throw new ConfigError('config: auth.accessTokenTtlMs must not exceed auth.maxTokenTtlMs (the server would refuse its own tokens)');
+    problems.push('config: auth.accessTokenTtlMs must not exceed auth.maxTokenTtlMs (the server would refuse its own tokens)');
   }
   if (Boolean(config.tls.cert) !== Boolean(config.tls.key)) {
-    throw new ConfigError('config: tls.cert and tls.key must be given together');
+    problems.push('config: tls.cert and tls.key must be given together');
   }
 }
 
@@ -213,24 +283,27 @@ function checkCoherence(config: Config): void {
  * issuer, the single-issuer keys' included, keeps its subjects as they are, every other one has a
  * distinct `subjectPrefix`.
  */
-function checkIssuers(auth: Config['auth'], primary: boolean): void {
+function checkIssuers(auth: Config['auth'], primary: boolean, problems: string[]): void {
   const seen = new Set<string>(auth.issuer !== undefined ? [auth.issuer] : []);
   const prefixes = new Set<string>();
   let unprefixed = primary ? 1 : 0;
   auth.issuers.forEach((entry, i) => {
     const at = `auth.issuers.${i}`;
     const keys = [entry.secret, entry.publicKey, entry.jwksUrl].filter((k) => k !== undefined).length;
-    if (keys !== 1) throw new ConfigError(`config: ${at}: exactly one of secret, publicKey, jwksUrl`);
+    if (keys !== 1) {
+      problems.push(`config: ${at}: exactly one of secret, publicKey, jwksUrl`);
+      return;
+    }
     const algs = entry.algorithms ?? [];
-    if (entry.secret !== undefined && algs.some((a) => !HMAC.test(a))) throw new ConfigError(`config: ${at}.algorithms: a secret takes HMAC (HS*) algorithms only`);
-    if (entry.secret === undefined && algs.some((a) => HMAC.test(a))) throw new ConfigError(`config: ${at}.algorithms: a public key or JWKS takes public-key algorithms only`);
-    if (seen.has(entry.issuer)) throw new ConfigError(`config: ${at}.issuer: "${entry.issuer}" is configured twice`);
+    if (entry.secret !== undefined && algs.some((a) => !HMAC.test(a))) problems.push(`config: ${at}.algorithms: a secret takes HMAC (HS*) algorithms only`);
+    if (entry.secret === undefined && algs.some((a) => HMAC.test(a))) problems.push(`config: ${at}.algorithms: a public key or JWKS takes public-key algorithms only`);
+    if (seen.has(entry.issuer)) problems.push(`config: ${at}.issuer: "${entry.issuer}" is configured twice`);
     seen.add(entry.issuer);
     if (entry.subjectPrefix === undefined) {
-      if (++unprefixed > 1) throw new ConfigError(`config: ${at}.subjectPrefix is required: two issuers without one could name the same user`);
+      if (++unprefixed > 1) problems.push(`config: ${at}.subjectPrefix is required: two issuers without one could name the same user`);
     } else {
-      if (entry.subjectPrefix === 'acct:') throw new ConfigError(`config: ${at}.subjectPrefix: "acct:" belongs to the built-in accounts`);
-      if (prefixes.has(entry.subjectPrefix)) throw new ConfigError(`config: ${at}.subjectPrefix: "${entry.subjectPrefix}" is used twice`);
+      if (entry.subjectPrefix === 'acct:') problems.push(`config: ${at}.subjectPrefix: "acct:" belongs to the built-in accounts`);
+      if (prefixes.has(entry.subjectPrefix)) problems.push(`config: ${at}.subjectPrefix: "${entry.subjectPrefix}" is used twice`);
       prefixes.add(entry.subjectPrefix);
     }
   });
@@ -243,19 +316,65 @@ export interface LoadOptions {
   overrides?: Record<string, unknown>;
 }
 
-/** Builds the validated configuration; throws ConfigError naming the offending key. */
-export function loadConfig(options: LoadOptions = {}): Config {
+/** Where a key's value came from. */
+export type ValueSource = { kind: 'flag'; name: string } | { kind: 'env'; name: string } | { kind: 'file'; path: string } | { kind: 'override' } | { kind: 'default' };
+
+export interface LoadedConfig {
+  config: Config;
+  /** The JSON file read, if any. */
+  file: string | undefined;
+  /** Which source set `path` (`dataDir`, `limits.maxPayloadBytes`, …): the highest one that did. */
+  sourceOf(path: string): ValueSource;
+}
+
+function has(tree: Tree, path: string): boolean {
+  let node: Json = tree;
+  for (const part of path.split('.')) {
+    if (!node || typeof node !== 'object' || Array.isArray(node) || !Object.hasOwn(node, part)) return false;
+    node = node[part]!;
+  }
+  return true;
+}
+
+/** Builds the validated configuration and says where each value came from; throws ConfigError listing every problem. */
+export function loadConfigWithSources(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
-  const flags = parseConfigFlags(options.args ?? []);
+  const problems: string[] = [];
+  const flags = parseConfigFlags(options.args ?? [], problems);
   const filePath = flags.configPath ?? env.BULWARK_CONFIG;
-  let tree: Tree = filePath ? fromFile(filePath) : {};
-  tree = deepMerge(tree, fromEnv(env));
-  tree = deepMerge(tree, flags.values);
+  let fileTree: Tree = {};
+  if (filePath) {
+    try {
+      fileTree = fromFile(filePath);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  const envTree = fromEnv(env, problems);
+  let tree = deepMerge(deepMerge(fileTree, envTree), flags.values);
   if (options.overrides) tree = deepMerge(tree, options.overrides as Tree);
+  checkRateLimitNames(tree, problems);
   const result = ConfigSchema.safeParse(tree);
-  if (!result.success) throw new ConfigError(result.error.issues.map(describeIssue).join('\n'));
-  const config = result.data;
-  checkCoherence(config);
+  if (!result.success) problems.push(...result.error.issues.flatMap(describeIssue));
+  else if (problems.length === 0) checkCoherence(result.data, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = result.data!;
   config.rateLimits = { ...DEFAULT_RATE_LIMITS, ...config.rateLimits };
-  return config;
+  return {
+    config,
+    file: filePath,
+    sourceOf(path) {
+      if (options.overrides && has(options.overrides as Tree, path)) return { kind: 'override' };
+      if (has(flags.values, path)) return { kind: 'flag', name: `--${flags.names.find((n) => flagPath(n) === path) ?? path}` };
+      const envName = ENV_KEYS.find(([, p]) => p === path)?.[0];
+      if (envName && has(envTree, path)) return { kind: 'env', name: envName };
+      if (filePath && has(fileTree, path)) return { kind: 'file', path: filePath };
+      return { kind: 'default' };
+    },
+  };
+}
+
+/** Builds the validated configuration; throws ConfigError naming every offending key. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  return loadConfigWithSources(options).config;
 }

@@ -30,6 +30,18 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   default: { points: 60, durationMs: 10_000 },
 };
 
+/**
+ * The default bound on idempotency keys, per second of `replay.windowMs`: a node acknowledging
+ * this many sends a second keeps every key for the whole window, in about 300 bytes each
+ * (~29 MB for the default 10 minutes). Busier nodes forget their oldest keys early.
+ */
+export const REPLAY_KEYS_PER_SECOND = 160;
+
+/** `replay.maxKeys`, or the default sized from the window. */
+export function replayMaxKeys(replay: { windowMs: number; maxKeys?: number | undefined }): number {
+  return replay.maxKeys ?? Math.max(1000, Math.ceil(replay.windowMs / 1000) * REPLAY_KEYS_PER_SECOND);
+}
+
 export const LimitsSchema = z.strictObject({
   /** Largest accepted frame after decompression; chat frames need far less (close 1009 over it). @default 16384 */
   maxPayloadBytes: positiveInt.max(16 * 1024 * 1024).default(16_384),
@@ -59,6 +71,28 @@ export const LimitsSchema = z.strictObject({
   maxRoomsPerConnection: positiveInt.default(200),
   /** Rooms one user may own; bounds what one user can add to everyone's `room.list` (admins exempt). @default 50 */
   maxRoomsPerUser: positiveInt.default(50),
+  /**
+   * Connections that have not authenticated yet (handshakes in flight included), per node: a
+   * separate, smaller budget, so sockets that never send `auth` cannot take the places of users
+   * (contract section 3 "Under attack"). The effective value is at most `maxConnections`.
+   * @default 2000
+   */
+  maxPendingAuth: positiveInt.default(2000),
+  /**
+   * Unauthenticated connections from one client IP; over it a handshake is refused 429. A person
+   * needs one per open tab for the length of one round trip. @default 10
+   */
+  maxPendingAuthPerIp: positiveInt.default(10),
+  /**
+   * Fraction of `maxConnections` at which the node is under pressure: the auth timeout drops to
+   * `auth.pressureTimeoutMs` and overdue unauthenticated connections are closed 4408. @default 0.9
+   */
+  shedAtRatio: z.number().gt(0).max(1).default(0.9),
+  /**
+   * Time from the upgrade request to `101 Switching Protocols` (the handshake checks, a JWKS
+   * fetch included); past it the handshake is answered 503 and its slot given back. @default 10000
+   */
+  upgradeTimeoutMs: positiveInt.max(120_000).default(10_000),
   /** Body of one `POST /api/csp-report`; larger is refused 413 before it is read. @default 4096 */
   maxCspReportBytes: positiveInt.min(256).max(65_536).default(4096),
 });
@@ -97,6 +131,12 @@ export type IssuerConfig = z.infer<typeof IssuerSchema>;
 export const AuthSchema = z.strictObject({
   /** Time allowed for the `auth` frame after the upgrade. @default 10000 */
   timeoutMs: positiveInt.default(10_000),
+  /**
+   * The auth timeout while the node is under pressure (`limits.shedAtRatio`): an unauthenticated
+   * connection older than this is closed 4408 to make room. Effective value at most `timeoutMs`.
+   * @default 2000
+   */
+  pressureTimeoutMs: positiveInt.default(2000),
   /** Accepted JWS algorithms; `none` can never be listed. @default ["HS256"] */
   algorithms: z.array(JwsAlgorithm).min(1).default(['HS256']),
   /** Tolerance for `exp`, `nbf` and `iat`. @default 30000 */
@@ -129,6 +169,26 @@ export const AuthSchema = z.strictObject({
   refreshTokenTtlMs: positiveInt.default(30 * 24 * 3600_000),
 });
 
+/** Cluster mode (with `redisUrl`): how a node talks to Redis and what it does when Redis fails (docs/cluster.md). */
+export const ClusterSchema = z
+  .strictObject({
+    /**
+     * A Redis command on the hot path (rate limits, idempotency, per-user cap) gives up after this
+     * long and the node answers from its own state instead. @default 250
+     */
+    commandTimeoutMs: positiveInt.max(10_000).default(250),
+    /** Connecting to Redis, at start-up and on each reconnect, gives up after this long. @default 2000 */
+    connectTimeoutMs: positiveInt.max(60_000).default(2000),
+    /** A node's lease in Redis: a node that has not renewed it for this long is dead and its connections stop counting. @default 3000 */
+    leaseMs: positiveInt.min(500).max(60_000).default(3000),
+    /** How often a node renews its lease (the renewal is also its Redis health probe). @default 1000 */
+    heartbeatMs: positiveInt.min(100).max(30_000).default(1000),
+    /** How long a `chat.message` that arrived ahead of its `seq` waits for the missing ones before the room is resynced. @default 150 */
+    reorderMs: positiveInt.max(5000).default(150),
+    /** `chat.message` frames held per room while waiting for a gap; one more and the gap is declared at once. @default 1000 */
+    reorderMaxMessages: positiveInt.max(100_000).default(1000),
+  })
+  .refine((c) => c.heartbeatMs * 2 <= c.leaseMs, { message: 'cluster.heartbeatMs must be at most half of cluster.leaseMs', path: ['heartbeatMs'] });
 /** Alert budgets per severity and second (`alerts.perSecond`). */
 export const AlertBudgetsSchema = z.strictObject({
   /** @default 5 */
@@ -195,10 +255,13 @@ export const ConfigSchema = z.strictObject({
       windowMs: positiveInt.default(600_000),
       /** Largest accepted difference between a frame `ts` and the server clock. @default 120000 */
       maxSkewMs: positiveInt.default(120_000),
-      /** Idempotency keys remembered per node (oldest forgotten first). @default 100000 */
-      maxKeys: positiveInt.default(100_000),
+      /**
+       * Idempotency keys remembered per node (oldest forgotten first). Unset: sized from the window,
+       * `REPLAY_KEYS_PER_SECOND` per second of `windowMs` (96,000 for 10 minutes).
+       */
+      maxKeys: positiveInt.optional(),
     })
-    .default({ windowMs: 600_000, maxSkewMs: 120_000, maxKeys: 100_000 }),
+    .default({ windowMs: 600_000, maxSkewMs: 120_000 }),
   spam: z
     .strictObject({
       /** Links allowed in one message. @default 3 */
@@ -320,8 +383,18 @@ export const ConfigSchema = z.strictObject({
       polling: z.boolean().default(false),
     })
     .default({ enabled: true, polling: false }),
+  metrics: z
+    .strictObject({
+      /**
+       * Bearer token that lets any peer scrape `/metrics` (`Authorization: Bearer <token>`). Without
+       * it only loopback and `trustProxy` peers may. At least 32 characters.
+       */
+      token: z.string().min(32, 'must be at least 32 characters').optional(),
+    })
+    .default({}),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
+  cluster: ClusterSchema.default(ClusterSchema.parse({})),
   /** PostgreSQL URL; storage is SQLite under `dataDir` when unset. */
   databaseUrl: z.string().optional(),
 });

@@ -5,7 +5,7 @@ import type { ClientFrameOf } from '../protocol/frames.js';
 import { RoomGoneError } from '../store/errors.js';
 import type { RoomRecord, Store } from '../store/store.js';
 import { mayBroadcast, mayDeleteMessage, mayRoom, maySeeRoom } from './policy.js';
-import { ok, refuse, type Reply } from './reply.js';
+import { ack, refuse, type Reply } from './reply.js';
 import type { Session } from './session.js';
 import { wireMessage } from './wire.js';
 import { NO_SUCH_ROOM, PAGE_LIMIT } from './rooms.js';
@@ -68,9 +68,10 @@ export class Messages {
     this.bus.publish({
       target: { kind: 'room', room: frame.room },
       type: 'chat.message',
+      seq: stored.seq,
       frame: JSON.stringify({ type: 'chat.message', room: frame.room, message: wireMessage(stored) }),
     });
-    return ok({ message: { id: stored.id, seq: stored.seq, ts: stored.ts } });
+    return ack('chat.send', { message: { id: stored.id, seq: stored.seq, ts: stored.ts } });
   }
 
   private async readableRoom(session: Session, name: string): Promise<Lookup> {
@@ -88,7 +89,7 @@ export class Messages {
     const found = await this.readableRoom(session, frame.room);
     if (!found.ok) return found.reply;
     const page = await this.store.history(found.room.id, { before: frame.before, after: frame.after, limit: frame.limit ?? PAGE_LIMIT });
-    return ok({ room: frame.room, messages: page.messages.map(wireMessage), hasMore: page.hasMore });
+    return ack('chat.history', { room: frame.room, messages: page.messages.map(wireMessage), hasMore: page.hasMore });
   }
 
   async delete(session: Session, frame: ClientFrameOf<'chat.delete'>): Promise<Reply> {
@@ -112,7 +113,7 @@ export class Messages {
         frame: JSON.stringify({ type: 'chat.deleted', room: room.name, message: message.id }),
       });
     }
-    return ok({ room: room.name, message: message.id });
+    return ack('chat.delete', { room: room.name, message: message.id });
   }
 
   broadcast(session: Session, frame: ClientFrameOf<'admin.broadcast'>): Reply {
@@ -122,6 +123,6 @@ export class Messages {
     }
     const ts = Date.now();
     this.bus.publish({ target: { kind: 'all' }, type: 'announcement', frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
-    return ok({ ts });
+    return ack('admin.broadcast', { ts });
   }
 }

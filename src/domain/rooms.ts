@@ -4,7 +4,7 @@ import type { ClientFrameOf } from '../protocol/frames.js';
 import type { Store } from '../store/store.js';
 import { mayKickTarget, mayRoom, maySeeRoom } from './policy.js';
 import type { MembershipState, RoomRecord } from '../store/store.js';
-import { ok, refuse, type Reply } from './reply.js';
+import { ack, refuse, type Reply } from './reply.js';
 import type { Session } from './session.js';
 import { wireMessage, wireRoom } from './wire.js';
 
@@ -66,7 +66,7 @@ export class Rooms {
     const room = session.user.admin ? ((await this.store.createRoom(record)) ?? 'taken') : await this.store.createOwnedRoom(record, this.options.maxRoomsPerUser);
     if (room === 'taken') return refuse('CONFLICT', 'A room with that name exists.');
     if (room === 'limit') return this.forbidden(session, 'room.create', frame.room, `You own ${this.options.maxRoomsPerUser} rooms, the most allowed; delete one first.`);
-    return ok({ room: wireRoom(room) });
+    return ack('room.create', { room: wireRoom(room) });
   }
 
   async join(session: Session, frame: ClientFrameOf<'room.join'>): Promise<Reply> {
@@ -81,9 +81,10 @@ export class Rooms {
     if (state !== 'member') await this.store.setMembership(room.id, session.user.id, 'member');
     // Subscribe before reading history so nothing committed in between is missed; the client
     // drops duplicates by message id.
-    session.join(room.name, room.id);
+    const following = session.join(room.name, room.id);
+    if (following) await following;
     const page = await this.store.history(room.id, frame.since === undefined ? { limit: PAGE_LIMIT } : { after: frame.since, limit: PAGE_LIMIT });
-    return ok({ room: wireRoom(room), history: page.messages.map(wireMessage), hasMore: page.hasMore });
+    return ack('room.join', { room: wireRoom(room), history: page.messages.map(wireMessage), hasMore: page.hasMore });
   }
 
   async leave(session: Session, frame: ClientFrameOf<'room.leave'>): Promise<Reply> {
@@ -96,7 +97,7 @@ export class Rooms {
     this.bus.publish({ target: { kind: 'user', user: session.user.id }, frame: '', effect: { leave: room.name } });
     session.memberships.delete(room.name);
     session.leave(room.name);
-    return ok({ room: room.name });
+    return ack('room.leave', { room: room.name });
   }
 
   async invite(session: Session, frame: ClientFrameOf<'room.invite'>): Promise<Reply> {
@@ -105,7 +106,7 @@ export class Rooms {
     const room = managed.room;
     const state = await this.store.getMembership(room.id, frame.user);
     if (state !== 'member') await this.store.setMembership(room.id, frame.user, 'invited');
-    return ok({ room: room.name, user: frame.user });
+    return ack('room.invite', { room: room.name, user: frame.user });
   }
 
   async kick(session: Session, frame: ClientFrameOf<'room.kick'>): Promise<Reply> {
@@ -120,7 +121,7 @@ export class Rooms {
       frame: JSON.stringify({ type: 'room.removed', room: room.name }),
       effect: { leave: room.name },
     });
-    return ok({ room: room.name, user: frame.user });
+    return ack('room.kick', { room: room.name, user: frame.user });
   }
 
   async delete(session: Session, frame: ClientFrameOf<'room.delete'>): Promise<Reply> {
@@ -135,7 +136,7 @@ export class Rooms {
       effect: { leave: room.name },
     });
     session.leave(room.name);
-    return ok({ room: room.name });
+    return ack('room.delete', { room: room.name });
   }
 
   /** Public rooms and the caller's private ones, by name, a page at a time (`next` continues). */
@@ -144,6 +145,6 @@ export class Rooms {
     const rooms = await this.store.listRoomsPage(session.user.id, { after: frame.after, filter: frame.filter?.toLowerCase(), limit: limit + 1 });
     const more = rooms.length > limit;
     if (more) rooms.length = limit;
-    return ok(more ? { rooms: rooms.map(wireRoom), next: rooms[rooms.length - 1]!.name } : { rooms: rooms.map(wireRoom) });
+    return ack('room.list', more ? { rooms: rooms.map(wireRoom), next: rooms[rooms.length - 1]!.name } : { rooms: rooms.map(wireRoom) });
   }
 }

@@ -21,7 +21,11 @@ export interface Session {
    * delete; a stale entry for a deleted room only yields NOT_FOUND at append time.
    */
   readonly memberships: Map<string, number>;
-  join(room: string, roomId: number): void;
+  /**
+   * Follows the room's live messages. A returned promise is awaited before the room's history is
+   * read (a cluster node first learns where the room's live delivery starts).
+   */
+  join(room: string, roomId: number): Promise<void> | undefined;
   leave(room: string): void;
   /**
    * Tells the transport this frame's writes are queued in order (not yet committed): the

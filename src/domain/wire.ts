@@ -8,6 +8,11 @@ export function wireRoom(room: RoomRecord): Room {
 
 export function wireMessage(m: StoredMessage): Message {
   if (m.deleted) return { id: m.id, seq: m.seq, room: m.roomName, deleted: true };
+  if (m.unavailable) {
+    const unavailable: Message = { id: m.id, seq: m.seq, room: m.roomName, user: { id: m.userId, name: m.userName }, ts: m.ts, unavailable: true };
+    if (m.replyTo !== undefined) unavailable.replyTo = m.replyTo;
+    return unavailable;
+  }
   const out: Message = { id: m.id, seq: m.seq, room: m.roomName, user: { id: m.userId, name: m.userName }, text: m.text, ts: m.ts };
   if (m.replyTo !== undefined) out.replyTo = m.replyTo;
   return out;

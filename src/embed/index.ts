@@ -24,10 +24,9 @@ import { pino, type Logger } from 'pino';
 import type { Socket as IoSocket } from 'socket.io';
 import type { WebSocket } from 'ws';
 import type { ZodType } from 'zod';
-import type { Identity } from '../auth/jwt.js';
 import { TokenVerifier } from '../auth/jwt.js';
 import { resolveVerifyKey } from '../auth/keys.js';
-import { SessionAuth, type Denial } from '../auth/session-auth.js';
+import { SessionAuth } from '../auth/session-auth.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { loadConfig } from '../config/load.js';
 import type { Config, ConfigInput } from '../config/schema.js';
@@ -37,14 +36,17 @@ import { createFrameGuards } from '../guards/frame/index.js';
 import { checkFrame, parseFrame, replyId } from '../guards/frame/parse.js';
 import { validateFrame } from '../guards/frame/schema.js';
 import type { FrameContext } from '../guards/frame/types.js';
-import { ipBanGuard, userBanGuard } from '../guards/handshake/ban.js';
-import { capacityGuard } from '../guards/handshake/capacity.js';
+import { Admission, type AdmissionPlan } from '../admission/admission.js';
+import { connectErrorData, denialRefusal, refusalHeaders, rowOf } from '../admission/refusal.js';
+import { describeRequest } from '../admission/request.js';
+import type { Ticket } from '../admission/ticket.js';
+import { ipBanGuard } from '../guards/handshake/ban.js';
 import { headersGuard } from '../guards/handshake/headers.js';
 import { normalizeOrigin, originGuard } from '../guards/handshake/origin.js';
 import { handshakeRateGuard } from '../guards/handshake/rate.js';
 import { BEARER_PREFIX } from '../guards/handshake/subprotocol.js';
-import { findEarlyToken } from '../guards/handshake/token.js';
-import type { HandshakeGuard, HandshakeRefusal, HandshakeRequest } from '../guards/handshake/types.js';
+import { findEarlyToken, type EarlyToken } from '../guards/handshake/token.js';
+import type { HandshakeGuard, HandshakeRequest } from '../guards/handshake/types.js';
 import { INBOX_HIGH_WATER } from '../pipeline/frame-pipeline.js';
 import { RateLimits } from '../guards/rate-limits.js';
 import { Metrics } from '../observability/metrics.js';
@@ -53,11 +55,10 @@ import { ERROR_MESSAGES, type ErrorCode, type ErrorDetail } from '../protocol/er
 import { isClientFrameType, type AckFrame, type ClientFrame, type ErrorFrame, type ServerFrame } from '../protocol/frames.js';
 import { AbuseScores } from '../security/abuse.js';
 import { SecurityAudit } from '../security/audit.js';
-import { Bans } from '../security/bans.js';
+import { banCheck, Bans } from '../security/bans.js';
 import type { SecurityEventType } from '../security/events.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { SecurityEventRecord, Store } from '../store/store.js';
-import { clientIp } from '../transport/client-ip.js';
 import { Connection, type Outbound } from '../transport/connection.js';
 import { Hub } from '../fanout/hub.js';
 import { pendingBytes } from '../transport/socketio.js';
@@ -138,17 +139,6 @@ export interface Guard {
   close(): Promise<void>;
 }
 
-const STATUS_TO_CONNECT: Record<number, { code: ErrorCode; closeCode: number }> = {
-  400: { code: 'BAD_REQUEST', closeCode: CLOSE.MALFORMED },
-  401: { code: 'UNAUTHENTICATED', closeCode: CLOSE.UNAUTHENTICATED },
-  403: { code: 'FORBIDDEN', closeCode: CLOSE.FORBIDDEN },
-  429: { code: 'RATE_LIMITED', closeCode: CLOSE.TOO_MANY },
-  431: { code: 'BAD_REQUEST', closeCode: CLOSE.MALFORMED },
-  503: { code: 'RATE_LIMITED', closeCode: CLOSE.TOO_MANY },
-};
-
-const CLOSE_TO_STATUS: Record<number, number> = { [CLOSE.UNAUTHENTICATED]: 401, [CLOSE.FORBIDDEN]: 403, [CLOSE.TOO_MANY]: 429 };
-
 function connectError(message: string, data: { code: ErrorCode; closeCode: number }): Error {
   return Object.assign(new Error(message), { data });
 }
@@ -186,107 +176,58 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
   await bans.load();
   new AbuseScores(config, bans, audit);
   const auth = new SessionAuth(new TokenVerifier(await resolveVerifyKey(config), config.auth), hub, config, audit);
-  auth.addCheck((identity, ip) => {
-    const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
-    return ban ? { close: CLOSE.FORBIDDEN, reason: 'banned', event: 'banned_refused', detail: { kind: ban.kind } } : undefined;
-  });
+  auth.addCheck(banCheck(bans));
   const rateLimits = new RateLimits(config.rateLimits);
   const frameGuards = createFrameGuards({ config, rateLimits, audit }).list;
   const trusted = new Set(config.trustProxy);
   const allowed = new Set(config.origins.allowed.map((o) => normalizeOrigin(o) ?? o));
 
-  // Handshakes past the capacity check but not yet registered, so a burst cannot overshoot.
-  let inFlight = 0;
-  const inFlightPerIp = new Map<string, number>();
-  const count = (ip: string, delta: number): void => {
-    inFlight += delta;
-    const n = (inFlightPerIp.get(ip) ?? 0) + delta;
-    if (n <= 0) inFlightPerIp.delete(ip);
-    else inFlightPerIp.set(ip, n);
-  };
-  const handshakeGuards: HandshakeGuard[] = [
+  // The server's admission: the same guards, slots tied to the socket, one refusal table.
+  const admission = new Admission({ config, audit, metrics, log, handshakeRate: rateLimits.get('handshake') });
+  const before: HandshakeGuard[] = [
     headersGuard(config.limits),
     originGuard({ allowed: () => allowed, allowMissing: config.origins.allowMissing }),
     ipBanGuard(bans),
     handshakeRateGuard(rateLimits.get('handshake')),
-    capacityGuard({ total: () => hub.openCount + inFlight, perIp: (ip) => hub.ipCount(ip) + (inFlightPerIp.get(ip) ?? 0) }, config.limits),
-    userBanGuard(bans),
   ];
 
-  function describe(req: IncomingMessage): HandshakeRequest {
-    let headerBytes = 0;
-    for (const h of req.rawHeaders) headerBytes += h.length + 2;
-    const protocolHeader = req.headers['sec-websocket-protocol'];
+  /**
+   * A guarded connection authenticates at the handshake: its token is required and verified with
+   * the admission checks (bans, per-user cap), so it never holds a pending-auth place.
+   */
+  function requiredToken(found: EarlyToken | 'query_refused'): HandshakeGuard {
     return {
-      ip: clientIp(req, trusted),
-      origin: typeof req.headers.origin === 'string' ? req.headers.origin : undefined,
-      headers: req.headers,
-      headerCount: req.rawHeaders.length / 2,
-      headerBytes,
-      url: new URL(req.url ?? '/', 'http://localhost'),
-      protocols: protocolHeader
-        ? protocolHeader
-            .split(',')
-            .map((p) => p.trim())
-            .filter(Boolean)
-        : [],
+      name: 'token',
+      check: async function guardToken(hs) {
+        if (found === 'query_refused') return { reason: 'query_token', event: 'query_token_refused' };
+        if (found === undefined) return { reason: 'token', event: 'auth_failed', detail: { reason: 'missing_token' } };
+        const outcome = await auth.verify(found.token, hs.ip);
+        if (!outcome.ok) return denialRefusal(outcome.denial);
+        hs.identity = outcome.identity;
+        return undefined;
+      },
     };
   }
-
-  /** The handshake guards, then the token and admission. The result holds a capacity slot until released. */
-  async function admit(
-    hs: HandshakeRequest,
-    token: string | undefined,
-  ): Promise<{ ok: true; identity: Identity; release: () => void } | { ok: false; refusal: HandshakeRefusal } | { ok: false; denial: Denial }> {
-    let held = false;
-    const release = (): void => {
-      if (held) count(hs.ip, -1);
-      held = false;
-    };
-    try {
-      for (const guard of handshakeGuards) {
-        let verdict = guard.check(hs);
-        if (verdict instanceof Promise) verdict = await verdict;
-        if (verdict) {
-          release();
-          return { ok: false, refusal: verdict };
-        }
-        if (guard.name === 'capacity') {
-          count(hs.ip, 1);
-          held = true;
-        }
-      }
-      if (token === undefined) {
-        release();
-        return { ok: false, denial: { close: CLOSE.UNAUTHENTICATED, reason: 'authentication required', event: 'auth_failed', detail: { reason: 'missing_token' } } };
-      }
-      const outcome = await auth.verify(token, hs.ip);
-      if (!outcome.ok) {
-        release();
-        return { ok: false, denial: outcome.denial };
-      }
-      return { ok: true, identity: outcome.identity, release };
-    } catch (error) {
-      release();
-      throw error;
-    }
-  }
-
-  function record(hs: HandshakeRequest, refusal: HandshakeRefusal): void {
-    audit.emit(refusal.event, { ip: hs.ip, detail: { status: refusal.status, ...refusal.detail } });
-  }
+  const plan = (found: EarlyToken | 'query_refused'): AdmissionPlan => ({
+    transport: 'guard',
+    before,
+    after: [requiredToken(found)],
+    pendingAuth: false,
+  });
 
   const guarded = new WeakMap<object, Guarded>();
-  const wsVetted = new WeakMap<IncomingMessage, { hs: HandshakeRequest; identity: Identity; release: () => void }>();
+  const wsVetted = new WeakMap<IncomingMessage, { hs: HandshakeRequest; ticket: Ticket }>();
   const hooks = {
     onSlowConsumer: (conn: Connection) => audit.emit('slow_consumer', { ip: conn.ip, user: conn.userId }),
     onFrameOut: () => undefined,
   };
 
-  function register(target: object, kind: Guarded['kind'], ip: string, identity: Identity, out: Outbound): Guarded {
-    const conn = new Connection(ip, out, hub, config.limits.maxBufferedBytes, hooks);
-    hub.opened(conn, ip);
-    conn.authenticate(identity);
+  function register(target: object, kind: Guarded['kind'], hs: HandshakeRequest, ticket: Ticket, out: Outbound): Guarded {
+    const conn = new Connection(hs.ip, out, hub, config.limits.maxBufferedBytes, hooks);
+    hub.opened(conn, hs.ip);
+    ticket.opened(undefined);
+    conn.onAuthenticated = ticket.authenticated.bind(ticket);
+    conn.authenticate(hs.identity!);
     const g: Guarded = { conn, kind, queued: 0, chain: Promise.resolve() };
     guarded.set(target, g);
     return g;
@@ -295,31 +236,17 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
   const ws: Guard['ws'] = {
     options: {
       verifyClient(info, cb) {
-        const hs = describe(info.req);
-        const found = findEarlyToken(hs, config.auth.allowQueryToken);
-        if (found === 'query_refused') {
-          audit.emit('query_token_refused', { ip: hs.ip, detail: { status: 400 } });
-          return cb(false, 400, 'Bad Request');
-        }
-        admit(hs, found?.token).then(
-          (result) => {
-            if (result.ok) {
-              wsVetted.set(info.req, { hs, identity: result.identity, release: result.release });
-              return cb(true);
-            }
-            if ('refusal' in result) {
-              record(hs, result.refusal);
-              const headers = result.refusal.retryAfterMs !== undefined ? { 'Retry-After': String(Math.max(1, Math.ceil(result.refusal.retryAfterMs / 1000))) } : undefined;
-              return cb(false, result.refusal.status, undefined, headers);
-            }
-            audit.emit(result.denial.event, { ip: hs.ip, detail: result.denial.detail });
-            cb(false, CLOSE_TO_STATUS[result.denial.close] ?? 401);
-          },
-          (error: unknown) => {
-            log.error({ err: error }, 'guard: handshake failed');
-            cb(false, 503);
-          },
-        );
+        const hs = describeRequest(info.req, trusted);
+        const socket = info.req.socket;
+        void admission.admit(hs, plan(findEarlyToken(hs, config.auth.allowQueryToken))).then((result) => {
+          if (!result.ok) return cb(false, rowOf(result.refusal.reason).status, undefined, refusalHeaders(result.refusal, false));
+          // From here the slot follows the socket: ws refusing after all, the client leaving before
+          // 101, the app never calling accept() or the connection closing all give it back.
+          if (socket.destroyed) return result.ticket.release();
+          socket.once('close', result.ticket.release);
+          wsVetted.set(info.req, { hs, ticket: result.ticket });
+          cb(true);
+        });
       },
       // Never echo a `bulwark.bearer.<jwt>` entry: the token would come back in a response header.
       handleProtocols: (protocols) => [...protocols].find((p) => !p.startsWith(BEARER_PREFIX)) ?? false,
@@ -333,7 +260,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
         socket.close(CLOSE.FORBIDDEN, 'not vetted');
         return false;
       }
-      const g = register(socket, 'ws', vetted.hs.ip, vetted.identity, {
+      const g = register(socket, 'ws', vetted.hs, vetted.ticket, {
         send: (data) => socket.send(data),
         close: (code, reason) => {
           socket.close(code, reason);
@@ -343,8 +270,10 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
         pause: () => socket.pause(),
         resume: () => socket.resume(),
       });
-      vetted.release();
-      socket.on('close', () => g.conn.released());
+      socket.on('close', () => {
+        vetted.ticket.release();
+        g.conn.released();
+      });
       socket.on('error', (error: Error & { code?: string }) => {
         if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') audit.emit('frame_too_big', { ip: g.conn.ip, user: g.conn.userId });
       });
@@ -354,45 +283,36 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
 
   function socketio(): (socket: IoSocket, next: (err?: Error) => void) => void {
     return function bulwarkGuard(socket, next) {
-      const hs = describe(socket.request);
+      const hs = describeRequest(socket.request, trusted);
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      admit(hs, typeof token === 'string' && token.length <= 8192 ? token : undefined).then(
-        (result) => {
-          if (!result.ok) {
-            if ('refusal' in result) {
-              record(hs, result.refusal);
-              const mapped = STATUS_TO_CONNECT[result.refusal.status] ?? { code: 'FORBIDDEN' as const, closeCode: CLOSE.FORBIDDEN };
-              return next(connectError(result.refusal.reason, mapped));
-            }
-            audit.emit(result.denial.event, { ip: hs.ip, detail: result.denial.detail });
-            const code: ErrorCode = result.denial.close === CLOSE.FORBIDDEN ? 'FORBIDDEN' : result.denial.close === CLOSE.TOO_MANY ? 'RATE_LIMITED' : 'UNAUTHENTICATED';
-            return next(connectError(result.denial.reason, { code, closeCode: result.denial.close }));
-          }
-          const g = register(socket, 'socketio', hs.ip, result.identity, {
-            send: (data) => {
-              const frame = JSON.parse(data) as ServerFrame;
-              socket.emit(frame.type, frame);
-            },
-            close: (code, reason) => {
-              socket.emit('close', { code, reason });
-              socket.disconnect(true);
-            },
-            bufferedBytes: () => pendingBytes(socket),
-            pause: () => undefined,
-            resume: () => undefined,
-          });
-          result.release();
-          socket.data.user = g.conn.user;
-          socket.on('disconnect', () => {
-            if (!socket.connected) g.conn.released();
-          });
-          next();
-        },
-        (error: unknown) => {
-          log.error({ err: error }, 'guard: handshake failed');
-          next(connectError('Internal error.', { code: 'INTERNAL', closeCode: CLOSE.INTERNAL }));
-        },
-      );
+      const found: EarlyToken = typeof token === 'string' && token.length > 0 && token.length <= 8192 ? { token, via: 'header' } : undefined;
+      void admission.admit(hs, plan(found)).then((result) => {
+        if (!result.ok) return next(connectError(result.refusal.message ?? result.refusal.reason, connectErrorData(result.refusal)));
+        const ticket = result.ticket;
+        // The engine.io session is the connection: its end gives the slot back, whatever ends it.
+        socket.conn.once('close', ticket.release);
+        if (socket.conn.readyState === 'closed') return ticket.release();
+        const g = register(socket, 'socketio', hs, ticket, {
+          send: (data) => {
+            const frame = JSON.parse(data) as ServerFrame;
+            socket.emit(frame.type, frame);
+          },
+          close: (code, reason) => {
+            socket.emit('close', { code, reason });
+            socket.disconnect(true);
+          },
+          bufferedBytes: () => pendingBytes(socket),
+          pause: () => undefined,
+          resume: () => undefined,
+        });
+        socket.data.user = g.conn.user;
+        socket.on('disconnect', () => {
+          if (socket.connected) return;
+          ticket.release();
+          g.conn.released();
+        });
+        next();
+      });
     };
   }
 
@@ -526,6 +446,8 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
     socketio,
     wrap,
     async close() {
+      admission.stopAccepting();
+      admission.close();
       hub.closeAll(CLOSE.GOING_AWAY, 'server going away');
       await store.flush();
       if (!options.store) await store.close();

@@ -27,14 +27,28 @@ function addTo<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
   set.add(peer);
 }
 
-function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
+/** Removes a peer; true when that emptied the key's set. */
+function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): boolean {
   const set = map.get(key);
-  if (!set) return;
-  set.delete(peer);
-  if (set.size === 0) map.delete(key);
+  if (!set || !set.delete(peer)) return false;
+  if (set.size > 0) return false;
+  map.delete(key);
+  return true;
+}
+
+/**
+ * Told which rooms have local followers (the cluster's per-room `seq` order, fanout/sequencer.ts).
+ * `watch` may return a promise the follower waits for before reading the room's history.
+ */
+export interface RoomWatcher {
+  watch(room: string, roomId: number): Promise<void> | undefined;
+  forget(room: string): void;
 }
 
 export class Hub {
+  /** Set once at assembly, before any connection: rooms followed here are reported to it. */
+  watcher: RoomWatcher | undefined;
+
   constructor(
     /** Counts frames written to local connections (by frame type). */
     private readonly onDelivered?: (type: string, count: number) => void,
@@ -47,14 +61,15 @@ export class Hub {
   private readonly byId = new Map<string, Peer>();
   /** Every open connection, authenticated or not. */
   private readonly open = new Set<Peer>();
-  private readonly perIp = new Map<string, number>();
+  /** Open connections by client IP (an IP ban closes them all). */
+  private readonly byIp = new Map<string, Set<Peer>>();
 
   get openCount(): number {
     return this.open.size;
   }
 
   ipCount(ip: string): number {
-    return this.perIp.get(ip) ?? 0;
+    return this.byIp.get(ip)?.size ?? 0;
   }
 
   userCount(user: string): number {
@@ -68,7 +83,7 @@ export class Hub {
   opened(peer: Peer, ip: string): void {
     this.open.add(peer);
     this.byId.set(peer.connectionId, peer);
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    addTo(this.byIp, ip, peer);
   }
 
   authenticatedPeer(peer: Peer): void {
@@ -80,13 +95,11 @@ export class Hub {
   closed(peer: Peer, ip: string, rooms: Iterable<string>): void {
     if (!this.open.delete(peer)) return;
     this.byId.delete(peer.connectionId);
-    const n = (this.perIp.get(ip) ?? 1) - 1;
-    if (n <= 0) this.perIp.delete(ip);
-    else this.perIp.set(ip, n);
+    removeFrom(this.byIp, ip, peer);
     this.authenticated.delete(peer);
     this.admins.delete(peer);
     if (peer.userId !== undefined) removeFrom(this.users, peer.userId, peer);
-    for (const room of rooms) removeFrom(this.rooms, room, peer);
+    for (const room of rooms) if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
   }
 
   /** Roles changed (auth.refresh): admin alerts follow the new token. */
@@ -96,12 +109,14 @@ export class Hub {
     else this.admins.delete(peer);
   }
 
-  subscribe(peer: Peer, room: string): void {
+  /** Follows a room; with a watcher, may return a promise to await before reading the room's history. */
+  subscribe(peer: Peer, room: string, roomId?: number): Promise<void> | undefined {
     addTo(this.rooms, room, peer);
+    return roomId === undefined ? undefined : this.watcher?.watch(room, roomId);
   }
 
   unsubscribe(peer: Peer, room: string): void {
-    removeFrom(this.rooms, room, peer);
+    if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
   }
 
   /** Local delivery of a bus envelope. */
@@ -114,6 +129,9 @@ export class Hub {
         break;
       case 'user':
         peers = this.users.get(target.user);
+        break;
+      case 'ip':
+        peers = this.byIp.get(target.ip);
         break;
       case 'all':
         peers = this.authenticated;

@@ -22,6 +22,25 @@ export class Metrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  /** Admission (docs/protocol.md "Under attack"): every admitted connection is in exactly one of these three, by transport. */
+  readonly pendingHandshakes = new Gauge({
+    name: 'bulwark_pending_handshakes',
+    help: 'Handshakes holding a connection slot, not yet switched to WebSocket (101) or an engine.io session',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly pendingAuth = new Gauge({
+    name: 'bulwark_pending_auth_connections',
+    help: 'Open connections that have not authenticated yet',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly authenticatedConnections = new Gauge({
+    name: 'bulwark_authenticated_connections',
+    help: 'Open authenticated connections',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
   readonly securityEvents = new Counter({ name: 'bulwark_security_events_total', help: 'Security events, by type', labelNames: ['type'], registers: [this.registry] });
   readonly storeLatency = new Histogram({
     name: 'bulwark_store_latency_seconds',

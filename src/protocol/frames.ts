@@ -125,7 +125,21 @@ export interface DeletedMessage {
   deleted: true;
 }
 
-export type Message = LiveMessage | DeletedMessage;
+/**
+ * A stored message whose text this node cannot decrypt (a key it does not hold, or a damaged
+ * row): who sent it and when, without text. Only in history and resume, never live.
+ */
+export interface UnavailableMessage {
+  id: string;
+  seq: number;
+  room: string;
+  user: UserRef;
+  ts: number;
+  replyTo?: string;
+  unavailable: true;
+}
+
+export type Message = LiveMessage | DeletedMessage | UnavailableMessage;
 
 export interface SecurityAlertEvent {
   type: string;
@@ -151,6 +165,36 @@ export interface AckFrame {
   [field: string]: unknown;
 }
 
+/** Client frames answered with `ack`/`error` (`auth` is answered with `welcome`). */
+export type RequestFrameType = Exclude<ClientFrameType, 'auth'>;
+
+/**
+ * What each request's `ack` carries besides `type` and `id` (docs/protocol.md, "Frames"). The
+ * domain builds its acks against this table and the SDK derives its ack types from it, so the
+ * two cannot drift; `AckBodyOf` fails to compile if a request type has no entry.
+ */
+export interface AckBodies {
+  'auth.refresh': { expiresAt: number };
+  'room.create': { room: Room };
+  'room.join': { room: Room; history: Message[]; hasMore: boolean };
+  'room.leave': { room: string };
+  'room.invite': { room: string; user: string };
+  'room.kick': { room: string; user: string };
+  'room.delete': { room: string };
+  /** `next`: present when more rooms follow; send it back as `after` for the next page. */
+  'room.list': { rooms: Room[]; next?: string };
+  /** `duplicate: true` when the same `id` was sent before: the first ack, nothing stored twice. */
+  'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
+  'chat.history': { room: string; messages: Message[]; hasMore: boolean };
+  'chat.delete': { room: string; message: string };
+  'admin.broadcast': { ts: number };
+}
+
+export type AckBodyOf<T extends RequestFrameType> = AckBodies[T];
+
+/** The `ack` frame answering a request of type `T`. */
+export type AckOf<T extends RequestFrameType> = { type: 'ack'; id: string } & AckBodyOf<T>;
+
 export interface ErrorFrame {
   type: 'error';
   id?: string;
@@ -168,6 +212,8 @@ export type ServerFrame =
   | { type: 'chat.deleted'; room: string; message: string }
   | { type: 'room.deleted'; room: string }
   | { type: 'room.removed'; room: string }
+  /** Live delivery of the room may have skipped messages with `seq >= fromSeq`: fetch history after `fromSeq - 1`. */
+  | { type: 'room.resync'; room: string; fromSeq: number }
   | { type: 'announcement'; text: string; from: string; ts: number }
   | { type: 'auth.refresh_required'; expiresAt: number }
   | { type: 'security.alert'; event: SecurityAlertEvent }

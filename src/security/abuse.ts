@@ -3,6 +3,10 @@
  * the IP's score; a score counts violations within `abuse.windowMs`. Over `abuse.threshold` the
  * user's connections close 4429 and the user and IP are banned for a growing period. Scores live
  * in LRUs bounded by `abuse.maxTracked`.
+ *
+ * In a cluster the scores are shared (contract section 5; cluster/abuse-scores.ts): every node adds
+ * to the same counts, and the node whose addition reaches the threshold bans. While the shared
+ * store is unreachable, the node counts alone, at its share of the threshold.
  */
 import { isIP } from 'node:net';
 import type { LRUCache } from 'lru-cache';
@@ -44,6 +48,20 @@ export const ABUSE_WEIGHTS: Partial<Record<SecurityEventType, number>> = {
   csp_report_refused: 5,
 };
 
+/** Scores shared by the nodes of a cluster. */
+export interface SharedScores {
+  /** False while the shared store is unreachable: the node then counts alone. */
+  readonly usable: boolean;
+  /** The node's share of a limit while it counts alone (`limit ÷ live nodes`). */
+  share(limit: number): number;
+  /**
+   * Adds `weight` to `key`'s score for `windowMs` from its first violation; true for exactly one
+   * caller, the one whose addition reached `threshold` (the score then starts again). Rejects when
+   * the store is unreachable.
+   */
+  add(key: string, weight: number, threshold: number, windowMs: number): Promise<boolean>;
+}
+
 function isLoopback(ip: string): boolean {
   return ip === '::1' || ip.startsWith('127.') || ip === 'localhost';
 }
@@ -56,6 +74,7 @@ export class AbuseScores {
     private readonly config: Config,
     private readonly bans: Bans,
     private readonly audit: SecurityAudit,
+    private readonly shared?: SharedScores,
   ) {
     this.scores = boundedCache(config.abuse.maxTracked, config.abuse.windowMs);
     this.exempt = new Set(config.trustProxy);
@@ -70,6 +89,7 @@ export class AbuseScores {
     return this.scores.get(key)?.score ?? 0;
   }
 
+  /** The node's own count; over the threshold (the node's share of it while a cluster's store is unreachable). */
   private add(key: string, weight: number): boolean {
     const entry = this.scores.get(key, { updateAgeOnGet: false });
     if (entry) {
@@ -77,19 +97,42 @@ export class AbuseScores {
     } else {
       this.scores.set(key, { score: weight });
     }
-    return (entry?.score ?? weight) >= this.config.abuse.threshold;
+    const threshold = this.shared ? this.shared.share(this.config.abuse.threshold) : this.config.abuse.threshold;
+    const over = (entry?.score ?? weight) >= threshold;
+    if (over) this.scores.delete(key);
+    return over;
+  }
+
+  /** The cluster's count, or the node's own when the shared store fails. */
+  private async addShared(shared: SharedScores, key: string, weight: number): Promise<boolean> {
+    try {
+      return await shared.add(key, weight, this.config.abuse.threshold, this.config.abuse.windowMs);
+    } catch {
+      return this.add(key, weight);
+    }
   }
 
   private record(type: SecurityEventType, event: SecurityEventRecord): void {
     const weight = ABUSE_WEIGHTS[type];
     if (!weight) return;
-    const userOver = event.user !== undefined && this.add(`u:${event.user}`, weight);
     const ip = event.ip;
     const ipBannable = ip !== undefined && isIP(ip) !== 0 && (this.config.abuse.banProxyIps || (!isLoopback(ip) && !this.exempt.has(ip)));
+    const shared = this.shared;
+    if (shared?.usable) {
+      const user = event.user !== undefined ? this.addShared(shared, `u:${event.user}`, weight) : false;
+      // An IP that is never banned is not counted cluster-wide.
+      const byIp = ip !== undefined && ipBannable ? this.addShared(shared, `ip:${ip}`, weight) : false;
+      void Promise.all([user, byIp]).then(([userOver, ipOver]) => this.over(type, event, userOver, ipOver));
+      return;
+    }
+    const userOver = event.user !== undefined && this.add(`u:${event.user}`, weight);
     const ipOver = ip !== undefined && this.add(`ip:${ip}`, weight) && ipBannable;
+    this.over(type, event, userOver, ipOver);
+  }
+
+  private over(type: SecurityEventType, event: SecurityEventRecord, userOver: boolean, ipOver: boolean): void {
+    const ip = event.ip;
     if (!userOver && !ipOver) return;
-    if (userOver) this.scores.delete(`u:${event.user}`);
-    if (ipOver) this.scores.delete(`ip:${ip}`);
     this.audit.emit('abuse_threshold', { ip, user: event.user, detail: { trigger: type, user: userOver, ip: ipOver } });
     const tasks: Array<Promise<unknown>> = [];
     if (userOver) tasks.push(this.bans.ban('user', event.user!, `abuse: ${type}`, { closeCode: CLOSE.TOO_MANY }));

@@ -7,8 +7,9 @@
  * readable with theirs.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePrivateDir, tighten } from '../store/private-files.js';
 import type { EncodedText, TextCodec } from '../store/text-codec.js';
 import { DecryptThread } from './decrypt-thread.js';
 import { decodeBody, IV_BYTES, TAG_BYTES } from './gcm-body.js';
@@ -76,12 +77,20 @@ function writeKeysFile(path: string, ring: KeyRing): void {
   chmodSync(path, 0o600);
 }
 
-/** Loads the key ring from the environment, or from the data directory (created if absent). */
-export function loadKeyRing(dataDir: string, env: NodeJS.ProcessEnv = process.env): KeyRing {
+/**
+ * Loads the key ring from the environment, or from the data directory; the key file is created
+ * there when absent only if `create` (only `serve` does: a new key for an existing database
+ * would make every stored message unreadable to the command that made it).
+ */
+export function loadKeyRing(dataDir: string, env: NodeJS.ProcessEnv = process.env, create = true): KeyRing {
   if (env.BULWARK_ENCRYPTION_KEYS) return parseEnvKeys(env.BULWARK_ENCRYPTION_KEYS);
-  mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, KEYS_FILE);
-  if (existsSync(path)) return readKeysFile(path);
+  if (existsSync(path)) {
+    tighten(path, 0o600);
+    return readKeysFile(path);
+  }
+  if (!create) throw new Error(`no encryption key file in ${dataDir} (${KEYS_FILE} is missing)`);
+  ensurePrivateDir(dataDir);
   const ring: KeyRing = { current: 'k1', keys: new Map([['k1', randomBytes(32)]]) };
   writeKeysFile(path, ring);
   return ring;
@@ -89,7 +98,7 @@ export function loadKeyRing(dataDir: string, env: NodeJS.ProcessEnv = process.en
 
 /** Adds a new current key to `<dataDir>/keys.json`; returns its id. */
 export function rotateKeyFile(dataDir: string): string {
-  const ring = loadKeyRing(dataDir, {});
+  const ring = loadKeyRing(dataDir, {}, false);
   let n = ring.keys.size + 1;
   while (ring.keys.has(`k${n}`)) n++;
   const id = `k${n}`;
@@ -113,8 +122,8 @@ export class EncryptingCodec implements TextCodec {
     this.pages = new DecryptThread(() => this.ring);
   }
 
-  /** A page of rows, decrypted on the codec's thread (same format as `decode`). */
-  decodeMany(rows: readonly EncodedText[]): Promise<string[]> {
+  /** A page of rows, decrypted on the codec's thread (same format as `decode`); an unreadable row is null. */
+  decodeMany(rows: readonly EncodedText[]): Promise<Array<string | null>> {
     return this.pages.decryptAll(rows);
   }
 
@@ -132,6 +141,11 @@ export class EncryptingCodec implements TextCodec {
     this.ring = readKeysFile(this.reloadFrom);
     this.pages.ringChanged();
     return true;
+  }
+
+  /** The keys in use (checked against the store at start-up, security/key-check.ts). */
+  get keyRing(): KeyRing {
+    return this.ring;
   }
 
   get currentKeyId(): string {

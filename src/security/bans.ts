@@ -1,12 +1,17 @@
 /**
  * Bans of users and IPs (contract section 4, "Errors"): a banned IP is refused at the handshake
  * (403), a banned user at the handshake when it sends an early token (403) and at `auth` (close
- * 4403). Each new ban of the same subject lasts twice as long as the last (1 min, 2, 4, ...).
+ * 4403); a new ban closes the subject's live connections (4403, or 4429 when abuse scoring
+ * banned it), each refusal and close saying until when. Each new ban of the same subject lasts twice as long as the last (1 min, 2, 4, ...).
  * The ban log lives in the store; every node applies it and polls it, so the CLI's `bulwark ban`
  * reaches a running server within a second.
  */
+import type { AdmissionCheck } from '../auth/session-auth.js';
 import type { Bus } from '../bus/bus.js';
+import { bannedReason } from '../protocol/bans.js';
 import { CLOSE } from '../protocol/close-codes.js';
+
+export { bannedReason };
 import type { BanKind, BanRecord, Store } from '../store/store.js';
 import type { SecurityAudit } from './audit.js';
 
@@ -22,6 +27,15 @@ export function banPeriodMs(level: number): number {
 export function nextBanLevel(prev: BanRecord | undefined, now = Date.now()): number {
   const recent = prev && prev.createdAt > now - LEVEL_MEMORY_MS - banPeriodMs(prev.level);
   return recent ? prev.level + 1 : 1;
+}
+
+/** The admission check for bans of the user or the client IP (close 4403 at `auth`). */
+export function banCheck(bans: Bans): AdmissionCheck {
+  return function banned(identity, ip) {
+    const ban = bans.active('user', identity.id) ?? bans.active('ip', ip);
+    if (!ban) return undefined;
+    return { close: CLOSE.FORBIDDEN, reason: bannedReason(ban.until), event: 'banned_refused', retryAfterMs: ban.until - Date.now(), detail: { kind: ban.kind, until: ban.until } };
+  };
 }
 
 const key = (kind: BanKind, value: string): string => `${kind}:${value}`;
@@ -78,12 +92,12 @@ export class Bans {
         ...(record.kind === 'ip' ? { ip: record.value } : { user: record.value }),
         detail: { until: record.until, level: record.level, reason: record.reason },
       });
-    if (record.kind === 'user') {
-      this.bus.publish({ target: { kind: 'user', user: record.value }, frame: '', effect: { close: { code: closeCode, reason: 'banned' }, ban: record } });
-    } else this.announceRecord(record);
+    // The subject's live connections close on every node, told until when (docs/protocol.md "Abuse scoring and bans").
+    const target = record.kind === 'user' ? { kind: 'user' as const, user: record.value } : { kind: 'ip' as const, ip: record.value };
+    this.bus.publish({ target, frame: '', effect: { close: { code: closeCode, reason: bannedReason(record.until) }, ban: record } });
   }
 
-  /** Carries a record with no connection to close (IP ban, unban) to the other nodes of a cluster. */
+  /** Carries a record with no connection to close (an unban) to the other nodes of a cluster. */
   private announceRecord(record: BanRecord): void {
     if (this.bus.kind === 'memory') return;
     // No connection is targeted: the record is the whole message.

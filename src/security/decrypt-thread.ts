@@ -25,23 +25,26 @@ parentPort.on('message', (m) => {
   }
   const data = Buffer.from(m.data);
   const texts = new Array(m.keyIds.length);
-  try {
-    for (let i = 0; i < texts.length; i++) texts[i] = decodeBody(createDecipheriv, keys, data.subarray(m.offsets[i], m.offsets[i + 1]), m.keyIds[i], m.aads[i]);
-    parentPort.postMessage({ seq: m.seq, texts });
-  } catch (error) {
-    parentPort.postMessage({ seq: m.seq, error: String((error && error.message) || error) });
+  // One row that cannot be read (unknown key, tampered, moved) is null; the rest of the page stands.
+  for (let i = 0; i < texts.length; i++) {
+    try {
+      texts[i] = decodeBody(createDecipheriv, keys, data.subarray(m.offsets[i], m.offsets[i + 1]), m.keyIds[i], m.aads[i]);
+    } catch {
+      texts[i] = null;
+    }
   }
+  parentPort.postMessage({ seq: m.seq, texts });
 });
 `;
 
-type Reply = { seq: number; texts: string[] } | { seq: number; error: string };
+type Reply = { seq: number; texts: Array<string | null> };
 
 const keyEntries = (ring: KeyRing): Array<[string, Uint8Array]> => [...ring.keys].map(([id, key]) => [id, new Uint8Array(key)]);
 
 export class DecryptThread {
   private worker: Worker | undefined;
   private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (texts: string[]) => void; reject: (error: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (texts: Array<string | null>) => void; reject: (error: Error) => void }>();
 
   /** `ring` reads the owner's current key ring: the thread keeps no copy of its own to go stale. */
   constructor(private readonly ring: () => KeyRing) {}
@@ -51,7 +54,8 @@ export class DecryptThread {
     this.worker?.postMessage({ keys: keyEntries(this.ring()) });
   }
 
-  decryptAll(rows: readonly EncodedText[]): Promise<string[]> {
+  /** The page's texts in order; a row that cannot be decrypted is null. */
+  decryptAll(rows: readonly EncodedText[]): Promise<Array<string | null>> {
     if (rows.length === 0) return Promise.resolve([]);
     let size = 0;
     for (const row of rows) size += row.body.length;
@@ -73,7 +77,7 @@ export class DecryptThread {
     const worker = this.thread();
     // A page in flight keeps the process alive (a CLI reading history); an idle thread does not.
     if (this.waiting.size === 0) worker.ref();
-    return new Promise<string[]>((resolve, reject) => {
+    return new Promise<Array<string | null>>((resolve, reject) => {
       this.waiting.set(seq, { resolve, reject });
       worker.postMessage({ seq, data: data.buffer, offsets, keyIds, aads }, [data.buffer]);
     });
@@ -96,8 +100,7 @@ export class DecryptThread {
       if (!waiter) return;
       this.waiting.delete(reply.seq);
       if (this.waiting.size === 0) worker.unref();
-      if ('error' in reply) waiter.reject(new Error(reply.error));
-      else waiter.resolve(reply.texts);
+      waiter.resolve(reply.texts);
     });
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', () => {

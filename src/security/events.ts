@@ -13,6 +13,9 @@ export const SECURITY_EVENTS = {
   query_token_refused: 'warning',
   headers_too_large: 'warning',
   banned_refused: 'warning',
+  upgrade_invalid: 'notice',
+  handshake_timeout: 'notice',
+  handshake_error: 'error',
   // authentication (contract section 3)
   auth_failed: 'warning',
   auth_timeout: 'notice',
@@ -20,6 +23,7 @@ export const SECURITY_EVENTS = {
   token_revoked: 'warning',
   refresh_subject_mismatch: 'critical',
   user_connection_cap: 'warning',
+  pending_auth_shed: 'notice',
   // accounts
   login_failed: 'notice',
   login_locked: 'warning',
@@ -28,6 +32,8 @@ export const SECURITY_EVENTS = {
   disabled_refused: 'warning',
   csp_violation: 'warning',
   csp_report_refused: 'notice',
+  // operations
+  metrics_refused: 'notice',
   // session (contract section 3)
   binary_frame: 'notice',
   frame_too_big: 'warning',
@@ -52,6 +58,10 @@ export const SECURITY_EVENTS = {
   // administration
   admin_action: 'notice',
   webhook_failed: 'error',
+  // operations (contract section 5)
+  cluster_degraded: 'warning',
+  cluster_recovered: 'notice',
+  message_unreadable: 'error',
 } as const satisfies Record<string, Severity>;
 
 export type SecurityEventType = keyof typeof SECURITY_EVENTS;

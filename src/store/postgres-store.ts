@@ -21,8 +21,9 @@ import {
   type MessageRow,
   type RoomRow,
   type StoredEventRow,
+  type UnreadableHook,
 } from './rows.js';
-import { plainCodec, type TextCodec } from './text-codec.js';
+import { plainCodec, type EncodedText, type TextCodec } from './text-codec.js';
 import type {
   BanKind,
   BanRecord,
@@ -35,6 +36,8 @@ import type {
   UserRecord,
   HistoryPage,
   HistoryQuery,
+  KeyCheckRecord,
+  KeyKind,
   MembershipState,
   PruneOptions,
   NewMessage,
@@ -42,10 +45,11 @@ import type {
   RoomRecord,
   SecurityEventCount,
   SecurityEventQuery,
+  SecurityEventSearch,
   SecurityEventRecord,
+  StoredSecurityEvent,
   Store,
   StoredMessage,
-  StoredSecurityEvent,
 } from './store.js';
 import { PostgresStoreError, sanitize } from './postgres/errors.js';
 import { GroupCommit, type ExecOp } from './postgres/group-commit.js';
@@ -92,6 +96,8 @@ export interface PostgresStoreOptions {
   onBackgroundError?: (error: unknown) => void;
   /** Commit latency of each write batch (request of its first write to commit), in ms. */
   onCommit?: (ms: number, ops: number) => void;
+  /** Rows read whose text could not be decrypted (returned as unavailable). */
+  onUnreadable?: UnreadableHook;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -104,6 +110,7 @@ export class PostgresStore implements Store {
   private readonly codec: TextCodec;
   private readonly schema: string | undefined;
   private readonly onBackgroundError: (error: unknown) => void;
+  private readonly onUnreadable: UnreadableHook | undefined;
   private readonly writes: GroupCommit;
 
   /** Connects, migrates (under an advisory lock) and returns a ready store. */
@@ -124,6 +131,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.codec = options.codec ?? plainCodec;
     this.onBackgroundError = options.onBackgroundError ?? noop;
+    this.onUnreadable = options.onUnreadable;
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.max ?? 10,
@@ -234,7 +242,7 @@ export class PostgresStore implements Store {
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {
     return this.read(async (db) => {
       const row = (await query<MessageRow & { room_name: string }>(db, Q.messageById, [messageId, roomId])).rows[0];
-      return row && toMessage(row, row.room_name, this.codec);
+      return row && toMessage(row, row.room_name, this.codec, this.onUnreadable);
     });
   }
 
@@ -264,7 +272,7 @@ export class PostgresStore implements Store {
       const hasMore = rows.length > query_.limit;
       if (hasMore) rows.length = query_.limit;
       if (descending) rows.reverse();
-      return { messages: await toMessages(rows, first.room_name, this.codec), hasMore };
+      return { messages: await toMessages(rows, first.room_name, this.codec, this.onUnreadable), hasMore };
     });
   }
 
@@ -293,21 +301,21 @@ export class PostgresStore implements Store {
     return this.read(async (db) => (await query<EventRow>(db, Q.eventsSince, [sinceTs, limit])).rows.map(toSecurityEvent));
   }
 
-  private eventParams(query: Omit<SecurityEventQuery, 'before' | 'limit'>): unknown[] {
+  private eventParams(query: Omit<SecurityEventSearch, 'before' | 'limit'>): unknown[] {
     const f = eventFilterValues(query);
     return [noNul(f.type ?? undefined), noNul(f.user ?? undefined), noNul(f.ip ?? undefined), f.severities, f.since, f.until];
   }
 
-  querySecurityEvents(q: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+  searchSecurityEvents(q: SecurityEventSearch): Promise<StoredSecurityEvent[]> {
     const values = [...this.eventParams(q), q.before?.ts ?? Number.MAX_SAFE_INTEGER, q.before?.id ?? Number.MAX_SAFE_INTEGER, q.limit];
     return this.read(async (db) => (await query<StoredEventRow>(db, Q.queryEvents, values)).rows.map(toStoredEvent));
   }
 
-  changedSecurityEvents(q: Omit<SecurityEventQuery, 'before'>, after: number): Promise<StoredSecurityEvent[]> {
+  changedSecurityEvents(q: Omit<SecurityEventSearch, 'before'>, after: number): Promise<StoredSecurityEvent[]> {
     return this.read(async (db) => (await query<StoredEventRow>(db, Q.changedEvents, [...this.eventParams(q), after, q.limit])).rows.map(toStoredEvent));
   }
 
-  countSecurityEvents(q: Omit<SecurityEventQuery, 'before' | 'limit'>): Promise<SecurityEventCount[]> {
+  countSecurityEvents(q: Omit<SecurityEventSearch, 'before' | 'limit'>): Promise<SecurityEventCount[]> {
     return this.read(async (db) => (await query<SecurityEventCount>(db, Q.countEventsBy, this.eventParams(q))).rows);
   }
 
@@ -323,6 +331,14 @@ export class PostgresStore implements Store {
         }
         return deleted;
       },
+    });
+  }
+
+  querySecurityEvents(q: SecurityEventQuery): Promise<StoredSecurityEvent[]> {
+    return this.read(async (db) => {
+      const params = [q.sinceTs, q.afterId ?? 0, q.type ?? null, q.user ?? null, q.ip ?? null, q.limit, q.severities ? [...q.severities] : null];
+      const { rows } = await query<EventRow & { id: string }>(db, q.order === 'newest' ? Q.eventsNewest : Q.eventsOldest, params);
+      return rows.map((r) => toStoredEvent({ ...r, id: Number(r.id) }));
     });
   }
 
@@ -468,6 +484,40 @@ export class PostgresStore implements Store {
         created_at: number;
       }>(db, Q.bansAfter, [afterId]);
       return rows.map((r) => ({ id: r.id, kind: r.kind, value: r.value, until: r.until, level: r.level, reason: r.reason, createdAt: r.created_at }));
+    });
+  }
+
+  // ---------------------------------------------------------------- key checks
+
+  getKeyCheck(kind: KeyKind, keyId: string): Promise<KeyCheckRecord | undefined> {
+    return this.read(async (db) => {
+      const row = (await query<{ kind: KeyKind; key_id: string; check_value: string; created_at: number }>(db, Q.keyCheck, [kind, keyId])).rows[0];
+      return row && { kind: row.kind, keyId: row.key_id, check: row.check_value, createdAt: row.created_at };
+    });
+  }
+
+  claimKeyCheck(record: KeyCheckRecord): Promise<KeyCheckRecord> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.claimKeyCheck, [record.kind, record.keyId, record.check, record.createdAt]);
+        const row = (await query<{ kind: KeyKind; key_id: string; check_value: string; created_at: number }>(c, Q.keyCheck, [record.kind, record.keyId])).rows[0]!;
+        return { kind: row.kind, keyId: row.key_id, check: row.check_value, createdAt: row.created_at };
+      },
+    });
+  }
+
+  replaceKeyCheck(record: KeyCheckRecord): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.replaceKeyCheck, [record.kind, record.keyId, record.check, record.createdAt]);
+      },
+    });
+  }
+
+  sampleEncrypted(keyId: string): Promise<EncodedText | undefined> {
+    return this.read(async (db) => {
+      const row = (await query<{ id: string; body: Buffer; key_id: string }>(db, Q.sampleEncrypted, [keyId])).rows[0];
+      return row && { body: row.body, keyId: row.key_id, aad: row.id };
     });
   }
 

@@ -125,33 +125,63 @@ export function toRoom(row: RoomRow): RoomRecord {
 
 const isDeleted = (row: MessageRow): boolean => row.deleted === 1 || row.deleted === true;
 
-function messageOf(row: MessageRow, roomName: string, text: string): StoredMessage {
-  return {
+/**
+ * Rows whose text could not be decrypted, per page or single read: reported (not thrown) so one
+ * bad row never fails a page (docs/protocol.md "The message object").
+ */
+export type UnreadableHook = (room: string, keyIds: ReadonlyArray<string | null>) => void;
+
+/** `text` null: the row could not be decrypted; it is returned as unavailable. */
+function messageOf(row: MessageRow, roomName: string, text: string | null): StoredMessage {
+  const message: StoredMessage = {
     id: row.id,
     seq: row.seq,
     roomName,
     userId: row.user_id,
     userName: row.user_name,
-    text,
+    text: text ?? '',
     ts: row.ts,
     replyTo: row.reply_to ?? undefined,
     deleted: isDeleted(row),
   };
+  if (text === null) message.unavailable = true;
+  return message;
+}
+
+function decodeOne(row: MessageRow, codec: TextCodec): string | null {
+  try {
+    return codec.decode(row.body, row.key_id, row.id);
+  } catch {
+    return null;
+  }
 }
 
 /** A stored message; text is decrypted with the row's message id as associated data. */
-export function toMessage(row: MessageRow, roomName: string, codec: TextCodec): StoredMessage {
-  return messageOf(row, roomName, isDeleted(row) ? '' : codec.decode(row.body, row.key_id, row.id));
+export function toMessage(row: MessageRow, roomName: string, codec: TextCodec, onUnreadable?: UnreadableHook): StoredMessage {
+  const text = isDeleted(row) ? '' : decodeOne(row, codec);
+  if (text === null) onUnreadable?.(roomName, [row.key_id]);
+  return messageOf(row, roomName, text);
 }
 
 /** Below this many rows a page is decoded in place: the thread round trip costs more. */
 const THREAD_MIN_ROWS = 16;
 
 /** A page of messages; a codec that can decodes it off the event loop (`decodeMany`). */
-export async function toMessages(rows: readonly MessageRow[], roomName: string, codec: TextCodec): Promise<StoredMessage[]> {
-  if (!codec.decodeMany || rows.length < THREAD_MIN_ROWS) return rows.map((r) => toMessage(r, roomName, codec));
-  const live = rows.filter((r) => !isDeleted(r));
-  const texts = await codec.decodeMany(live.map((r) => ({ body: r.body, keyId: r.key_id, aad: r.id })));
-  let next = 0;
-  return rows.map((r) => messageOf(r, roomName, isDeleted(r) ? '' : texts[next++]!));
+export async function toMessages(rows: readonly MessageRow[], roomName: string, codec: TextCodec, onUnreadable?: UnreadableHook): Promise<StoredMessage[]> {
+  let texts: Array<string | null>;
+  if (!codec.decodeMany || rows.length < THREAD_MIN_ROWS) {
+    texts = rows.map((r) => (isDeleted(r) ? '' : decodeOne(r, codec)));
+  } else {
+    const live = rows.filter((r) => !isDeleted(r));
+    const decoded = await codec.decodeMany(live.map((r) => ({ body: r.body, keyId: r.key_id, aad: r.id })));
+    let next = 0;
+    texts = rows.map((r) => (isDeleted(r) ? '' : (decoded[next++] ?? null)));
+  }
+  let unreadable: Array<string | null> | undefined;
+  const messages = rows.map((r, i) => {
+    if (texts[i] === null) (unreadable ??= []).push(r.key_id);
+    return messageOf(r, roomName, texts[i] ?? null);
+  });
+  if (unreadable) onUnreadable?.(roomName, unreadable);
+  return messages;
 }

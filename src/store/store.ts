@@ -16,6 +16,7 @@
  * - `close()` flushes pending writes before releasing the database.
  */
 import type { Room } from '../protocol/frames.js';
+import type { EncodedText } from './text-codec.js';
 
 export type Visibility = Room['visibility'];
 export type MembershipState = 'member' | 'invited' | 'kicked';
@@ -57,6 +58,8 @@ export interface StoredMessage {
   ts: number;
   replyTo?: string | undefined;
   deleted: boolean;
+  /** The text could not be decrypted (a key this node does not hold, or a damaged row); `text` is empty. */
+  unavailable?: boolean;
 }
 
 export interface HistoryQuery {
@@ -98,7 +101,8 @@ export interface StoredSecurityEvent extends SecurityEventRecord {
 }
 
 /** Filters of the admin console's event view; every one optional but `limit`. */
-export interface SecurityEventQuery {
+/** The admin console's event filters (`/api/admin/events`). Every filter is optional. */
+export interface SecurityEventSearch {
   /** Only these severities. */
   severities?: readonly Severity[] | undefined;
   type?: string | undefined;
@@ -127,6 +131,22 @@ export interface PruneOptions {
   keep: number;
   /** At most this many rows are deleted by one call. */
   limit: number;
+}
+
+/** A filtered page of security events (`bulwark events`). Every filter is optional. */
+export interface SecurityEventQuery {
+  /** Only events at or after this time (ms). */
+  sinceTs: number;
+  /** Only rows with a larger id: what arrived after the last page (follow mode). */
+  afterId?: number;
+  /** Only these severities. */
+  severities?: readonly Severity[];
+  type?: string;
+  user?: string;
+  ip?: string;
+  limit: number;
+  /** `newest`: the latest `limit` rows, newest first; `oldest`: the earliest, oldest first. */
+  order: 'newest' | 'oldest';
 }
 
 export interface UserRecord {
@@ -212,6 +232,19 @@ export interface BanRecord {
   createdAt: number;
 }
 
+export type KeyKind = 'encryption' | 'jwt';
+
+/**
+ * A key's check value (security/key-check.ts): an HMAC of a constant under the key, never the key
+ * itself. Nodes sharing a store must hold the keys it was written with; this is how they find out.
+ */
+export interface KeyCheckRecord {
+  kind: KeyKind;
+  keyId: string;
+  check: string;
+  createdAt: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -249,15 +282,17 @@ export interface Store {
   recordSecurityEvent(event: SecurityEventRecord, aggregateKey?: string): void;
   /** Rows whose first occurrence is at or after `sinceTs`, oldest first, with `count` and `lastTs`. */
   listSecurityEvents(sinceTs: number, limit: number): Promise<SecurityEventRecord[]>;
-  /** Events matching the filters, newest first (by first occurrence, then id). */
+  /** `bulwark events`: a page by row id, with an `afterId` cursor for follow mode. */
   querySecurityEvents(query: SecurityEventQuery): Promise<StoredSecurityEvent[]>;
+  /** The admin console's search: events matching the filters, newest first (by first occurrence, then id). */
+  searchSecurityEvents(search: SecurityEventSearch): Promise<StoredSecurityEvent[]>;
   /**
    * Events matching the filters that were recorded or counted again after `after` (ms), oldest
    * change first: the live tail (an aggregated row comes back when its count grows).
    */
-  changedSecurityEvents(query: Omit<SecurityEventQuery, 'before'>, after: number): Promise<StoredSecurityEvent[]>;
+  changedSecurityEvents(search: Omit<SecurityEventSearch, 'before'>, after: number): Promise<StoredSecurityEvent[]>;
   /** Occurrences per type and severity among the events matching the filters. */
-  countSecurityEvents(query: Omit<SecurityEventQuery, 'before' | 'limit'>): Promise<SecurityEventCount[]>;
+  countSecurityEvents(search: Omit<SecurityEventSearch, 'before' | 'limit'>): Promise<SecurityEventCount[]>;
   /** Deletes expired rows, then the oldest beyond `keep`; at most `limit` rows. Resolves with the number deleted. */
   pruneSecurityEvents(options: PruneOptions): Promise<number>;
 
@@ -294,6 +329,14 @@ export interface Store {
   addBan(ban: Omit<BanRecord, 'id'>): Promise<BanRecord>;
   /** Ban log entries with id > afterId (including lifts, `until` = 0). */
   bansAfter(afterId: number): Promise<BanRecord[]>;
+
+  getKeyCheck(kind: KeyKind, keyId: string): Promise<KeyCheckRecord | undefined>;
+  /** Stores a key's check value unless (kind, keyId) has one; resolves with the stored record (the first writer's). */
+  claimKeyCheck(record: KeyCheckRecord): Promise<KeyCheckRecord>;
+  /** Replaces the check value of (kind, keyId): an operator changed that key on purpose. */
+  replaceKeyCheck(record: KeyCheckRecord): Promise<void>;
+  /** One stored (not deleted) message body encrypted under `keyId`, to test a key against before its check value exists. */
+  sampleEncrypted(keyId: string): Promise<EncodedText | undefined>;
 
   /** Throws when the database is unreachable (readiness). */
   ping(): Promise<void>;

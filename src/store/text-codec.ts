@@ -14,8 +14,8 @@ export interface TextCodec {
   /** `aad` binds the ciphertext to its row (the message id). */
   encode(text: string, aad?: string): { body: Buffer; keyId: string | null };
   decode(body: Buffer, keyId: string | null, aad?: string): string;
-  /** Decodes a page of rows off the calling thread, when the codec can (see security/decrypt-thread.ts). */
-  decodeMany?(rows: readonly EncodedText[]): Promise<string[]>;
+  /** Decodes a page of rows off the calling thread, when the codec can (see security/decrypt-thread.ts); a row it cannot read is null. */
+  decodeMany?(rows: readonly EncodedText[]): Promise<Array<string | null>>;
 }
 
 export const plainCodec: TextCodec = {

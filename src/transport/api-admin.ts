@@ -243,7 +243,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     const cursor = typeof q.before === 'string' ? q.before.split('.').map(Number) : undefined;
     const f = filters(q);
     const [events, counts] = await Promise.all([
-      store.querySecurityEvents({ ...f, limit: limit + 1, ...(cursor ? { before: { ts: cursor[0]!, id: cursor[1]! } } : {}) }),
+      store.searchSecurityEvents({ ...f, limit: limit + 1, ...(cursor ? { before: { ts: cursor[0]!, id: cursor[1]! } } : {}) }),
       store.countSecurityEvents(f),
     ]);
     const more = events.length > limit;

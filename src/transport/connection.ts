@@ -68,6 +68,8 @@ export class Connection implements Session, Peer {
   /** Lets the next frame start before the current one's reply (see Session.ordered). */
   releaseOrder: (() => void) | undefined;
   readonly inbox: Inbound[] = [];
+  /** Told when the connection authenticates (it leaves admission's pending-auth budget). */
+  onAuthenticated: (() => void) | undefined;
   private paused = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -119,6 +121,7 @@ export class Connection implements Session, Peer {
     this.identity = identity;
     this.user = { id: identity.id, name: identity.name, roles: identity.roles, admin: identity.roles.includes('admin') };
     this.hub.authenticatedPeer(this);
+    this.onAuthenticated?.();
   }
 
   /** Replaces the identity after `auth.refresh` (same `sub`, checked by the caller). */
@@ -129,10 +132,10 @@ export class Connection implements Session, Peer {
     this.hub.rolesChanged(this);
   }
 
-  join(room: string, roomId: number): void {
-    if (this.rooms.has(room) && this.rooms.get(room) === roomId) return;
+  join(room: string, roomId: number): Promise<void> | undefined {
+    if (this.rooms.has(room) && this.rooms.get(room) === roomId) return undefined;
     this.rooms.set(room, roomId);
-    this.hub.subscribe(this, room);
+    return this.hub.subscribe(this, room, roomId);
   }
 
   leave(room: string): void {

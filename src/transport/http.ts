@@ -9,13 +9,22 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { securityHeaders } from './security-headers.js';
+import { metricsAccess } from './metrics-access.js';
+
+/** Why a node is not ready: `degraded` (serving its own connections, Redis unreachable) or `unavailable`. */
+export interface NotReady {
+  status: 'degraded' | 'unavailable';
+  reason: string;
+}
 
 export interface HttpServerOptions {
   config: Config;
-  /** Readiness: resolves when storage and bus are reachable. */
-  ready(): Promise<void>;
+  /** Readiness: undefined when storage and bus are usable, else the state and a short reason (fixed wording, no internals). */
+  ready(): Promise<NotReady | undefined>;
   metricsText(): Promise<string>;
   metricsContentType: string;
+  /** A `/metrics` request refused (404 without a token from an outside peer, 403 with a wrong token). */
+  onMetricsRefused?(req: IncomingMessage, status: number, reason: string): void;
 }
 
 export function createHttp(options: HttpServerOptions): { app: FastifyInstance; server: Server } {
@@ -51,14 +60,22 @@ export function createHttp(options: HttpServerOptions): { app: FastifyInstance; 
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
+    let notReady: NotReady | undefined;
     try {
-      await options.ready();
-      return { status: 'ready' };
+      notReady = await options.ready();
     } catch {
-      return reply.code(503).send({ status: 'unavailable' });
+      notReady = { status: 'unavailable', reason: 'readiness check failed' };
     }
+    return notReady ? reply.code(503).send(notReady) : { status: 'ready' };
   });
-  app.get('/metrics', async (_req, reply) => {
+  const metricsAllowed = metricsAccess({ token: config.metrics.token, trustProxy: config.trustProxy });
+  app.get('/metrics', async (req, reply) => {
+    const verdict = metricsAllowed(req.raw);
+    if (!verdict.ok) {
+      options.onMetricsRefused?.(req.raw, verdict.status, verdict.reason);
+      return reply.code(verdict.status).send(verdict.status === 404 ? { error: 'NOT_FOUND', message: 'No such resource.' } : { error: 'FORBIDDEN', message: 'Not allowed.' });
+    }
+    reply.header('Cache-Control', 'no-store');
     reply.type(options.metricsContentType);
     return options.metricsText();
   });

@@ -9,7 +9,7 @@
  * acknowledgement callback, every other server frame is emitted as an event named by its type,
  * and where `/ws` would close with a code the client gets `close {code, reason}`, then a disconnect.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as Engine, type Socket as EngineSocket } from 'engine.io';
 import { Server as IoServer, type Socket } from 'socket.io';
@@ -18,7 +18,12 @@ import type { Logger } from 'pino';
 import type { Identity } from '../auth/jwt.js';
 import type { Denial, SessionAuth } from '../auth/session-auth.js';
 import type { Config } from '../config/schema.js';
-import type { HandshakeGuard, HandshakeRefusal, HandshakeRequest } from '../guards/handshake/types.js';
+import type { Admission, AdmissionPlan } from '../admission/admission.js';
+import { writeHttpRefusal, type HandshakeRefusal } from '../admission/refusal.js';
+import { describeRequest } from '../admission/request.js';
+import type { Ticket } from '../admission/ticket.js';
+import { handleSessionUpgrade, handleUpgrade, type UpgradeOptions } from '../admission/upgrade.js';
+import type { HandshakeGuard, HandshakeRequest } from '../guards/handshake/types.js';
 import { normalizeOrigin } from '../guards/handshake/origin.js';
 import type { FramePipeline } from '../pipeline/frame-pipeline.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -26,10 +31,11 @@ import { CLOSE } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { SecurityAudit } from '../security/audit.js';
-import { clientIp } from './client-ip.js';
 import { Connection, type ConnectionHooks } from './connection.js';
 import type { Hub } from '../fanout/hub.js';
 import { securityHeaders } from './security-headers.js';
+import { TurnWriter } from '../fanout/turn-writer.js';
+import { EventPackets, socketIoAck, socketIoSend } from './socketio-outbound.js';
 
 export const SOCKETIO_PATH = '/socket.io/';
 
@@ -47,19 +53,20 @@ export interface SocketIoTransportDeps {
   audit: SecurityAudit;
   metrics: Metrics;
   log: Logger;
+  admission: Admission;
   /** The `/ws` handshake guards without the subprotocol guard, in the same order. */
-  guards: readonly HandshakeGuard[];
+  guards: { before: readonly HandshakeGuard[]; after: readonly HandshakeGuard[] };
   /** Checked again on requests of an existing engine.io session (polling, upgrade from polling). */
   sessionGuards: readonly HandshakeGuard[];
   allowedOrigins(): ReadonlySet<string>;
   tls: boolean;
 }
 
-/** A handshake that passed the guards, until its Socket.IO session authenticates or ends. */
+/** A handshake that passed admission, for the life of its engine.io session. */
 interface Vetted {
   readonly hs: HandshakeRequest;
-  /** Stops counting this handshake against the caps (idempotent). */
-  readonly release: () => void;
+  /** Its hold on the admission budgets; released when the session ends (idempotent). */
+  readonly ticket: Ticket | undefined;
   /** engine.io opened a session for it. */
   session: boolean;
   /** One Socket.IO CONNECT per engine.io session: a refused client cannot retry on the same socket. */
@@ -75,6 +82,11 @@ class ConnectRefusal extends Error {
   ) {
     super(message);
   }
+}
+
+/** A CONNECT_ERROR packet for the main namespace, written before the client's CONNECT was handled. */
+function connectErrorPacket(message: string, data: { code: ErrorCode; closeCode: number }): string {
+  return `4${JSON.stringify({ message, data })}`;
 }
 
 function codeFor(close: number): ErrorCode {
@@ -119,11 +131,6 @@ function fragmentLimited(maxFragments: number): new (options: ServerOptions) => 
   };
 }
 
-/** Module-level so the long-lived listener does not keep the upgrade request's context alive. */
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
 export class SocketIoTransport {
   readonly io: IoServer;
   private readonly engine: Engine;
@@ -132,9 +139,11 @@ export class SocketIoTransport {
   private readonly vetted = new WeakMap<IncomingMessage, Vetted>();
   private readonly sockets = new Map<Socket, Connection>();
   private readonly byEngine = new WeakMap<EngineSocket, Connection>();
-  private inFlight = 0;
-  private readonly inFlightPerIp = new Map<string, number>();
-  private accepting = true;
+  private readonly upgrade: UpgradeOptions;
+  private readonly plan: AdmissionPlan;
+  /** Frames written to sockets directly, corked per turn, like /ws (see socketio-outbound.ts). */
+  private readonly writer = new TurnWriter();
+  private readonly packets = new EventPackets();
 
   constructor(private readonly deps: SocketIoTransportDeps) {
     const { config } = deps;
@@ -165,7 +174,8 @@ export class SocketIoTransport {
     this.engine.on('initial_headers', (h: Record<string, string>) => Object.assign(h, headers));
     this.engine.on('headers', (h: Record<string, string>) => Object.assign(h, headers));
     this.engine.on('connection', (esock: EngineSocket) => this.engineOpened(esock));
-    this.engine.on('connection_error', (err: { req: IncomingMessage }) => this.vetted.get(err.req)?.release());
+    // engine.io refused a vetted request (bad transport, unknown sid...): its places come back.
+    this.engine.on('connection_error', (err: { req: IncomingMessage }) => this.vetted.get(err.req)?.ticket?.release());
 
     this.io = new IoServer({ serveClient: false, connectTimeout: config.auth.timeoutMs, cleanupEmptyChildNamespaces: true });
     this.io.bind(this.engine);
@@ -182,158 +192,88 @@ export class SocketIoTransport {
     });
     this.io.on('connection', (socket) => this.open(socket));
     this.hooks = {
+      transport: 'socket.io',
       onSlowConsumer: (conn) => deps.audit.emit('slow_consumer', { ip: conn.ip, user: conn.userId }),
       onFrameOut: (type) => deps.metrics.frameOut(type),
     };
+    this.upgrade = { admission: deps.admission, trusted: this.trusted, tls: deps.tls, timeoutMs: config.limits.upgradeTimeoutMs };
+    this.plan = { transport: 'socket.io', before: deps.guards.before, after: deps.guards.after };
   }
 
-  /** Handshakes in flight or sessions not yet authenticated, for the capacity guard. */
-  pending(): number {
-    return this.inFlight;
-  }
-
-  pendingFrom(ip: string): number {
-    return this.inFlightPerIp.get(ip) ?? 0;
-  }
-
-  private hold(ip: string): () => void {
-    this.count(ip, 1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.count(ip, -1);
-    };
-  }
-
-  private count(ip: string, delta: number): void {
-    this.inFlight += delta;
-    const n = (this.inFlightPerIp.get(ip) ?? 0) + delta;
-    if (n <= 0) this.inFlightPerIp.delete(ip);
-    else this.inFlightPerIp.set(ip, n);
-  }
-
-  private request(req: IncomingMessage): HandshakeRequest {
-    let headerBytes = 0;
-    for (const h of req.rawHeaders) headerBytes += h.length + 2;
-    return {
-      ip: clientIp(req, this.trusted),
-      origin: typeof req.headers.origin === 'string' ? req.headers.origin : undefined,
-      headers: req.headers,
-      headerCount: req.rawHeaders.length / 2,
-      headerBytes,
-      url: new URL(req.url ?? '/', 'http://localhost'),
-      protocols: [],
-    };
-  }
-
-  /** WebSocket upgrade on `/socket.io/`: the guards, then engine.io. */
+  /** WebSocket upgrade on `/socket.io/`: admission, then engine.io. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', destroyOnError);
-    this.vet(req, (refusal, hs) => {
-      if (refusal) return this.refuseUpgrade(socket, refusal, hs);
-      if (socket.destroyed) return this.vetted.get(req)?.release();
-      socket.once('close', () => this.vetted.get(req)?.release());
+    if (new URL(req.url ?? '/', 'http://localhost').searchParams.has('sid')) {
+      // Upgrade of an existing (polling) session: it holds its places already; origin and bans again.
+      return handleSessionUpgrade(this.upgrade, req, socket, this.deps.sessionGuards, 'socket.io', (hs) => {
+        this.vetted.set(req, { hs, ticket: undefined, session: true, connected: true });
+        this.engine.handleUpgrade(req, socket, head);
+      });
+    }
+    handleUpgrade(this.upgrade, req, socket, this.plan, (hs, ticket) => {
+      this.vetted.set(req, { hs, ticket, session: false, connected: false });
+      // engine.io refusing it destroys the socket: admission tied the slot to the socket's close.
       this.engine.handleUpgrade(req, socket, head);
     });
   }
 
-  /** HTTP long-polling on `/socket.io/`: refused (400) unless `socketio.polling`. */
+  /**
+   * HTTP long-polling on `/socket.io/`: refused (400) unless `socketio.polling`. The refusal spends
+   * the handshake rate first, so a flood of polls is answered 429 rather than recorded one by one.
+   */
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.deps.config.socketio.polling) {
-      const hs = this.request(req);
-      this.deps.audit.emit('subprotocol_refused', { ip: hs.ip, detail: { status: 400, transport: 'polling' } });
-      this.deps.metrics.handshakeRefusals.inc({ reason: 'polling' });
-      return this.refuseHttp(res, { status: 400, event: 'subprotocol_refused', reason: 'polling' });
+    const hs = describeRequest(req, this.trusted);
+    const { admission, config, tls } = this.deps;
+    if (!config.socketio.polling) {
+      const refusal: HandshakeRefusal = { reason: 'polling', event: 'subprotocol_refused', detail: { transport: 'polling' } };
+      void admission.refuseAnonymous(hs, refusal, 'socket.io').then((final) => writeHttpRefusal(res, final, tls));
+      return;
     }
-    this.vet(req, (refusal, hs) => {
-      if (refusal) return this.refuseHttp(res, refusal, hs);
+    if (hs.url.searchParams.has('sid')) {
+      void admission.vet(hs, this.deps.sessionGuards, 'socket.io').then((refusal) => {
+        if (refusal) return writeHttpRefusal(res, refusal, tls);
+        this.vetted.set(req, { hs, ticket: undefined, session: true, connected: true });
+        this.engine.handleRequest(req, res);
+      });
+      return;
+    }
+    void admission.admit(hs, this.plan).then((result) => {
+      if (!result.ok) return writeHttpRefusal(res, result.refusal, tls);
+      const vetted: Vetted = { hs, ticket: result.ticket, session: false, connected: false };
+      if (res.destroyed) return result.ticket.release();
+      this.vetted.set(req, vetted);
+      // No session came of it (engine.io refused, the client left): the places come back.
       res.once('close', () => {
-        const vetted = this.vetted.get(req);
-        if (vetted && !vetted.session) vetted.release();
+        if (!vetted.session) result.ticket.release();
       });
       this.engine.handleRequest(req, res);
     });
   }
 
-  /**
-   * Runs the guards. A new session gets the full list and counts against the caps until it
-   * authenticates; a request of an existing session (`sid`) re-checks origin and bans only.
-   */
-  private vet(req: IncomingMessage, done: (refusal: HandshakeRefusal | undefined, hs: HandshakeRequest) => void): void {
-    const hs = this.request(req);
-    if (!this.accepting) return done({ status: 503, event: 'capacity_refused', reason: 'shutdown', retryAfterMs: 5000 }, hs);
-    const existing = hs.url.searchParams.has('sid');
-    let release = (): void => undefined;
-    // The handshake counts against the caps from the moment it passes the capacity check (in the
-    // same tick, so a burst cannot overshoot), not before: N slots admit N connections.
-    const passed = (guard: HandshakeGuard): void => {
-      if (guard.name === 'capacity') release = this.hold(hs.ip);
-    };
-    void this.runGuards(existing ? this.deps.sessionGuards : this.deps.guards, hs, passed).then(
-      (refusal) => {
-        if (refusal) {
-          release();
-          return done(refusal, hs);
-        }
-        if (!existing) this.vetted.set(req, { hs, release, session: false, connected: false });
-        else this.vetted.set(req, { hs, release, session: true, connected: true });
-        done(undefined, hs);
-      },
-      (error: unknown) => {
-        release();
-        this.deps.log.error({ err: error }, 'handshake guard failed');
-        done({ status: 503, event: 'capacity_refused', reason: 'guard_error', retryAfterMs: 5000 }, hs);
-      },
-    );
-  }
-
-  private async runGuards(guards: readonly HandshakeGuard[], req: HandshakeRequest, passed: (guard: HandshakeGuard) => void): Promise<HandshakeRefusal | undefined> {
-    for (const guard of guards) {
-      let verdict = guard.check(req);
-      if (verdict instanceof Promise) verdict = await verdict;
-      if (verdict) return verdict;
-      passed(guard);
-    }
-    return undefined;
-  }
-
-  private record(refusal: HandshakeRefusal, hs: HandshakeRequest | undefined): void {
-    this.deps.metrics.handshakeRefusals.inc({ reason: refusal.reason });
-    this.deps.audit.emit(refusal.event, { ip: hs?.ip, detail: { status: refusal.status, transport: 'socket.io', ...refusal.detail } });
-  }
-
-  private refuseUpgrade(socket: Duplex, refusal: HandshakeRefusal, hs: HandshakeRequest): void {
-    this.record(refusal, hs);
-    if (socket.destroyed) return;
-    const text = STATUS_CODES[refusal.status] ?? 'Error';
-    const lines = [`HTTP/1.1 ${refusal.status} ${text}`, 'Connection: close', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(text)}`];
-    if (refusal.retryAfterMs !== undefined) lines.push(`Retry-After: ${Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))}`);
-    for (const [k, v] of Object.entries(securityHeaders(this.deps.tls))) lines.push(`${k}: ${v}`);
-    socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
-    setTimeout(() => socket.destroy(), 1000).unref();
-  }
-
-  private refuseHttp(res: ServerResponse, refusal: HandshakeRefusal, hs?: HandshakeRequest): void {
-    if (hs) this.record(refusal, hs);
-    const body = JSON.stringify({ error: refusal.status === 503 ? 'UNAVAILABLE' : 'BAD_REQUEST', message: STATUS_CODES[refusal.status] ?? 'Error' });
-    const headers: Record<string, string | number> = {
-      ...securityHeaders(this.deps.tls),
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      Connection: 'close',
-    };
-    if (refusal.retryAfterMs !== undefined) headers['Retry-After'] = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
-    res.writeHead(refusal.status, headers);
-    res.end(body);
-  }
-
-  /** An engine.io session opened: it counts against the caps until authenticated or closed. */
+  /** An engine.io session opened: pending-auth until its CONNECT authenticates, counted until it closes. */
   private engineOpened(esock: EngineSocket): void {
     const vetted = this.vetted.get(esock.request);
     if (!vetted) return esock.close();
     vetted.session = true;
-    esock.once('close', vetted.release);
+    const ticket = vetted.ticket;
+    if (ticket) {
+      esock.once('close', ticket.release);
+      // Shedding (or the auth timeout) before CONNECT succeeded: the client sees connect_error 4408.
+      const evict = (code: number, reason: string): void => {
+        esock.write(connectErrorPacket(reason, { code: 'UNAUTHENTICATED', closeCode: code }));
+        esock.close();
+      };
+      ticket.opened(evict);
+      const timer = setTimeout(() => {
+        if (ticket.state !== 'pending') return;
+        this.deps.audit.emit('auth_timeout', { ip: ticket.ip, detail: { transport: 'socket.io' } });
+        // A polling session closes only when its client polls again (or engine.io's own close
+        // timeout): its places come back now, and the closing session accepts no packet.
+        ticket.release();
+        evict(CLOSE.AUTH_TIMEOUT, 'authentication timeout');
+      }, this.deps.admission.authTimeoutMs());
+      timer.unref();
+      esock.once('close', () => clearTimeout(timer));
+    }
     // Binary attachments (contract: binary frame -> 1003) and frames over the limit (1009) are
     // refused here, before socket.io decodes or buffers them.
     esock.on('packet', (packet: { type: string; data?: unknown }) => {
@@ -382,6 +322,7 @@ export class SocketIoTransport {
     }
     if (denial) {
       audit.emit(denial.event, { ip, detail: { ...denial.detail, transport: 'socket.io' } });
+      // A ban says until when in the message: `banned until <ISO time>`.
       throw new ConnectRefusal(denial.reason, { code: codeFor(denial.close), closeCode: denial.close });
     }
     vetted.identity = identity!;
@@ -393,11 +334,8 @@ export class SocketIoTransport {
     const conn = new Connection(
       vetted.hs.ip,
       {
-        // Server frames arrive serialized once for all peers; Socket.IO needs the object back.
-        send: (data) => {
-          const frame = JSON.parse(data) as ServerFrame;
-          socket.emit(frame.type, frame);
-        },
+        // Server frames arrive serialized once for all peers: each becomes its event packet once.
+        send: socketIoSend(socket, this.writer, this.packets),
         close: (code, reason) => {
           socket.emit('close', { code, reason });
           socket.disconnect(true);
@@ -414,8 +352,10 @@ export class SocketIoTransport {
     );
     this.sockets.set(socket, conn);
     this.byEngine.set(socket.conn, conn);
+    // Replies go out like events (socketio-outbound.ts), not through Socket.IO's encoder.
+    if (socket.nsp.name === '/') (socket as unknown as { ack: (id: number) => (frame: ServerFrame) => void }).ack = (id) => socketIoAck(socket, this.writer, id);
     hub.opened(conn, conn.ip);
-    vetted.release();
+    if (vetted.ticket) conn.onAuthenticated = vetted.ticket.authenticated.bind(vetted.ticket);
     metrics.openConnections.inc();
 
     socket.onAny((...args: unknown[]) => this.event(socket, conn, args));
@@ -426,6 +366,7 @@ export class SocketIoTransport {
       if (reason === 'ping timeout') audit.emit('heartbeat_timeout', { ip: conn.ip, user: conn.userId, detail: { transport: 'socket.io' } });
       metrics.openConnections.dec();
       conn.released();
+      vetted.ticket?.release();
       // One Socket.IO session per engine.io connection.
       socket.conn.close();
     });
@@ -448,11 +389,6 @@ export class SocketIoTransport {
     const type = String(args[0]);
     // Exactly one payload: anything else is not a contract frame (BAD_REQUEST, counted as malformed).
     this.deps.pipeline.handleValue(conn, { value: payloads === 1 ? args[1] : undefined, type, respond });
-  }
-
-  /** Stops accepting handshakes (shutdown). */
-  stopAccepting(): void {
-    this.accepting = false;
   }
 
   /** Resolves when every socket has closed, or after the timeout. */

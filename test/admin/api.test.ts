@@ -11,6 +11,7 @@ import { hashPassword } from '../../src/auth/passwords.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, handshakeStatus, openSocket, type TestClient } from '../helpers/client.js';
 import { EventRecorder, ROOMY, closeOf, eventually } from '../handshake/support.js';
+import { sioConnect } from '../socketio/support.js';
 
 const PASSWORD = 'the admin console password';
 
@@ -192,6 +193,19 @@ describe('admin API', () => {
         ((await get('connections?user=dave')).body.connections as Array<{ user: string }>).map((x) => x.user),
         ['dave'],
       );
+    });
+
+    it('names the transport of a Socket.IO connection socket.io', async () => {
+      const sio = await sioConnect(server, 'erin');
+      try {
+        const listed = (await get('connections?user=erin')).body.connections as Array<{ user: string; transport: string }>;
+        assert.deepEqual(
+          listed.map((x) => [x.user, x.transport]),
+          [['erin', 'socket.io']],
+        );
+      } finally {
+        sio.close();
+      }
     });
 
     it('kicks one connection: it closes 4403 and the action is recorded', async () => {

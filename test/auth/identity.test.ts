@@ -128,9 +128,12 @@ describe('migrating a database from before the namespaces', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bulwark-migrate-'));
     const db = new Database(join(dir, 'bulwark.db'));
-    // The schema as version 2 shipped it, with data keyed by usernames.
-    for (const sql of SQLITE_MIGRATIONS.slice(0, 2)) db.exec(sql);
-    db.pragma('user_version = 2');
+    // The schema as the release before the namespaces shipped it (every earlier migration, key
+    // checks included), with data keyed by usernames.
+    const version = SQLITE_MIGRATIONS.findIndex((sql) => sql.includes("UPDATE users SET id = 'acct:'"));
+    assert.ok(version > 0, 'the identity migration exists');
+    for (const sql of SQLITE_MIGRATIONS.slice(0, version)) db.exec(sql);
+    db.pragma(`user_version = ${version}`);
     const user = db.prepare("INSERT INTO users (id, name, password_hash, roles, created_at) VALUES (?, ?, 'scrypt$x', ?, ?)");
     user.run('alice', 'alice', '["admin"]', 1000);
     user.run('opsbot', 'opsbot', '[]', 5000);

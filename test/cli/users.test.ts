@@ -197,11 +197,17 @@ describe('bulwark users against a running server', () => {
     assert.match(account.stderr, /built-in accounts/);
   });
 
-  it('prints usage for an unknown action or missing arguments', async () => {
-    for (const args of [[], ['frobnicate'], ['grant', 'bob'], ['disable']]) {
+  it('prints usage for missing arguments, and names the nearest sub-command for an unknown one', async () => {
+    for (const args of [[], ['grant', 'bob'], ['disable']]) {
       const r = await cli(...args);
       assert.equal(r.code, 1, args.join(' '));
       assert.match(r.stderr, /usage: bulwark users/);
     }
+    const unknown = await cli('frobnicate');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown sub-command "frobnicate"/);
+    const typo = await cli('disabel', 'bob');
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /did you mean "disable"/);
   });
 });

@@ -13,10 +13,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ClusterPresence } from '../../src/cluster/presence.js';
+import { ClusterHealth } from '../../src/cluster/health.js';
+import { NodeLeases } from '../../src/cluster/nodes.js';
 import type { Identity } from '../../src/auth/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { eventually } from '../helpers/events.js';
-import { connect, openSocket, type TestClient } from '../helpers/client.js';
+import { eventually, sleep } from '../helpers/events.js';
+import { connect, handshakeStatus, openSocket, type TestClient } from '../helpers/client.js';
 
 const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(32).toString('hex');
@@ -53,7 +55,7 @@ function startNode(): Promise<TestServer> {
       redisUrl: REDIS_URL,
       auth: { secret: SECRET },
       limits: { maxConnectionsPerUser: 2, maxConnectionsPerIp: 1000 },
-      rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, 'chat.send': { points: SEND_POINTS, durationMs: 60_000 } },
+      rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE, login: LOOSE_RULE, 'chat.send': { points: SEND_POINTS, durationMs: 60_000 } },
     },
     bulwark: { redisPrefix: PREFIX },
   });
@@ -96,7 +98,8 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
 
   before(async () => {
     redis = new Redis(REDIS_URL);
-    [a, b] = await Promise.all([startNode(), startNode()]);
+    a = await startNode();
+    b = await startNode();
   });
 
   after(async () => {
@@ -198,16 +201,118 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     assert.equal((await retry.closed).code, 4401);
   });
 
-  it('entries of a crashed node lapse: an expired entry does not count', async () => {
+  it('abuse scores add up across nodes: violations split over A and B reach the threshold once, and the user is banned everywhere', async () => {
+    await pair('not-yours', 'owner-1', 'owner-1');
+    const onA = track(await connect(a, 'prober'));
+    const onB = track(await connect(b, 'prober'));
+    // forbidden_action weighs 5 and abuse.threshold is 100: ten refusals on each node make 100.
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await onA.request({ type: 'room.delete', room: 'not-yours' })).code, 'FORBIDDEN');
+      if (i < 9) assert.equal((await onB.request({ type: 'room.delete', room: 'not-yours' })).code, 'FORBIDDEN');
+    }
+    assert.ok(!a.bulwark.bans.active('user', 'prober') && !b.bulwark.bans.active('user', 'prober'), '95 is under the threshold');
+    onB.send({ type: 'room.delete', id: 'last', room: 'not-yours' });
+    const within = (closed: Promise<{ code: number }>): Promise<number> => Promise.race([closed.then((c) => c.code), sleep(5000).then(() => 0)]);
+    assert.equal(await within(onA.closed), 4429, 'the connection on A closes');
+    assert.equal(await within(onB.closed), 4429, 'and the one on B');
+    assert.ok(await eventually(() => a.bulwark.bans.active('user', 'prober') !== undefined && b.bulwark.bans.active('user', 'prober') !== undefined));
+  });
+
+  it('login lockouts count failures across nodes: five wrong passwords split over A and B lock the name on both', async () => {
+    const login = async (node: TestServer): Promise<number> => {
+      const res = await fetch(`${node.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: node.origin },
+        body: JSON.stringify({ username: 'lockme', password: 'not the password at all' }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    for (const node of [a, b, a, b, a]) assert.equal(await login(node), 401);
+    assert.equal(await login(b), 429, 'locked on B after 3 failures on A and 2 on B');
+    assert.equal(await login(a), 429);
+  });
+
+  it('entries of a crashed node lapse: an expired entry, or one of a node without a lease, does not count', async () => {
+    const health = new ClusterHealth();
+    const leases = new NodeLeases({ client: redis, prefix: PREFIX, nodeId: 'test', leaseMs: 60_000, heartbeatMs: 10_000, health });
+    await leases.start();
     const presence = new ClusterPresence({ client: redis, prefix: PREFIX, nodeId: 'test', maxConnectionsPerUser: 1, ttlMs: 60_000 });
     try {
-      // A node that died left an entry whose heartbeat stopped (expiry in the past).
+      const identity = (id: string): Identity => ({ id, name: id, roles: [], expiresAt: Date.now() + 60_000 }) as unknown as Identity;
+      // A node that died left an entry whose own expiry passed.
       await redis.zadd(`${PREFIX}conns:ghost`, Date.now() - 1, 'dead-node:1');
-      const identity = { id: 'ghost', name: 'ghost', roles: [], expiresAt: Date.now() + 60_000 } as unknown as Identity;
-      assert.equal(await presence.check(identity, '127.0.0.1'), undefined, 'the stale entry is not counted');
-      assert.equal((await presence.check(identity, '127.0.0.1'))?.close, 4429, 'the live reservation is');
+      assert.equal(await presence.check(identity('ghost'), '127.0.0.1'), undefined, 'the expired entry is not counted');
+      assert.equal((await presence.check(identity('ghost'), '127.0.0.1'))?.close, 4429, 'the live reservation is');
+      // A node that crashed a moment ago: its entry has not expired, but its lease is gone.
+      await redis.zadd(`${PREFIX}conns:crashed`, Date.now() + 60_000, 'crashed-node:1');
+      assert.equal(await presence.count('crashed'), 0, 'an entry of a node without a lease does not count');
+      assert.equal(await presence.check(identity('crashed'), '127.0.0.1'), undefined, 'nor does it hold a place');
+      // The same entry counts while its node holds a lease.
+      await redis.zadd(`${PREFIX}nodes`, Date.now() + 60_000, 'alive-node');
+      await redis.zadd(`${PREFIX}conns:alive`, Date.now() + 60_000, 'alive-node:1');
+      assert.equal(await presence.count('alive'), 1);
+      assert.equal((await presence.check(identity('alive'), '127.0.0.1'))?.close, 4429);
     } finally {
       await presence.close();
+      await leases.close();
     }
+  });
+});
+
+describe('cluster-wide connection budgets (admission counts in Redis)', { skip: unreachable ? `Redis unreachable: ${unreachable}` : false }, () => {
+  const prefix = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}-caps:`;
+  let a: TestServer;
+  let b: TestServer;
+  const sockets: TestClient[] = [];
+  const keep = (c: TestClient): TestClient => (sockets.push(c), c);
+  const node = (): Promise<TestServer> =>
+    startServer({
+      config: {
+        redisUrl: REDIS_URL,
+        auth: { secret: SECRET },
+        limits: { maxConnectionsPerIp: 3, maxPendingAuthPerIp: 2, maxConnectionsPerUser: 10 },
+        rateLimits: { handshake: LOOSE_RULE, default: LOOSE_RULE },
+      },
+      bulwark: { redisPrefix: prefix },
+    });
+
+  before(async () => {
+    a = await node();
+    b = await node();
+  });
+
+  after(async () => {
+    for (const c of sockets) c.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+    const redis = new Redis(REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+  });
+
+  it('holds the per-IP cap across nodes: places taken on A count on B, and come back when closed', async () => {
+    const first = keep(await connect(a, 'cap-1'));
+    keep(await connect(a, 'cap-2'));
+    keep(await connect(b, 'cap-3'));
+    assert.equal(await handshakeStatus(b), 429, "the IP's fourth connection is refused on the other node");
+    assert.equal(await handshakeStatus(a), 429);
+    first.close();
+    await first.closed;
+    assert.ok(await eventually(async () => (await handshakeStatus(b)) === 101), 'the place comes back when the socket closes');
+  });
+
+  it('holds the pending-auth budget per IP across nodes', async () => {
+    for (const c of sockets.splice(0)) {
+      c.close();
+      await c.closed;
+    }
+    keep(await openSocket(a));
+    keep(await openSocket(a));
+    assert.equal(await handshakeStatus(b), 429, 'a third unauthenticated socket from the IP is refused on the other node');
   });
 });

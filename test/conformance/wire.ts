@@ -92,6 +92,8 @@ export interface UpgradeOptions {
 export class RawPeer {
   readonly frames: ServerFrame[] = [];
   readonly ended: Promise<Ending>;
+  /** Resolves when the TCP connection is gone (after the closing handshake, or at once on a reset). */
+  readonly gone: Promise<void>;
   /** Bytes written by the test after the upgrade. */
   bytesSent = 0;
   private buffer: Buffer;
@@ -106,6 +108,7 @@ export class RawPeer {
   ) {
     this.buffer = Buffer.alloc(0);
     this.ended = new Promise((resolve) => (this.finish = resolve));
+    this.gone = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => {

@@ -45,7 +45,7 @@ describe('bulwark serve and token', () => {
     client.close();
     assert.equal(existsSync(join(dataDir, 'jwt-secret')), false);
     const other = await openSocket(served);
-    other.send({ type: 'auth', token: await mint(tempDir(), 'carol') });
+    other.send({ type: 'auth', token: await signed(tempDir(), 'carol') });
     assert.equal((await closedWithin(other)).code, 4401, 'a token from a generated secret does not verify');
     await terminate(served);
     const short = await run(['token', '--sub', 'x', '--data-dir', dataDir], { BULWARK_JWT_SECRET: 'too-short' });

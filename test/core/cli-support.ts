@@ -28,11 +28,13 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function bulwark(args: string[], env: Record<string, string> = {}, input?: string): ChildProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+function bulwark(args: string[], env: Record<string, string> = {}, cwd = ROOT, input?: string): ChildProcess {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: cleanEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   if (input !== undefined) child.stdin!.end(input);
   return child;
 }
+
+const children = new Set<ChildProcess>();
 
 export interface Ran {
   code: number | null;
@@ -58,14 +60,49 @@ function finished(child: ChildProcess, timeoutMs: number): Promise<Ran> {
   });
 }
 
-/** Runs a command to completion. */
-export function run(args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return finished(bulwark(args, env), 60_000);
+/** Runs a command to completion (in the repository, or in `cwd`). */
+export function run(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Ran> {
+  return finished(bulwark(args, env, cwd), 60_000);
+}
+
+export interface Running {
+  child: ChildProcess;
+  /** Everything printed on stdout so far. */
+  stdout(): string;
+  /** Resolves once stdout matches. */
+  waitFor(pattern: RegExp): Promise<void>;
+  exit: Promise<Ran>;
+}
+
+/** Starts a long-running command (`events --follow`, …); killed at the end of the file if still running. */
+export function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = bulwark(args, env);
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = finished(child, 100_000);
+  exit.finally(() => children.delete(child)).catch(() => {});
+  return {
+    child,
+    stdout: () => out,
+    exit,
+    waitFor: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        if (pattern.test(out)) return resolve();
+        const onData = (): void => {
+          if (!pattern.test(out)) return;
+          child.stdout!.off('data', onData);
+          resolve();
+        };
+        child.stdout!.on('data', onData);
+        void exit.then((r) => reject(new Error(`exited (${r.code}) before printing ${pattern}: ${r.stderr}`)), reject);
+      }),
+  };
 }
 
 /** Runs a command to completion with `input` on its standard input (not a terminal). */
 export function runWithInput(args: string[], input: string, env: Record<string, string> = {}): Promise<Ran> {
-  return finished(bulwark(args, env, input), 60_000);
+  return finished(bulwark(args, env, ROOT, input), 60_000);
 }
 
 export interface Served {
@@ -75,8 +112,6 @@ export interface Served {
   child: ChildProcess;
   exit: Promise<Ran>;
 }
-
-const children = new Set<ChildProcess>();
 
 /** Starts `bulwark serve --port 0` and resolves once it prints its address. */
 export async function serve(args: string[], env: Record<string, string> = {}, quiet = true): Promise<Served> {
@@ -111,6 +146,13 @@ export async function mint(dataDir: string, sub: string, extra: string[] = [], e
   return r.stdout.trim();
 }
 
+/** A data directory a server has initialised (database, secret, keys), the server stopped again. */
+export async function initialised(): Promise<string> {
+  const dataDir = tempDir();
+  await terminate(await serve(['--data-dir', dataDir]));
+  return dataDir;
+}
+
 /** A token signed in-process with the secret a server created in `dataDir` (or a new one). */
 export async function signed(dataDir: string, sub: string): Promise<string> {
   return mintToken(loadOrCreateSecret(dataDir), AuthSchema.parse({}), { sub, ttlMs: 15 * 60_000 });
@@ -141,7 +183,10 @@ export function useCli(): void {
       format: 'esm',
       target: 'node20',
       packages: 'external',
-      outfile: MAIN,
+      // Split like the compiled output: a command loads the server or a database driver only when it runs.
+      splitting: true,
+      outdir: BUILD_DIR,
+      outExtension: { '.js': '.mjs' },
       logLevel: 'silent',
     });
   });

@@ -1,7 +1,7 @@
 /**
  * The documentation is part of the contract: every wire error code, close code, security event
  * and configuration key the code defines must be documented, so adding one without documenting
- * it fails the build (fastify's errors-documented test, STYLE.md "Errors and codes").
+ * it fails the build (as fastify's test that every error code is documented).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

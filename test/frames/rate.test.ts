@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import { wrapLimiter } from '../../src/guards/rate-limits.js';
+import { WindowLimiter, wrapLimiter } from '../../src/guards/rate-limits.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import type { TestClient } from '../helpers/client.js';
 import { EventRecorder, LOOSE_RULE, connectFrom, outcome, sleep, uniq } from './support.js';
@@ -137,5 +137,36 @@ describe('rate limiter verdicts (wrapLimiter)', () => {
     const broken = new RateLimiterMemory({ points: 1, duration: 5 });
     broken.consume = () => Promise.reject(new Error('store unreachable'));
     await assert.rejects(wrapLimiter(broken).consume('k'), /store unreachable/);
+  });
+});
+
+describe('the in-process window limiter (synchronous, no timer per key)', () => {
+  it('allows `points` per window from the first action, then refuses with the time left, and allows again after it', () => {
+    let now = 10_000;
+    const limiter = new WindowLimiter(3, 1000, () => now);
+    for (let i = 0; i < 3; i++) assert.deepEqual(limiter.consumeSync('u'), { ok: true });
+    now += 400;
+    assert.deepEqual(limiter.consumeSync('u'), { ok: false, retryAfterMs: 600 });
+    assert.deepEqual(limiter.consumeSync('other'), { ok: true }, 'keys are counted apart');
+    now += 600;
+    assert.deepEqual(limiter.consumeSync('u'), { ok: true }, 'the window ended: a new one starts');
+  });
+
+  it('forgets ended windows: memory follows the keys active in the last two windows, not all keys ever seen', () => {
+    let now = 0;
+    const limiter = new WindowLimiter(5, 1000, () => now);
+    for (let i = 0; i < 10_000; i++) limiter.consumeSync(`ip-${i}`);
+    assert.equal(limiter.size, 10_000);
+    now += 2001;
+    limiter.consumeSync('late');
+    assert.equal(limiter.size, 1);
+  });
+
+  it('answers through a promise too, and reset forgets a key', async () => {
+    const limiter = new WindowLimiter(1, 60_000);
+    assert.deepEqual(await limiter.consume('k'), { ok: true });
+    assert.equal((await limiter.consume('k')).ok, false);
+    await limiter.reset('k');
+    assert.deepEqual(await limiter.consume('k'), { ok: true });
   });
 });

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../../src/config/schema.js';
 import { replayGuard, type SharedIdempotency } from '../../src/guards/frame/replay.js';
+import { ExpiringCache } from '../../src/security/expiring-cache.js';
 import { runFrameGuards } from '../../src/guards/frame/run.js';
 import { spamGuard } from '../../src/guards/frame/spam.js';
 import type { FrameContext, FrameGuard } from '../../src/guards/frame/types.js';
@@ -211,7 +212,8 @@ describe('bounded guard memory, driven directly with 200,000 distinct keys', () 
       guard.after!(ctx, ack);
     }
     assert.ok(guard.size <= MAX_KEYS, `size ${guard.size}`);
-    assert.equal(guard.size, MAX_KEYS, 'full, not empty: the cap, not an accident, bounds it');
+    // Keys are dropped a generation (a fifth of the cap) at a time, oldest first.
+    assert.ok(guard.size >= (MAX_KEYS * 4) / 5, `full, not empty: the cap, not an accident, bounds it (size ${guard.size})`);
   });
 
   it('spam guard: per-user tracking stays under abuse.maxTracked', () => {
@@ -286,5 +288,71 @@ describe('an idempotency key is released when its frame fails inside the guards'
     ]);
     assert.notEqual(reply, 'hung', 'the retry was not left waiting on the failed claim');
     assert.equal(answered, 1);
+  });
+});
+
+describe('idempotency keys are forgotten once replay.windowMs has passed (clock injected)', () => {
+  const conn = { userId: 'aging-user', ip: '192.0.2.7' } as unknown as Connection;
+  const audit = { emit: () => undefined } as unknown as SecurityAudit;
+  const stored: Reply = { ok: true, body: { message: { id: 'm', seq: 1, ts: 1 } } };
+  const WINDOW = 60_000;
+
+  it('a key is a duplicate within the window and a fresh send after it; the cache empties by age, not by count', async () => {
+    let now = 1_000_000;
+    const replay = replayGuard({ windowMs: WINDOW, maxSkewMs: 120_000, maxKeys: 100_000, now: () => now });
+    let answered = 0;
+    const send = (id: string): Promise<Reply> =>
+      runFrameGuards([replay], audit, { conn, frame: { type: 'chat.send', id, room: 'r', text: 't' } }, async () => (answered++, stored));
+    for (let i = 0; i < 500; i++) await send(`k${i}`);
+    assert.equal(replay.size, 500);
+    assert.equal(answered, 500);
+    now += WINDOW - 1;
+    const again = await send('k0');
+    assert.equal((again as { body: { duplicate?: boolean } }).body.duplicate, true, 'still remembered just inside the window');
+    assert.equal(answered, 500);
+    // Past the window plus one slice (a quarter window), every old key is gone: far below maxKeys.
+    now += WINDOW / 4 + 2;
+    const fresh = await send('k1');
+    assert.equal((fresh as { body: { duplicate?: boolean } }).body.duplicate, undefined, 'an expired id is a new send');
+    assert.equal(answered, 501);
+    assert.equal(replay.size, 1, 'only the key sent after the window remains');
+  });
+});
+
+describe('ExpiringCache', () => {
+  it('keeps an entry at least ttlMs and at most ttlMs plus one slice', () => {
+    let now = 0;
+    const cache = new ExpiringCache<string, number>({ ttlMs: 1000, maxEntries: 1000, slices: 4, now: () => now });
+    cache.set('a', 1);
+    now = 999;
+    assert.equal(cache.get('a'), 1);
+    now = 1249;
+    assert.equal(cache.get('a'), 1, 'within the extra slice');
+    now = 1251;
+    assert.equal(cache.get('a'), undefined);
+    assert.equal(cache.size, 0);
+  });
+
+  it('a key written again starts its age again and is counted once', () => {
+    let now = 0;
+    const cache = new ExpiringCache<string, number>({ ttlMs: 1000, maxEntries: 1000, now: () => now });
+    cache.set('a', 1);
+    now = 800;
+    cache.set('a', 2);
+    assert.equal(cache.size, 1);
+    now = 1700;
+    assert.equal(cache.get('a'), 2);
+    assert.equal(cache.delete('a'), true);
+    assert.equal(cache.size, 0);
+    assert.equal(cache.delete('a'), false);
+  });
+
+  it('stays within maxEntries under a flood, keeping the newest entries', () => {
+    const cache = new ExpiringCache<number, number>({ ttlMs: 600_000, maxEntries: 1000, now: () => 0 });
+    for (let i = 0; i < 50_000; i++) cache.add(i, i);
+    assert.ok(cache.size <= 1000, `size ${cache.size}`);
+    assert.ok(cache.size >= 800, `size ${cache.size}`);
+    assert.equal(cache.get(49_999), 49_999);
+    assert.equal(cache.get(0), undefined);
   });
 });

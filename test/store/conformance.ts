@@ -508,6 +508,49 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal((await store.appendMessage(newMessage(r, 'ok'))).seq, 1);
       }));
 
+    it('queries security events newest or oldest first, filtered by severity, type, user, IP, time and row id', () =>
+      withStore(async (store) => {
+        const base = Date.now() + 1_000_000;
+        store.recordSecurityEvent({ ts: base, type: 'ban_added', severity: 'warning', user: 'alice' });
+        store.recordSecurityEvent({ ts: base + 1, type: 'ban_removed', severity: 'notice', user: 'alice' });
+        store.recordSecurityEvent({ ts: base + 2, type: 'ban_added', severity: 'warning', ip: '10.0.0.1' });
+        store.recordSecurityEvent({ ts: base + 3, type: 'refresh_reuse', severity: 'critical', user: 'bob' });
+        await store.flush();
+        const q = { sinceTs: base, limit: 100 } as const;
+        const newest = await store.querySecurityEvents({ ...q, order: 'newest' });
+        assert.deepEqual(
+          newest.map((e) => e.type),
+          ['refresh_reuse', 'ban_added', 'ban_removed', 'ban_added'],
+        );
+        assert.ok(newest[0]!.id > newest[1]!.id && newest[0]!.count === 1);
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'oldest', limit: 2 })).map((e) => e.type),
+          ['ban_added', 'ban_removed'],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', limit: 1 })).map((e) => e.type),
+          ['refresh_reuse'],
+        );
+        assert.equal((await store.querySecurityEvents({ ...q, order: 'newest', type: 'ban_added' })).length, 2);
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', user: 'alice' })).map((e) => e.type),
+          ['ban_removed', 'ban_added'],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', ip: '10.0.0.1' })).map((e) => e.ts),
+          [base + 2],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'newest', severities: ['warning', 'error', 'critical'] })).map((e) => e.severity),
+          ['critical', 'warning', 'warning'],
+        );
+        assert.deepEqual(
+          (await store.querySecurityEvents({ ...q, order: 'oldest', afterId: newest[1]!.id })).map((e) => e.type),
+          ['refresh_reuse'],
+        );
+        assert.equal((await store.querySecurityEvents({ sinceTs: base + 4, limit: 100, order: 'newest' })).length, 0);
+      }));
+
     it('aggregates security events by key: one row whose count and lastTs grow, other keys apart', () =>
       withStore(async (store) => {
         const base = Date.now();
@@ -549,20 +592,20 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         ];
         for (const [ts, type, severity, ip, user] of rows) store.recordSecurityEvent({ ts, type, severity, ip, user }, `k-${ts}`);
         await store.flush();
-        const all = await store.querySecurityEvents({ since: base, limit: 10 });
+        const all = await store.searchSecurityEvents({ since: base, limit: 10 });
         assert.deepEqual(
           all.map((e) => e.ts - base),
           [5, 4, 3, 2, 1],
           'newest first',
         );
         assert.ok(all.every((e) => typeof e.id === 'number' && e.count === 1 && e.lastTs === e.ts));
-        const types = async (q: Parameters<Store['querySecurityEvents']>[0]): Promise<number[]> => (await store.querySecurityEvents(q)).map((e) => e.ts - base);
+        const types = async (q: Parameters<Store['searchSecurityEvents']>[0]): Promise<number[]> => (await store.searchSecurityEvents(q)).map((e) => e.ts - base);
         assert.deepEqual(await types({ since: base, type: 'origin_rejected', limit: 10 }), [3, 1]);
         assert.deepEqual(await types({ since: base, user: 'acct:alice', limit: 10 }), [4, 2]);
         assert.deepEqual(await types({ since: base, ip: '203.0.113.2', limit: 10 }), [5, 3, 2]);
         assert.deepEqual(await types({ since: base, severities: ['warning', 'critical'], limit: 10 }), [4, 3, 1]);
         assert.deepEqual(await types({ since: base + 2, until: base + 4, limit: 10 }), [4, 3, 2]);
-        const page1 = await store.querySecurityEvents({ since: base, limit: 2 });
+        const page1 = await store.searchSecurityEvents({ since: base, limit: 2 });
         const last = page1[page1.length - 1]!;
         assert.deepEqual(await types({ since: base, limit: 2, before: { ts: last.ts, id: last.id } }), [3, 2]);
         // The live tail: rows recorded or recounted after a moment.
@@ -686,6 +729,27 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         } finally {
           await reopened.close();
         }
+      }));
+
+    it('key checks: the first value stored for a key stays, later claims get it back, an operator replace changes it', () =>
+      withStore(async (store) => {
+        assert.equal(await store.getKeyCheck('encryption', 'k1'), undefined);
+        const first = { kind: 'encryption' as const, keyId: 'k1', check: 'check-one', createdAt: 1 };
+        assert.deepEqual(await store.claimKeyCheck(first), first);
+        assert.deepEqual(await store.claimKeyCheck({ ...first, check: 'check-two', createdAt: 2 }), first, 'a second claim gets the first value');
+        const [a, b] = await Promise.all([
+          store.claimKeyCheck({ kind: 'jwt', keyId: 'current', check: 'jwt-a', createdAt: 3 }),
+          store.claimKeyCheck({ kind: 'jwt', keyId: 'current', check: 'jwt-b', createdAt: 4 }),
+        ]);
+        assert.deepEqual(a, b, 'racing claims agree on one value');
+        assert.deepEqual(await store.getKeyCheck('encryption', 'k1'), first);
+        assert.equal(await store.getKeyCheck('jwt', 'k1'), undefined, 'kinds are separate');
+        await store.replaceKeyCheck({ kind: 'jwt', keyId: 'current', check: 'jwt-new', createdAt: 5 });
+        assert.equal((await store.getKeyCheck('jwt', 'current'))?.check, 'jwt-new');
+        // Plain (unencrypted) rows are no sample of any key.
+        const r = await room(store, 'plain');
+        await fill(store, r, 2);
+        assert.equal(await store.sampleEncrypted('k1'), undefined);
       }));
 
     it('close is idempotent', async () => {

@@ -2,8 +2,9 @@
  * The connection banner (`role="status"`, announced politely by screen readers): tells people
  * when the connection is lost and when the next attempt is, counting down each second.
  */
-import type { BulwarkClient } from '../../client/index.js';
+import { CLOSE, type BulwarkClient } from '../../client/index.js';
 import { h } from './dom.js';
+import { banNotice } from './restriction.js';
 
 export function connectionBanner(client: BulwarkClient, onClosed: (code: number, reason: string) => void): HTMLElement {
   const text = h('span', { class: 'banner__text' });
@@ -24,10 +25,14 @@ export function connectionBanner(client: BulwarkClient, onClosed: (code: number,
 
   retry.addEventListener('click', () => client.connect());
 
+  // A ban is not a lost connection: say until when, and offer no retry before then.
+  const showBan = (until: number): void => show('banned', banNotice(until));
+  client.on('banned', ({ until }) => showBan(until));
+
   client.on('state', (change) => {
     switch (change.state) {
       case 'connecting':
-        if (banner.dataset.state !== 'reconnecting' && banner.dataset.state !== 'offline') show('connecting', 'Connecting…');
+        if (banner.dataset.state !== 'reconnecting' && banner.dataset.state !== 'offline' && banner.dataset.state !== 'banned') show('connecting', 'Connecting…');
         return;
       case 'open':
         if (change.resumed) {
@@ -40,6 +45,8 @@ export function connectionBanner(client: BulwarkClient, onClosed: (code: number,
         }
         return;
       case 'reconnecting': {
+        const bannedUntil = client.bannedUntil;
+        if (bannedUntil !== undefined) return showBan(bannedUntil);
         const due = Date.now() + change.inMs;
         const tick = (): void => {
           const s = Math.ceil((due - Date.now()) / 1000);
@@ -51,7 +58,7 @@ export function connectionBanner(client: BulwarkClient, onClosed: (code: number,
         return;
       }
       case 'closed':
-        show('offline', `Disconnected (${change.code}${change.reason ? `: ${change.reason}` : ''}).`, change.code !== 1000);
+        show('offline', `Disconnected (${change.code}${change.reason ? `: ${change.reason}` : ''}).`, change.code !== CLOSE.NORMAL);
         onClosed(change.code, change.reason);
         return;
     }

@@ -3,11 +3,12 @@
  * which reconnects, resumes and keeps unsent messages in its outbox. Every piece of text from
  * the network reaches the page as text nodes or through DOMPurify (`render.ts`).
  */
-import { BulwarkError, newId, type BulwarkClient, type LiveMessage, type Message, type Room } from '../../client/index.js';
+import { BulwarkError, CLOSE, newId, type BulwarkClient, type LiveMessage, type Message, type Room } from '../../client/index.js';
 import { authView } from './auth-view.js';
 import { connectionBanner } from './banner.js';
 import { field, formatTime, h } from './dom.js';
 import { plainText, renderText } from './render.js';
+import { watchRestrictions } from './restriction.js';
 import { Session, type SessionUser } from './session.js';
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -41,6 +42,7 @@ interface RoomView {
 
 function chat(user: SessionUser): void {
   const client: BulwarkClient = session.connect();
+  const restrictions = watchRestrictions(client);
   const rooms = new Map<string, RoomView>();
   const isAdmin = user.roles.includes('admin');
   let current: RoomView | undefined;
@@ -60,7 +62,7 @@ function chat(user: SessionUser): void {
     logout,
   );
   const banner = connectionBanner(client, (code) => {
-    if (code === 4401 || code === 4403) {
+    if (code === CLOSE.UNAUTHENTICATED || code === CLOSE.FORBIDDEN) {
       client.close();
       signIn('Your session ended. Please log in again.');
     }
@@ -196,6 +198,12 @@ function chat(user: SessionUser): void {
       li.replaceChildren(h('p', { class: 'msg__body' }, 'Message deleted.'));
       return;
     }
+    if ('unavailable' in message) {
+      // The server could not decrypt it (docs/protocol.md, "The message object").
+      li.className = 'msg msg--deleted';
+      li.replaceChildren(h('p', { class: 'msg__body' }, `${message.user.name}: this message cannot be shown.`));
+      return;
+    }
     const mine = message.user.id === user.id;
     li.className = mine ? 'msg msg--mine' : 'msg';
     const body = h('div', { class: 'msg__body' });
@@ -203,7 +211,7 @@ function chat(user: SessionUser): void {
     let quote: HTMLElement | null = null;
     if (message.replyTo) {
       const target = v.byId.get(message.replyTo)?.message;
-      const excerpt = target && !('deleted' in target) ? `${target.user.name}: ${plainText(target.text).slice(0, 80)}` : 'an earlier message';
+      const excerpt = target && 'text' in target ? `${target.user.name}: ${plainText(target.text).slice(0, 80)}` : 'an earlier message';
       quote = h('p', { class: 'msg__quote' }, `↩ ${excerpt}`);
     }
     const reply = h('button', { type: 'button', class: 'link-btn' }, 'Reply');
@@ -329,6 +337,8 @@ function chat(user: SessionUser): void {
     const v = current;
     const text = input.value.trim();
     if (!v || !text) return;
+    const muted = restrictions.blocked();
+    if (muted) return say(muted);
     if (Date.now() < sendBlockedUntil) {
       say(`You are sending too fast. Try again in ${Math.ceil((sendBlockedUntil - Date.now()) / 1000)} s.`);
       return;
@@ -355,7 +365,7 @@ function chat(user: SessionUser): void {
     } catch (error) {
       if (!input.value) input.value = text;
       if (error instanceof BulwarkError && error.code === 'RATE_LIMITED') sendBlockedUntil = Date.now() + (error.retryAfterMs ?? 1000);
-      say(explain(error));
+      say(restrictions.explain(error) ?? explain(error));
     } finally {
       pending.remove();
     }
@@ -441,6 +451,7 @@ function chat(user: SessionUser): void {
       renderRoomList();
     }
   });
+  client.on('unavailable', ({ room, message }) => add(view(room), [message]));
   client.on('deleted', ({ room, message }) => {
     const v = rooms.get(room);
     const known = v?.byId.get(message);
@@ -473,7 +484,7 @@ function chat(user: SessionUser): void {
     announcements.append(item);
   });
   client.on('error', (error) => {
-    if (error.code === 'RATE_LIMITED' || error.code === 'SPAM') say(explain(error));
+    if (error.code === 'RATE_LIMITED' || error.code === 'SPAM') say(restrictions.explain(error) ?? explain(error));
     else console.warn('bulwark:', error.code, error.message);
   });
 

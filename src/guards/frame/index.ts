@@ -1,5 +1,5 @@
 /** The frame guards, in the order they run (after parse, auth state and schema). */
-import type { Config } from '../../config/schema.js';
+import { replayMaxKeys, type Config } from '../../config/schema.js';
 import type { SecurityAudit } from '../../security/audit.js';
 import type { RateLimits } from '../rate-limits.js';
 import { rateGuard } from './rate.js';
@@ -25,7 +25,7 @@ export interface FrameGuards {
 
 export function createFrameGuards(deps: FrameGuardDeps): FrameGuards {
   const { config } = deps;
-  const replay = replayGuard(config.replay, deps.idempotency);
+  const replay = replayGuard({ windowMs: config.replay.windowMs, maxSkewMs: config.replay.maxSkewMs, maxKeys: replayMaxKeys(config.replay) }, deps.idempotency);
   const spam = spamGuard(config.spam, config.abuse.maxTracked, deps.audit);
   return {
     list: [rateGuard(deps.rateLimits), replay, textGuard({ maxChars: config.limits.maxMessageChars, xssAction: config.security.xssAction, audit: deps.audit }), spam],

@@ -2,25 +2,32 @@
  * Replay and idempotency for `chat.send` (contract section 4). The frame `id` is an
  * idempotency key per user for `replay.windowMs`: the same id again, on any connection of that
  * user, gets the first ack with `duplicate: true` and nothing is stored or delivered twice. A
- * `ts` further than `replay.maxSkewMs` from the server clock is refused as REPLAY. Keys live in an
- * LRU bounded by count and time, never in a map that grows with traffic. In a cluster the LRU
- * stays the fast path and a shared store (Redis) is the truth, so the same id sent on another
- * node also gets the first ack.
+ * `ts` further than `replay.maxSkewMs` from the server clock is refused as REPLAY. Keys are
+ * forgotten once `replay.windowMs` has passed (at most a quarter window later) and are bounded by
+ * `replay.maxKeys`, oldest first: memory follows the send rate over one window, never the
+ * traffic's history. In a cluster this cache stays the fast path and a shared store (Redis) is
+ * the truth, so the same id sent on another node also gets the first ack.
  */
-import { boundedCache } from '../../security/bounded-cache.js';
+import { ExpiringCache } from '../../security/expiring-cache.js';
 import type { Reply } from '../../domain/reply.js';
 import type { FrameGuard, FrameVerdict } from './types.js';
 
 /**
- * A key is `pending` from its first send until that send is answered; a duplicate that arrives
- * meanwhile waits for the first answer (its resolver joins `waiters`, created only then).
+ * One key: `reply` is unset from its first send until that send is answered; a duplicate that
+ * arrives meanwhile waits for the first answer (its resolver joins `waiters`, created only then).
+ * The entry is completed in place, so a send costs one cache write.
  */
-type Entry = { state: 'pending'; waiters: Array<(reply: Reply) => void> | undefined } | { state: 'done'; reply: Reply };
+interface Entry {
+  reply: Reply | undefined;
+  waiters: Array<(reply: Reply) => void> | undefined;
+}
 
 export interface ReplayOptions {
   windowMs: number;
   maxSkewMs: number;
   maxKeys: number;
+  /** The clock of the key cache (tests inject one). @default Date.now */
+  now?: () => number;
 }
 
 export interface ReplayGuard extends FrameGuard {
@@ -39,23 +46,24 @@ export interface SharedIdempotency {
 }
 
 export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency): ReplayGuard {
-  const keys = boundedCache<string, Entry>(options.maxKeys, options.windowMs);
-  /** Keys this node claimed and has not yet settled (a key evicted from the LRU still settles). */
-  const claimed = new Map<string, Extract<Entry, { state: 'pending' }>>();
+  const keys = new ExpiringCache<string, Entry>({ ttlMs: options.windowMs, maxEntries: options.maxKeys, ...(options.now ? { now: options.now } : {}) });
+  /** Keys this node claimed and has not yet settled (a key dropped from the cache still settles). */
+  const claimed = new Map<string, Entry>();
 
   const duplicateOf = (reply: Reply): Reply => (reply.ok ? { ok: true, body: { ...reply.body, duplicate: true } } : reply);
   const keyOf = (userId: string | undefined, id: string): string => `${userId}\u0000${id}`;
-  const waitFor = (entry: Extract<Entry, { state: 'pending' }>): Promise<FrameVerdict> =>
-    new Promise((resolve) => (entry.waiters ??= []).push((reply) => resolve({ answer: duplicateOf(reply) })));
+  const waitFor = (entry: Entry): Promise<FrameVerdict> => new Promise((resolve) => (entry.waiters ??= []).push((reply) => resolve({ answer: duplicateOf(reply) })));
 
   const finish = (key: string, reply: Reply): void => {
     const entry = claimed.get(key);
     if (!entry) return;
     claimed.delete(key);
     // Only a success is remembered: a refused send may be retried with the same id.
-    if (reply.ok) keys.set(key, { state: 'done', reply });
+    if (reply.ok) entry.reply = reply;
     else if (keys.get(key) === entry) keys.delete(key);
-    if (entry.waiters) for (const w of entry.waiters) w(reply);
+    const waiters = entry.waiters;
+    entry.waiters = undefined;
+    if (waiters) for (const w of waiters) w(reply);
   };
 
   const claimShared = async (key: string, shared: SharedIdempotency): Promise<FrameVerdict> => {
@@ -83,10 +91,9 @@ export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency):
       }
       const key = keyOf(ctx.conn.userId, frame.id);
       const entry = keys.get(key) ?? claimed.get(key);
-      if (entry?.state === 'done') return { answer: duplicateOf(entry.reply) };
-      if (entry?.state === 'pending') return waitFor(entry);
-      const pending: Extract<Entry, { state: 'pending' }> = { state: 'pending', waiters: undefined };
-      keys.set(key, pending);
+      if (entry) return entry.reply ? { answer: duplicateOf(entry.reply) } : waitFor(entry);
+      const pending: Entry = { reply: undefined, waiters: undefined };
+      keys.add(key, pending);
       claimed.set(key, pending);
       return shared ? claimShared(key, shared) : undefined;
     },

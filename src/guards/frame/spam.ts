@@ -7,7 +7,7 @@
 import { boundedCache } from '../../security/bounded-cache.js';
 import type { Config } from '../../config/schema.js';
 import type { SecurityAudit } from '../../security/audit.js';
-import type { FrameGuard } from './types.js';
+import type { FrameGuard, FrameVerdict } from './types.js';
 
 const LINK = /\bhttps?:\/\/|\bwww\./gi;
 
@@ -64,6 +64,11 @@ export function spamRule(text: string, rules: Config['spam'], patterns: readonly
   return undefined;
 }
 
+/** A mute's refusal: `retryAfterMs` says until when, so a client can tell its user. */
+function muted(retryAfterMs: number, rule: SpamRule | 'muted'): FrameVerdict {
+  return { ok: false, code: 'SPAM', message: `You are muted for ${Math.ceil(retryAfterMs / 1000)} s.`, retryAfterMs, event: 'spam_detected', detail: { rule } };
+}
+
 export interface SpamGuard extends FrameGuard {
   readonly size: number;
   /** An admin's mute until `until` (ms); a past time lifts it. */
@@ -91,9 +96,7 @@ export function spamGuard(rules: Config['spam'], maxTracked: number, audit: Secu
       const user = ctx.conn.userId!;
       const now = Date.now();
       const s = strikes.get(user);
-      if (s && s.mutedUntil > now) {
-        return { ok: false, code: 'SPAM', message: 'You are muted for a while.', retryAfterMs: s.mutedUntil - now, event: 'spam_detected', detail: { rule: 'muted' } };
-      }
+      if (s && s.mutedUntil > now) return muted(s.mutedUntil - now, 'muted');
       let rule = spamRule(frame.text, rules, patterns, keywords);
       if (!rule) {
         const digest = fingerprint(frame.room, frame.text);
@@ -113,6 +116,8 @@ export function spamGuard(rules: Config['spam'], maxTracked: number, audit: Secu
         audit.emit('user_muted', { ip: ctx.conn.ip, user, detail: { untilMs: rules.muteMs } });
       }
       strikes.set(user, next);
+      // The strike that mutes says so at once, with until when (docs/protocol.md "Errors").
+      if (next.mutedUntil > 0) return muted(rules.muteMs, rule);
       return { ok: false, code: 'SPAM', message: 'The message looks like spam.', event: 'spam_detected', detail: { rule } };
     },
   };

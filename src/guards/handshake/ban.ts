@@ -7,7 +7,7 @@ export function ipBanGuard(bans: Bans): HandshakeGuard {
     name: 'ip-ban',
     check: function ipBan(req) {
       const ban = bans.active('ip', req.ip);
-      return ban ? { status: 403, event: 'banned_refused', reason: 'banned', retryAfterMs: ban.until - Date.now(), detail: { kind: 'ip' } } : undefined;
+      return ban ? { reason: 'banned', event: 'banned_refused', retryAfterMs: ban.until - Date.now(), detail: { kind: 'ip', until: ban.until } } : undefined;
     },
   };
 }
@@ -17,7 +17,9 @@ export function userBanGuard(bans: Bans): HandshakeGuard {
     name: 'user-ban',
     check: function userBan(req) {
       const ban = req.identity && bans.active('user', req.identity.id);
-      return ban ? { status: 403, event: 'banned_refused', reason: 'banned', retryAfterMs: ban.until - Date.now(), detail: { kind: 'user' } } : undefined;
+      return ban
+        ? { reason: 'banned', event: 'banned_refused', user: req.identity!.id, retryAfterMs: ban.until - Date.now(), detail: { kind: 'user', until: ban.until } }
+        : undefined;
     },
   };
 }

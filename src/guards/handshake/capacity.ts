@@ -1,27 +1,24 @@
 /**
  * Connection caps (contract section 2, step 3): the node's total (503 + Retry-After) and the
- * client IP's share (429). Handshakes that passed this check but are not open yet count too, so
- * a burst cannot overshoot while later (asynchronous) guards run.
+ * client IP's share (429); and the pending-auth budget of docs/protocol.md "Under attack" (the
+ * IP's share 429, the node's 503). Admission takes a slot atomically (`AdmissionCounts`), so
+ * this step is not a guard over counts read separately: it turns the counts' "no" into the
+ * refusal the client gets.
  */
-import type { HandshakeGuard } from './types.js';
+import type { SlotScope } from '../../admission/slots.js';
+import type { HandshakeRefusal } from './types.js';
 
-/** Open connections plus admitted handshakes in flight (not the one being checked). */
-export interface CapacityCounts {
-  total(): number;
-  perIp(ip: string): number;
+/** How long a client refused for capacity should wait: long enough for churn to free a place. */
+export const CAPACITY_RETRY_MS = 5000;
+
+export function capacityRefusal(scope: SlotScope): HandshakeRefusal {
+  return scope === 'node'
+    ? { reason: 'capacity', event: 'capacity_refused', retryAfterMs: CAPACITY_RETRY_MS, detail: { scope: 'node' } }
+    : { reason: 'ip_cap', event: 'capacity_refused', retryAfterMs: CAPACITY_RETRY_MS, detail: { scope: 'ip' } };
 }
 
-export function capacityGuard(counts: CapacityCounts, limits: { maxConnections: number; maxConnectionsPerIp: number }): HandshakeGuard {
-  return {
-    name: 'capacity',
-    check: function capacity(req) {
-      if (counts.total() >= limits.maxConnections) {
-        return { status: 503, event: 'capacity_refused', reason: 'capacity', retryAfterMs: 5000, detail: { scope: 'node' } };
-      }
-      if (counts.perIp(req.ip) >= limits.maxConnectionsPerIp) {
-        return { status: 429, event: 'capacity_refused', reason: 'ip_cap', retryAfterMs: 5000, detail: { scope: 'ip' } };
-      }
-      return undefined;
-    },
-  };
+export function pendingAuthRefusal(scope: SlotScope, retryAfterMs: number): HandshakeRefusal {
+  return scope === 'node'
+    ? { reason: 'pending_full', event: 'capacity_refused', retryAfterMs, detail: { scope: 'pending_node' } }
+    : { reason: 'pending_ip', event: 'capacity_refused', retryAfterMs, detail: { scope: 'pending_ip' } };
 }

@@ -10,7 +10,7 @@ export function headersGuard(limits: { maxHeaderCount: number; maxHeaderBytes: n
     name: 'headers',
     check: function headers(req) {
       if (req.headerCount > limits.maxHeaderCount || req.headerBytes > limits.maxHeaderBytes) {
-        return { status: 431, event: 'headers_too_large', reason: 'headers', detail: { count: req.headerCount, bytes: req.headerBytes } };
+        return { reason: 'headers', event: 'headers_too_large', detail: { count: req.headerCount, bytes: req.headerBytes } };
       }
       return undefined;
     },

@@ -31,11 +31,11 @@ export function originGuard(policy: OriginPolicy): HandshakeGuard {
     name: 'origin',
     check: function origin(req) {
       if (req.origin === undefined) {
-        return policy.allowMissing ? undefined : { status: 403, event: 'origin_rejected', reason: 'origin', detail: { origin: null } };
+        return policy.allowMissing ? undefined : { reason: 'origin', event: 'origin_rejected', detail: { origin: null } };
       }
       const canonical = normalizeOrigin(req.origin);
       if (canonical !== undefined && policy.allowed().has(canonical)) return undefined;
-      return { status: 403, event: 'origin_rejected', reason: 'origin', detail: { origin: req.origin.slice(0, 200) } };
+      return { reason: 'origin', event: 'origin_rejected', detail: { origin: req.origin.slice(0, 200) } };
     },
   };
 }

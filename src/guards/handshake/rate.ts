@@ -7,7 +7,7 @@ export function handshakeRateGuard(limiter: RateLimiter): HandshakeGuard {
     name: 'rate',
     check: async function handshakeRate(req) {
       const verdict = await limiter.consume(req.ip);
-      return verdict.ok ? undefined : { status: 429, event: 'handshake_rate_limited', reason: 'rate', retryAfterMs: verdict.retryAfterMs };
+      return verdict.ok ? undefined : { reason: 'rate', event: 'handshake_rate_limited', retryAfterMs: verdict.retryAfterMs };
     },
   };
 }

@@ -1,9 +1,12 @@
 /**
  * Early token (contract section 2, step 5): `Authorization: Bearer <jwt>` or an offered
- * subprotocol `bulwark.bearer.<jwt>`. Present and invalid -> 401. A token in the query string is
- * refused (400) unless `auth.allowQueryToken`; the token itself never reaches a log or event.
+ * subprotocol `bulwark.bearer.<jwt>`. Present and invalid, expired or revoked (its `jti`, its session,
+ * its user's earlier tokens, or a disabled account) -> 401. A token in
+ * the query string is refused (400) unless `auth.allowQueryToken`; the token itself never reaches
+ * a log or event.
  */
-import type { SessionAuth } from '../../auth/session-auth.js';
+import type { Identity } from '../../auth/jwt.js';
+import type { Denial, SessionAuth } from '../../auth/session-auth.js';
 import { BEARER_PREFIX } from './subprotocol.js';
 import type { HandshakeGuard, HandshakeRequest } from './types.js';
 
@@ -18,17 +21,29 @@ export function findEarlyToken(req: HandshakeRequest, allowQuery: boolean): Earl
   return undefined;
 }
 
-export function tokenGuard(auth: SessionAuth, allowQueryToken: boolean): HandshakeGuard {
+export interface TokenGuardOptions {
+  allowQueryToken: boolean;
+  /**
+   * A revoked token (its `jti`, its session `sid`, its user's tokens issued before a revocation)
+   * or a disabled account is refused here, 401, instead of opening a socket only to close it
+   * 4401/4403 (docs/protocol.md "Tokens", "Revocation"). @default never revoked
+   */
+  revoked?: (identity: Identity) => Denial | undefined;
+}
+
+export function tokenGuard(auth: SessionAuth, options: TokenGuardOptions): HandshakeGuard {
   return {
     name: 'token',
     check: async function earlyToken(req) {
-      const found = findEarlyToken(req, allowQueryToken);
+      const found = findEarlyToken(req, options.allowQueryToken);
       if (found === undefined) return undefined;
-      if (found === 'query_refused') return { status: 400, event: 'query_token_refused', reason: 'query_token' };
+      if (found === 'query_refused') return { reason: 'query_token', event: 'query_token_refused' };
       const outcome = await auth.verifyToken(found.token);
       if (!outcome.ok) {
-        return { status: 401, event: outcome.denial.event, reason: 'token', detail: { via: found.via, ...outcome.denial.detail } };
+        return { reason: 'token', event: outcome.denial.event, detail: { via: found.via, ...outcome.denial.detail } };
       }
+      const denied = options.revoked?.(outcome.identity);
+      if (denied) return { reason: 'token', event: denied.event, user: outcome.identity.id, message: denied.reason, detail: { via: found.via, ...denied.detail } };
       req.identity = outcome.identity;
       return undefined;
     },

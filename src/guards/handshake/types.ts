@@ -1,11 +1,14 @@
 /**
  * The shape every handshake guard shares (contract section 2). Guards run in a fixed order
  * before `101 Switching Protocols`; the first refusal answers the HTTP request and no socket is
- * ever opened. A refusal names its HTTP status and its security event.
+ * ever opened. A refusal names its reason (the HTTP status comes from the one table in
+ * `src/admission/refusal.ts`) and its security event.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Identity } from '../../auth/jwt.js';
-import type { SecurityEventType } from '../../security/events.js';
+import type { HandshakeRefusal } from '../../admission/refusal.js';
+
+export type { HandshakeRefusal };
 
 export interface HandshakeRequest {
   readonly ip: string;
@@ -19,15 +22,6 @@ export interface HandshakeRequest {
   readonly protocols: readonly string[];
   /** Set by the token guard when an early token verified. */
   identity?: Identity;
-}
-
-export interface HandshakeRefusal {
-  status: number;
-  event: SecurityEventType;
-  /** Short metric label. */
-  reason: string;
-  retryAfterMs?: number;
-  detail?: Record<string, unknown>;
 }
 
 export type HandshakeVerdict = HandshakeRefusal | undefined;

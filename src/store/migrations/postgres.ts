@@ -90,7 +90,16 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     ADD COLUMN agg_key TEXT;
   CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
   `,
-  // 4: identities that cannot collide; see the SQLite migration of the same number.
+  `
+  CREATE TABLE key_checks (
+    kind TEXT NOT NULL CHECK (kind IN ('encryption','jwt')),
+    key_id TEXT NOT NULL,
+    check_value TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, key_id)
+  );
+  `,
+  // 5: identities that cannot collide; see the SQLite migration of the same number.
   `
   ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
   UPDATE rooms SET owner = 'acct:' || owner

@@ -84,7 +84,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE security_events ADD COLUMN agg_key TEXT;
   CREATE UNIQUE INDEX security_events_agg ON security_events(agg_key);
   `,
-  // 4: identities that cannot collide (docs/protocol.md "Identities"). Built-in accounts move to
+  `
+  CREATE TABLE key_checks (
+    kind TEXT NOT NULL CHECK (kind IN ('encryption','jwt')),
+    key_id TEXT NOT NULL,
+    check_value TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, key_id)
+  ) WITHOUT ROWID;
+  `,
+  // 5: identities that cannot collide (docs/protocol.md "Identities"). Built-in accounts move to
   // their own namespace, acct:<username>; rows keyed by a username move with the account, except
   // rooms and messages older than the account: those can only be a token subject's of the same
   // name, which keeps them and its membership of its own rooms. Disabled accounts, invitations,

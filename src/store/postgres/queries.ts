@@ -157,6 +157,21 @@ export const Q = {
     name: 'bw_count_events_by',
     text: `SELECT type, severity, sum(count)::int AS count FROM security_events WHERE ${PG_EVENT_FILTER} GROUP BY type, severity`,
   },
+  // A null parameter means "any"; $7 is an array of severities or null.
+  eventsNewest: {
+    name: 'bw_events_newest',
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events
+      WHERE ts >= $1 AND id > $2 AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR ip = $5)
+        AND ($7::text[] IS NULL OR severity = ANY($7::text[]))
+      ORDER BY id DESC LIMIT $6`,
+  },
+  eventsOldest: {
+    name: 'bw_events_oldest',
+    text: `SELECT id, ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events
+      WHERE ts >= $1 AND id > $2 AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR user_id = $4) AND ($5::text IS NULL OR ip = $5)
+        AND ($7::text[] IS NULL OR severity = ANY($7::text[]))
+      ORDER BY id ASC LIMIT $6`,
+  },
   eventsSince: {
     name: 'bw_events_since_agg',
     text: 'SELECT ts, type, severity, ip, user_id, detail, count, last_ts FROM security_events WHERE ts >= $1 ORDER BY id ASC LIMIT $2',
@@ -225,6 +240,17 @@ export const Q = {
     name: 'bw_bans_after',
     text: 'SELECT id, kind, value, until, level, reason, created_at FROM bans WHERE id > $1 ORDER BY id LIMIT 10000',
   },
+  claimKeyCheck: {
+    name: 'bw_claim_key_check',
+    text: 'INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, key_id) DO NOTHING',
+  },
+  replaceKeyCheck: {
+    name: 'bw_replace_key_check',
+    text: `INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (kind, key_id) DO UPDATE SET check_value = excluded.check_value, created_at = excluded.created_at`,
+  },
+  sampleEncrypted: { name: 'bw_sample_encrypted', text: 'SELECT id, body, key_id FROM messages WHERE key_id = $1 AND NOT deleted LIMIT 1' },
+  keyCheck: { name: 'bw_key_check', text: 'SELECT kind, key_id, check_value, created_at FROM key_checks WHERE kind = $1 AND key_id = $2' },
 } as const;
 
 export type Statement = { readonly name: string; readonly text: string };
