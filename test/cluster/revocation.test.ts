@@ -7,16 +7,29 @@
  * bus) and its kick and mute act on B. The time from the revoking request to the close on the
  * other node is printed for a series of revocations (a measurement, not an assertion).
  *
- * Needs Redis (BULWARK_TEST_REDIS_URL, else redis://127.0.0.1:6379): skipped with a message when
- * unreachable, except with CI=true, where the suite fails.
+ * While Redis is unreachable (degraded mode, docs/cluster.md) the bus reaches only the node's own
+ * connections: two nodes sharing PostgreSQL and a private `redis-server` that the test kills show
+ * that a logout or a disable on node A still closes the sockets on node B (B polls the shared
+ * revocation log), that logins and their throttle work at the node's share, and that the bus
+ * carries revocations again once Redis is back.
+ *
+ * Needs Redis (BULWARK_TEST_REDIS_URL, else redis://127.0.0.1:6379), and for the outage
+ * redis-server and PostgreSQL: skipped with a message when unavailable, except with CI=true,
+ * where the suite fails.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { openSocket, type TestClient } from '../helpers/client.js';
 import { closeOf } from '../handshake/support.js';
+import { eventually } from '../helpers/events.js';
+import { RedisServer, redisServerMissing } from '../helpers/redis-server.js';
+import { postgresMissing, TestSchemas } from '../helpers/postgres.js';
 
 const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(32).toString('hex');
@@ -207,5 +220,89 @@ describe('revocation across two nodes (Redis bus)', { skip: unreachable ? `Redis
     back.send({ type: 'auth', token: login.accessToken });
     await back.next('welcome');
     back.close();
+  });
+});
+
+const outageMissing = redisServerMissing() ?? (await postgresMissing());
+if (outageMissing && process.env.CI === 'true') {
+  it('needs redis-server and PostgreSQL in CI', () => assert.fail(`${outageMissing} (CI=true)`));
+} else if (outageMissing) {
+  console.warn(`# skipping the revocation-during-outage tests: ${outageMissing}`);
+}
+
+describe('revocation while Redis is unreachable (degraded mode, shared PostgreSQL)', { skip: outageMissing }, () => {
+  let redis: RedisServer;
+  let schemas: TestSchemas;
+  let a: TestServer;
+  let b: TestServer;
+  let dataDir: string;
+  const password = 'a password through an outage';
+
+  before(async () => {
+    redis = await RedisServer.start();
+    schemas = new TestSchemas();
+    const databaseUrl = await schemas.create();
+    // One data directory: the same encryption key ring (keys.json) for both nodes.
+    dataDir = mkdtempSync(join(tmpdir(), 'bulwark-revocation-outage-'));
+    const start = (): Promise<TestServer> =>
+      startServer({
+        dataDir,
+        config: {
+          redisUrl: redis.url,
+          databaseUrl,
+          auth: { secret: SECRET },
+          accounts: { registration: 'open' },
+          abuse: { threshold: 1_000_000 },
+          limits: { maxConnectionsPerIp: 1000, maxConnectionsPerUser: 100 },
+          rateLimits: { handshake: LOOSE, default: LOOSE, login: LOOSE },
+        },
+      });
+    a = await start();
+    b = await start();
+    assert.equal((await post(a, 'register', { username: 'drifter', password })).status, 201);
+  });
+
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await redis?.kill();
+    await schemas?.dropAll();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const degraded = async (node: TestServer): Promise<boolean> => (await fetch(`${node.url}/readyz`)).status === 503;
+
+  it('a logout and a disable on node A close the sockets on node B through the shared log; after the outage the bus carries them again', async () => {
+    const before = await post(a, 'login', { username: 'drifter', password });
+    await redis.kill();
+    assert.ok(await eventually(async () => (await degraded(a)) && (await degraded(b)), 10_000), 'both nodes degraded');
+
+    // Logins and their throttle work at the node's share.
+    assert.equal((await post(a, 'login', { username: 'drifter', password: 'not the password' })).status, 401);
+    const during = await post(a, 'login', { username: 'drifter', password });
+    assert.equal(during.status, 200);
+    const sessionOnB = await authenticate(b, during.accessToken);
+    const otherOnB = await authenticate(b, before.accessToken);
+
+    // A logout on A revokes the session: B learns it from the log it polls, not from the bus.
+    await post(a, 'logout', {}, during.refresh);
+    assert.deepEqual(Object.values(await closeOf(sessionOnB)), [4401, 'session revoked']);
+    assert.equal(otherOnB.ws.readyState, otherOnB.ws.OPEN, 'another session is untouched');
+    const again = await openSocket(b);
+    again.send({ type: 'auth', token: during.accessToken });
+    assert.equal((await closeOf(again)).code, 4401);
+
+    // A disable on A closes the user's other sockets on B the same way.
+    await a.bulwark.revocations.setDisabled('acct:drifter', true);
+    assert.deepEqual(Object.values(await closeOf(otherOnB)), [4403, 'account disabled']);
+    await a.bulwark.revocations.setDisabled('acct:drifter', false);
+
+    await redis.resume();
+    assert.ok(await eventually(async () => !(await degraded(a)) && !(await degraded(b)), 15_000), 'both nodes ready again');
+    const after = await post(a, 'login', { username: 'drifter', password });
+    assert.equal(after.status, 200);
+    const onB = await authenticate(b, after.accessToken);
+    await a.bulwark.revocations.setDisabled('acct:drifter', true);
+    assert.deepEqual(Object.values(await closeOf(onB)), [4403, 'account disabled']);
   });
 });
