@@ -23,6 +23,8 @@ describe('web app: bans and mutes in Chromium', { skip }, () => {
     await ensureWebBuilt();
     server = await startServer({
       config: {
+        // The page signs up on its own: registration is by invitation unless opened.
+        accounts: { registration: 'open' },
         rateLimits: { login: { points: 1000, durationMs: 60_000 }, handshake: { points: 1000, durationMs: 60_000 } },
         spam: { muteAfter: 2, muteMs: 45_000 },
       },
