@@ -64,6 +64,8 @@ export interface AttackParams {
   warmupMs: number;
   /** Length of the baseline and of the attack phase. */
   phaseMs: number;
+  /** The users chat on this long after the attack, to show the server recovered. */
+  recoveryMs: number;
   /** Critical events raised during the attack (at even intervals). */
   triggers: number;
   /** Longest wait for the admission gauges to return to zero after the attack. */
@@ -78,6 +80,7 @@ export const ATTACK_PARAMS = {
     messagesPerSec: 200,
     warmupMs: 3000,
     phaseMs: 30_000,
+    recoveryMs: 10_000,
     triggers: 3,
     gaugeWaitMs: 25_000,
     plan: { floodPerSec: 300, noauthTotal: 5000, malformedPerSec: 300, cspPerSec: 200, xssPerSec: 2 },
@@ -88,6 +91,7 @@ export const ATTACK_PARAMS = {
     messagesPerSec: 200,
     warmupMs: 2000,
     phaseMs: 10_000,
+    recoveryMs: 5000,
     triggers: 3,
     gaugeWaitMs: 25_000,
     plan: { floodPerSec: 300, noauthTotal: 5000, malformedPerSec: 300, cspPerSec: 200, xssPerSec: 2 },
@@ -113,7 +117,7 @@ export interface AttackOut {
 }
 
 const MiB = 2 ** 20;
-const PHASE = { warmup: 0, baseline: 1, attack: 2, after: 3 } as const;
+const PHASE = { warmup: 0, baseline: 1, attack: 2, after: 3, drain: 4 } as const;
 
 // ---------------------------------------------------------------- readings
 
@@ -185,17 +189,25 @@ interface PhaseSamples {
   loopDelayMaxMs: number;
   /** The highest per-second p99 of the event-loop delay. */
   loopDelayP99Ms: number;
+  /** V8 heap in use at the start and the end of the phase. */
+  heapStartMiB: number;
+  heapEndMiB: number;
 }
+
+const heapMiB = (text: string): number => round(series(text, 'nodejs_heap_size_used_bytes').total / MiB);
 
 /** Samples the server's RSS every 250 ms and its event-loop delay every second, until stopped. */
 async function phaseSampler(pid: number, port: number): Promise<{ stop(): Promise<PhaseSamples> }> {
-  await scrape(port); // resets the event-loop delay histogram: the phase's own delays from here
+  // Also resets the event-loop delay histogram: the phase's own delays from here.
+  const heapStart = heapMiB(await scrape(port));
   const start = rssBytes(pid);
+  let heapEnd = heapStart;
   let peak = start;
   let loopMax = 0;
   let loopP99 = 0;
   const lag = async (): Promise<void> => {
     const text = await scrape(port).catch(() => '');
+    if (text) heapEnd = heapMiB(text);
     loopMax = Math.max(loopMax, series(text, 'nodejs_eventloop_lag_max_seconds').total * 1000);
     loopP99 = Math.max(loopP99, series(text, 'nodejs_eventloop_lag_p99_seconds').total * 1000);
   };
@@ -209,7 +221,15 @@ async function phaseSampler(pid: number, port: number): Promise<{ stop(): Promis
       clearInterval(timer);
       await lag();
       const end = rssBytes(pid);
-      return { startMiB: round(start / MiB), peakMiB: round(Math.max(peak, end) / MiB), endMiB: round(end / MiB), loopDelayMaxMs: round(loopMax), loopDelayP99Ms: round(loopP99) };
+      return {
+        startMiB: round(start / MiB),
+        peakMiB: round(Math.max(peak, end) / MiB),
+        endMiB: round(end / MiB),
+        loopDelayMaxMs: round(loopMax),
+        loopDelayP99Ms: round(loopP99),
+        heapStartMiB: heapStart,
+        heapEndMiB: heapEnd,
+      };
     },
   };
 }
@@ -320,12 +340,11 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
     await sleep(Math.max(0, P.phaseMs - (performance.now() - a0.t)));
     const a1 = await mark(PHASE.after);
     const attackRssOut = await attackRss.stop();
+    const recoveryRss = await phaseSampler(server.pid, server.port);
     const traffic = await attacker.call<{ stats: Record<string, Record<string, number>>; heldPeak: number; heldAtStop: number }>('stop', {}, 30_000);
 
-    // After: the users stop, their last replies and deliveries arrive; the gauges must go back to zero.
-    const stopped = await call<ChatReport>('chat.stop', () => ({}), 30_000);
-    await sleep(500);
-    const finalReports = await call<ChatReport>('chat.report');
+    // After: the attacker's sockets are gone, so the admission gauges must go back to zero; the
+    // users chat on for `recoveryMs`, then stop, and their last replies and deliveries arrive.
     const tGauge = performance.now();
     let gauges = { pendingHandshakes: Number.NaN, pendingAuth: Number.NaN, authenticated: Number.NaN };
     let gaugeZeroMs = Number.NaN;
@@ -342,8 +361,14 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
       }
       await sleep(250);
     }
-    await sleep(1000);
+    await sleep(Math.max(0, P.recoveryMs - (performance.now() - a1.t)));
+    const r1 = await mark(PHASE.drain);
+    const recoveryOut = await recoveryRss.stop();
+    const stopped = await call<ChatReport>('chat.stop', () => ({}), 30_000);
+    await sleep(500);
+    const finalReports = await call<ChatReport>('chat.report');
     const rssAfterMiB = round(rssBytes(server.pid) / MiB);
+    const heapAfterMiB = heapMiB(await scrape(server.port));
     const dbAfter = readDb(ctx.dir);
     const adminReport = await workers[0]!.call<{ open: boolean; alertCounts: Record<string, number>; criticalAlerts: Json[]; suppressedAlerts: number }>('admin.report');
 
@@ -406,6 +431,8 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
         rssEndMiB: rss.endMiB,
         loopDelayMaxMs: rss.loopDelayMaxMs,
         loopDelayP99Ms: rss.loopDelayP99Ms,
+        heapStartMiB: rss.heapStartMiB,
+        heapEndMiB: rss.heapEndMiB,
         dbGrowthBytes: to.db.bytes - from.db.bytes,
         dbFileGrowthBytes: to.db.fileBytes - from.db.fileBytes,
         securityEventBytesGrowth: to.db.securityEventBytes - from.db.securityEventBytes,
@@ -419,6 +446,7 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
     };
     const baseline = summary(PHASE.baseline, b0, a0, baseRssOut);
     const attack = summary(PHASE.attack, a0, a1, attackRssOut);
+    const recovery = summary(PHASE.after, a1, r1, recoveryOut);
 
     // Each trigger and its alert at the admin's connection (same type, same user).
     const criticals = adminReport.criticalAlerts;
@@ -444,13 +472,14 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
       usersOpen: stopped.reduce((a, r) => a + r.open, 0),
       zeroAfterMs: Number.isFinite(gaugeZeroMs) ? round(gaugeZeroMs) : null,
       rssMiB: rssAfterMiB,
+      heapMiB: heapAfterMiB,
       securityEventRows: dbAfter.securityEventRows,
       securityEventCount: dbAfter.securityEventCount,
       dbBytes: dbAfter.bytes,
       bans: dbAfter.bans,
     };
     log(
-      `[bench]   attack: baseline ${fmtPhase(baseline)}\n[bench]   attack: under attack ${fmtPhase(attack)}\n` +
+      `[bench]   attack: baseline ${fmtPhase(baseline)}\n[bench]   attack: under attack ${fmtPhase(attack)}\n[bench]   attack: after ${fmtPhase(recovery)}\n` +
         `[bench]   attack: critical alerts ${measured.length}/${alerts.length} at the admin${measured.length ? `, worst ${worstAlertMs} ms from the request` : ''}; ` +
         `after: pending handshakes ${gauges.pendingHandshakes}, pending auth ${gauges.pendingAuth}${after.zeroAfterMs !== null ? ` (zero ${after.zeroAfterMs} ms after the attacker stopped)` : ' (not zero)'}, authenticated ${gauges.authenticated}, RSS ${rssAfterMiB} MiB, ${dbAfter.securityEventRows} security_events rows`,
     );
@@ -470,6 +499,8 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
         plan: P.plan,
         baseline,
         attack,
+        recovery,
+        recoverySeconds: P.recoveryMs / 1000,
         after,
         alerts,
         criticalAlertsDelivered: measured.length,

@@ -136,8 +136,9 @@ export function renderAttack(result: BenchResult): string[] {
   if (!row) return [];
   const b = row['baseline'] as Json;
   const a = row['attack'] as Json;
+  const r = (row['recovery'] as Json | undefined) ?? {};
   const after = row['after'] as Json;
-  const both = (label: string, f: (p: Json) => string): string => `| ${label} | ${f(b)} | ${f(a)} |`;
+  const both = (label: string, f: (p: Json) => string): string => `| ${label} | ${f(b)} | ${f(a)} | ${row['recovery'] ? f(r) : 'n/a'} |`;
   const alerts = (row['alerts'] as Json[]) ?? [];
   const alertText = alerts
     .map((x) =>
@@ -147,8 +148,8 @@ export function renderAttack(result: BenchResult): string[] {
   return [
     `Attack scenario (bulwark, ${num(Number(row['users']))} users in ${num(Number(row['rooms']))} rooms, ${num(Number(row['offeredMsgsPerSec']))} msgs/s offered, ${num(Number(row['phaseSeconds']))} s per phase):`,
     '',
-    '| legitimate users and server | baseline (no attack) | under attack |',
-    '| --- | ---: | ---: |',
+    `| legitimate users and server | baseline (no attack) | under attack | the ${num(Number(row['recoverySeconds']))} s after it |`,
+    '| --- | ---: | ---: | ---: |',
     both('sends acknowledged', (p) => `${num(Number(p['acked']))} / ${num(Number(p['sent']))} (${pct(p['ackedFraction'])})`),
     both('deliveries received / expected', (p) => `${num(Number(p['deliveries']))} / ${num(Number(p['expectedDeliveries']))} (${pct(p['deliveredFraction'])})`),
     both('ack latency p50 / p99 / max (ms)', (p) => `${lat(Number(p['ackP50Ms']))} / ${lat(Number(p['ackP99Ms']))} / ${lat(Number(p['ackMaxMs']))}`),
@@ -158,13 +159,14 @@ export function renderAttack(result: BenchResult): string[] {
     both('load generator CPU (users + attacker)', (p) => pct(p['loadgenCpuShare'])),
     both('server event-loop delay, worst p99 per second / max (ms)', (p) => `${lat(Number(p['loopDelayP99Ms']))} / ${lat(Number(p['loopDelayMaxMs']))}`),
     both('server RSS start → peak → end (MiB)', (p) => `${num(Number(p['rssStartMiB']), 1)} → ${num(Number(p['rssPeakMiB']), 1)} → ${num(Number(p['rssEndMiB']), 1)}`),
+    both('server V8 heap in use start → end (MiB)', (p) => `${num(Number(p['heapStartMiB']), 1)} → ${num(Number(p['heapEndMiB']), 1)}`),
     both('security events emitted → rows stored', (p) => `${num(Number(p['securityEventsEmitted']))} → ${num(Number(p['securityEventRowsAdded']))}`),
     both('database growth (logical; files)', (p) => `${mb(p['dbGrowthBytes'])}; ${mb(p['dbFileGrowthBytes'])}`),
     both('of which security_events pages', (p) => mb(p['securityEventBytesGrowth'])),
     both('IP and user bans added', (p) => num(Number(p['bansAdded']))),
-    `| critical alerts at the admin (request → alert) | — | ${alertText || 'none raised'} |`,
-    `| after the attack: pending handshakes / pending auth | — | ${num(Number(after['pendingHandshakes']))} / ${num(Number(after['pendingAuth']))} (${after['zeroAfterMs'] === null ? 'not back to 0' : `0 after ${num(Number(after['zeroAfterMs']))} ms`}) |`,
-    `| after the attack: RSS, security_events rows | — | ${num(Number(after['rssMiB']), 1)} MiB, ${num(Number(after['securityEventRows']))} rows (audit.maxRows ${num(Number(row['auditMaxRows']))}) |`,
+    `| critical alerts at the admin (request → alert) | — | ${alertText || 'none raised'} | — |`,
+    `| pending handshakes / pending auth once the attacker stopped | — | — | ${num(Number(after['pendingHandshakes']))} / ${num(Number(after['pendingAuth']))} (${after['zeroAfterMs'] === null ? 'not back to 0' : `0 after ${num(Number(after['zeroAfterMs']))} ms`}) |`,
+    `| at the end: RSS, heap, security_events rows | — | — | ${num(Number(after['rssMiB']), 1)} MiB, ${num(Number(after['heapMiB']), 1)} MiB, ${num(Number(after['securityEventRows']))} rows (audit.maxRows ${num(Number(row['auditMaxRows']))}) |`,
     '',
     `Attack traffic (outcome counts): ${Object.entries((row['traffic'] as Json) ?? {})
       .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)

@@ -85,8 +85,12 @@ function upgradeLines(path: string, extra: string[] = [], opts: { version?: stri
 const WS = (): string[] => upgradeLines('/ws', ['Sec-WebSocket-Protocol: bulwark.v1']);
 const SIO_PATH = '/socket.io/?EIO=4&transport=websocket';
 
-/** The code of the first close frame in `buf` (server frames are unmasked), or undefined. */
-function closeCodeIn(buf: Buffer): number | undefined {
+/**
+ * How the server ended a held connection, from the frames in `buf` (server frames are unmasked):
+ * the code of a close frame, or on `/socket.io/` the `closeCode` of a `connect_error` packet
+ * (`44{...}`; engine.io then closes the WebSocket without a code). Undefined while neither came.
+ */
+function closeCodeIn(buf: Buffer): string | undefined {
   let off = 0;
   while (buf.length - off >= 2) {
     const opcode = buf[off]! & 0x0f;
@@ -98,7 +102,11 @@ function closeCodeIn(buf: Buffer): number | undefined {
       head = 4;
     } else if (len === 127) return undefined;
     if (buf.length - off < head + len) return undefined;
-    if (opcode === 0x8) return len >= 2 ? buf.readUInt16BE(off + head) : 1005;
+    if (opcode === 0x1 && buf[off + head] === 0x34 && buf[off + head + 1] === 0x34) {
+      const code = /"closeCode":(\d+)/.exec(buf.toString('utf8', off + head, off + head + len))?.[1];
+      return `${code ?? '?'} (socket.io connect_error)`;
+    }
+    if (opcode === 0x8) return len >= 2 ? String(buf.readUInt16BE(off + head)) : '1005 (no code)';
     off += head + len;
   }
   return undefined;
