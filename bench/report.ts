@@ -142,7 +142,9 @@ export function renderAttack(result: BenchResult): string[] {
   const alerts = (row['alerts'] as Json[]) ?? [];
   const alertText = alerts
     .map((x) =>
-      x['delivered'] ? `${x['type']} ${lat(Number(x['raiseToAdminMs']))} ms` : `${x['type']} ${x['error'] ? `not raised (${String(x['error']).slice(0, 60)})` : 'NOT delivered'}`,
+      x['delivered']
+        ? `${x['type']} ${lat(Number(x['raiseToAdminMs']))} ms (${lat(Number(x['serverToAdminMs']))} from the event)`
+        : `${x['type']} ${x['error'] ? `not raised (${String(x['error']).slice(0, 60)})` : 'NOT delivered'}`,
     )
     .join('; ');
   return [
@@ -164,7 +166,7 @@ export function renderAttack(result: BenchResult): string[] {
     both('database growth (logical; files)', (p) => `${mb(p['dbGrowthBytes'])}; ${mb(p['dbFileGrowthBytes'])}`),
     both('of which security_events pages', (p) => mb(p['securityEventBytesGrowth'])),
     both('IP and user bans added', (p) => num(Number(p['bansAdded']))),
-    `| critical alerts at the admin (request → alert) | — | ${alertText || 'none raised'} | — |`,
+    `| critical alerts at the admin (request sent → alert received) | — | ${alertText || 'none raised'} | — |`,
     `| pending handshakes / pending auth once the attacker stopped | — | — | ${num(Number(after['pendingHandshakes']))} / ${num(Number(after['pendingAuth']))} (${after['zeroAfterMs'] === null ? 'not back to 0' : `0 after ${num(Number(after['zeroAfterMs']))} ms`}) |`,
     `| at the end: RSS, heap, security_events rows | — | — | ${num(Number(after['rssMiB']), 1)} MiB, ${num(Number(after['heapMiB']), 1)} MiB, ${num(Number(after['securityEventRows']))} rows (audit.maxRows ${num(Number(row['auditMaxRows']))}) |`,
     '',
