@@ -370,7 +370,13 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
     const rssAfterMiB = round(rssBytes(server.pid) / MiB);
     const heapAfterMiB = heapMiB(await scrape(server.port));
     const dbAfter = readDb(ctx.dir);
-    const adminReport = await workers[0]!.call<{ open: boolean; alertCounts: Record<string, number>; criticalAlerts: Json[]; suppressedAlerts: number }>('admin.report');
+    const adminReport = await workers[0]!.call<{
+      open: boolean;
+      alertCounts: Record<string, number>;
+      criticalAlerts: Json[];
+      suppressedAlerts: number;
+      firstAlerts: Record<string, Json>;
+    }>('admin.report');
 
     // ---- figures
     const phaseOf = (reports: ChatReport[], p: number): PhaseCounts => {
@@ -462,6 +468,9 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
       };
     });
     const measured = alerts.filter((a) => a.delivered);
+    // Server CPU the attack cost: the attack phase's over the baseline's rate, per attacker request sent.
+    const attackRequests = Object.values(traffic.stats).reduce((a, c) => a + (c['attempts'] ?? 0) + (c['vectors sent'] ?? 0), 0);
+    const extraCpuUs = a1.cpu - a0.cpu - ((a0.cpu - b0.cpu) / (a0.t - b0.t)) * (a1.t - a0.t);
     const worstAlertMs = measured.length ? Math.max(...measured.map((a) => Number((a as Json)['raiseToAdminMs']))) : Number.NaN;
     const attempted = alerts.filter((a) => (a as Json)['error'] === undefined).length;
 
@@ -508,6 +517,10 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
         worstCriticalAlertMs: worstAlertMs,
         alertsAtAdmin: adminReport.alertCounts,
         alertsSuppressed: adminReport.suppressedAlerts,
+        // What the flooder's text looks like to the admin: the CSP report's blocked-uri must sit under detail.untrusted.
+        cspAlertAsSeen: adminReport.firstAlerts['csp_violation'] ?? null,
+        attackRequests,
+        serverUsPerAttackRequest: round(extraCpuUs / Math.max(1, attackRequests)),
         adminStillOpen: adminReport.open,
         refreshReuse: prepared.problem ? `not triggered: ${prepared.problem}` : 'triggered',
         traffic: { ...traffic.stats, noauthHeldPeak: traffic.heldPeak },

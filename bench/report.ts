@@ -170,6 +170,8 @@ export function renderAttack(result: BenchResult): string[] {
     `| pending handshakes / pending auth once the attacker stopped | — | — | ${num(Number(after['pendingHandshakes']))} / ${num(Number(after['pendingAuth']))} (${after['zeroAfterMs'] === null ? 'not back to 0' : `0 after ${num(Number(after['zeroAfterMs']))} ms`}) |`,
     `| at the end: RSS, heap, security_events rows | — | — | ${num(Number(after['rssMiB']), 1)} MiB, ${num(Number(after['heapMiB']), 1)} MiB, ${num(Number(after['securityEventRows']))} rows (audit.maxRows ${num(Number(row['auditMaxRows']))}) |`,
     '',
+    `Server CPU the attack cost: ${num(Number(row['serverUsPerAttackRequest']))} µs per attacker request (${num(Number(row['attackRequests']))} requests). A CSP report's alert as the admin saw it: ${JSON.stringify(row['cspAlertAsSeen'] ?? null)}`,
+    '',
     `Attack traffic (outcome counts): ${Object.entries((row['traffic'] as Json) ?? {})
       .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
       .join('; ')}`,

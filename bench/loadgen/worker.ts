@@ -614,6 +614,8 @@ async function chatStop(): Promise<Json> {
 const ALERT = B('{"type":"security.alert"');
 const alertCounts: Record<string, number> = {};
 const criticalAlerts: Json[] = [];
+/** The first alert of each type as the admin saw it (event types are a fixed set). */
+const firstAlerts: Record<string, Json> = {};
 let suppressedAlerts = 0;
 let admin: Client | undefined;
 
@@ -627,6 +629,7 @@ function adminHandler(c: Client) {
     const receivedAt = wallNow();
     const { event } = JSON.parse(buf.toString('utf8', start, end)) as { event: { type: string; severity: string; ts: number; user?: string; ip?: string; detail?: Json } };
     alertCounts[event.type] = (alertCounts[event.type] ?? 0) + 1;
+    firstAlerts[event.type] ??= event as unknown as Json;
     if (event.type === 'alerts_suppressed') suppressedAlerts += Number(event.detail?.['count'] ?? 0);
     if (event.severity === 'critical' && criticalAlerts.length < 1000) criticalAlerts.push({ type: event.type, user: event.user, ip: event.ip, ts: event.ts, receivedAt });
   };
@@ -645,7 +648,7 @@ async function adminConnect(args: Json): Promise<Json> {
 }
 
 function adminReport(): Json {
-  return { open: admin?.ws.open ?? false, alertCounts, criticalAlerts, suppressedAlerts };
+  return { open: admin?.ws.open ?? false, alertCounts, criticalAlerts, suppressedAlerts, firstAlerts };
 }
 
 // ---- dispatch ----
@@ -668,6 +671,7 @@ function closeAll(): Json {
   chatPhase = 0;
   admin = undefined;
   for (const k of Object.keys(alertCounts)) delete alertCounts[k];
+  for (const k of Object.keys(firstAlerts)) delete firstAlerts[k];
   criticalAlerts.length = 0;
   suppressedAlerts = 0;
   let n = 0;
