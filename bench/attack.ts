@@ -235,6 +235,8 @@ async function phaseSampler(pid: number, port: number): Promise<{ stop(): Promis
 }
 
 interface PhaseCounts {
+  loopP99Ms: number;
+  loopMaxMs: number;
   sent: number;
   acked: number;
   errors: number;
@@ -385,6 +387,9 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
       for (const part of parts) for (const [c, n] of Object.entries(part.errorCodes)) codes[c] = (codes[c] ?? 0) + n;
       const sum = (k: 'sent' | 'acked' | 'errors' | 'unsendable' | 'deliveries'): number => parts.reduce((a, x) => a + x[k], 0);
       return {
+        // The worse of the two workers.
+        loopP99Ms: Math.max(...parts.map((x) => x.loopP99Ms)),
+        loopMaxMs: Math.max(...parts.map((x) => x.loopMaxMs)),
         sent: sum('sent'),
         acked: sum('acked'),
         errors: sum('errors'),
@@ -436,6 +441,8 @@ export async function attackScenario(ctx: AttackCtx, P: AttackParams): Promise<A
         rssPeakMiB: rss.peakMiB,
         rssEndMiB: rss.endMiB,
         loopDelayMaxMs: rss.loopDelayMaxMs,
+        usersLoopDelayP99Ms: round(c.loopP99Ms),
+        usersLoopDelayMaxMs: round(c.loopMaxMs),
         loopDelayP99Ms: rss.loopDelayP99Ms,
         heapStartMiB: rss.heapStartMiB,
         heapEndMiB: rss.heapEndMiB,

@@ -160,6 +160,7 @@ export function renderAttack(result: BenchResult): string[] {
     both('server CPU (share of one core)', (p) => pct(p['serverCpuShare'])),
     both('load generator CPU (users + attacker)', (p) => pct(p['loadgenCpuShare'])),
     both('server event-loop delay, worst p99 per second / max (ms)', (p) => `${lat(Number(p['loopDelayP99Ms']))} / ${lat(Number(p['loopDelayMaxMs']))}`),
+    both("users' workers' event-loop delay, p99 / max (ms)", (p) => `${lat(Number(p['usersLoopDelayP99Ms']))} / ${lat(Number(p['usersLoopDelayMaxMs']))}`),
     both('server RSS start → peak → end (MiB)', (p) => `${num(Number(p['rssStartMiB']), 1)} → ${num(Number(p['rssPeakMiB']), 1)} → ${num(Number(p['rssEndMiB']), 1)}`),
     both('server V8 heap in use start → end (MiB)', (p) => `${num(Number(p['heapStartMiB']), 1)} → ${num(Number(p['heapEndMiB']), 1)}`),
     both('security events emitted → rows stored', (p) => `${num(Number(p['securityEventsEmitted']))} → ${num(Number(p['securityEventRowsAdded']))}`),

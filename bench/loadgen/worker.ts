@@ -4,7 +4,7 @@
  * echo window, join the fanout room, publish at a rate, report counts and latency histograms.
  * Every loop is bounded in count and every wait in time.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Hist } from '../lib/hist.js';
 import { benchToken } from '../lib/jwt.js';
 import { LiteWs, encodeFrame } from './lite-ws.js';
@@ -484,6 +484,9 @@ interface ChatClient extends Client {
 }
 
 interface PhaseStats {
+  /** This worker's own event-loop delay in the phase (ms): what its latency figures carry of it. */
+  loopP99Ms: number;
+  loopMaxMs: number;
   sent: number;
   acked: number;
   errors: number;
@@ -501,9 +504,20 @@ let chatPhase = 0;
 let chatRunning = false;
 const chatClients: ChatClient[] = [];
 const CODE_KEY = B('"code":"');
+/** The worker's event-loop delay, read and reset at each phase change. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+function closeLoopPhase(): void {
+  const stats = chatStats[chatPhase];
+  if (!stats || loopDelay.count === 0) return;
+  stats.loopP99Ms = loopDelay.percentile(99) / 1e6;
+  stats.loopMaxMs = loopDelay.max / 1e6;
+  loopDelay.reset();
+}
 
 function newPhase(): PhaseStats {
-  return { sent: 0, acked: 0, errors: 0, unsendable: 0, errorCodes: {}, deliveries: 0, ack: new Hist(), delivery: new Hist() };
+  return { loopP99Ms: 0, loopMaxMs: 0, sent: 0, acked: 0, errors: 0, unsendable: 0, errorCodes: {}, deliveries: 0, ack: new Hist(), delivery: new Hist() };
 }
 
 function chatHandler(c: ChatClient) {
@@ -604,6 +618,7 @@ function chatReport(): Json {
 async function chatStop(): Promise<Json> {
   chatRunning = false;
   for (const c of chatClients) clearTimeout(c.timer);
+  closeLoopPhase();
   // The replies to sends already made (bounded).
   const until = performance.now() + 5000;
   while (performance.now() < until && chatClients.some((c) => c.ws.open && c.inflight.length > 0)) await sleep(50);
@@ -744,6 +759,7 @@ async function handle(req: Request): Promise<Json> {
     case 'chat.start':
       return chatStart(args);
     case 'chat.phase':
+      closeLoopPhase();
       chatPhase = Number(args['phase']);
       return { dropped };
     case 'chat.report':
