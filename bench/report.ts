@@ -69,6 +69,7 @@ export interface BenchResult {
   idle?: Record<string, Row>;
   store?: Record<string, Row>;
   soak?: Record<string, Row>;
+  attack?: Record<string, Row>;
   fuzz?: Record<string, Row>;
   ratios: Record<string, number | null>;
   extraRatios: Record<string, number | null>;
@@ -91,7 +92,7 @@ function targetActual(t: Target): string {
   return t.note ? `${t.actual} (${t.note})` : String(t.actual);
 }
 
-const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'fuzz'] as const;
+const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'attack', 'fuzz'] as const;
 const UNITS: Record<string, string> = {
   echo: 'msgs/s',
   fanout: 'deliveries/s @knee',
@@ -99,6 +100,7 @@ const UNITS: Record<string, string> = {
   idle: 'bytes/conn',
   store: 'stored msgs/s',
   soak: 'acked msgs/s (RSS slope in the notes)',
+  attack: 'legitimate acked msgs/s under attack (baseline vs attack below)',
   fuzz: 'fuzz frames/s',
 };
 
@@ -124,6 +126,60 @@ function cells(r: Row): string[] {
   return [r.scenario, r.system, `${num(v)}${range}${note}`, `${lat(r.p50Ms)}${latNote}`, `${lat(r.p99Ms)}${latNote}`, num(r.serverCpuUsPerOp, 2)];
 }
 
+type Json = Record<string, unknown>;
+const pct = (x: unknown): string => (Number.isFinite(Number(x)) ? `${num(Number(x) * 100, Number(x) === 1 ? 0 : 2)} %` : 'n/a');
+const mb = (x: unknown): string => `${num(Number(x) / 2 ** 20, 2)} MB`;
+
+/** The attack scenario's table: the same users with no attack and under attack (markdown, readable as text). */
+export function renderAttack(result: BenchResult): string[] {
+  const row = result.attack?.['bulwark'] as (Row & Json) | undefined;
+  if (!row) return [];
+  const b = row['baseline'] as Json;
+  const a = row['attack'] as Json;
+  const r = (row['recovery'] as Json | undefined) ?? {};
+  const after = row['after'] as Json;
+  const both = (label: string, f: (p: Json) => string): string => `| ${label} | ${f(b)} | ${f(a)} | ${row['recovery'] ? f(r) : 'n/a'} |`;
+  const alerts = (row['alerts'] as Json[]) ?? [];
+  const alertText = alerts
+    .map((x) =>
+      x['delivered']
+        ? `${x['type']} ${lat(Number(x['raiseToAdminMs']))} ms (${lat(Number(x['serverToAdminMs']))} from the event)`
+        : `${x['type']} ${x['error'] ? `not raised (${String(x['error']).slice(0, 60)})` : 'NOT delivered'}`,
+    )
+    .join('; ');
+  return [
+    `Attack scenario (bulwark, ${num(Number(row['users']))} users in ${num(Number(row['rooms']))} rooms, ${num(Number(row['offeredMsgsPerSec']))} msgs/s offered, ${num(Number(row['phaseSeconds']))} s per phase):`,
+    '',
+    `| legitimate users and server | baseline (no attack) | under attack | the ${num(Number(row['recoverySeconds']))} s after it |`,
+    '| --- | ---: | ---: | ---: |',
+    both('sends acknowledged', (p) => `${num(Number(p['acked']))} / ${num(Number(p['sent']))} (${pct(p['ackedFraction'])})`),
+    both('deliveries received / expected', (p) => `${num(Number(p['deliveries']))} / ${num(Number(p['expectedDeliveries']))} (${pct(p['deliveredFraction'])})`),
+    both('ack latency p50 / p99 / max (ms)', (p) => `${lat(Number(p['ackP50Ms']))} / ${lat(Number(p['ackP99Ms']))} / ${lat(Number(p['ackMaxMs']))}`),
+    both('delivery latency p99 (ms)', (p) => lat(Number(p['deliveryP99Ms']))),
+    both('users disconnected', (p) => num(Number(p['usersDropped']))),
+    both('server CPU (share of one core)', (p) => pct(p['serverCpuShare'])),
+    both('load generator CPU (users + attacker)', (p) => pct(p['loadgenCpuShare'])),
+    both('server event-loop delay, worst p99 per second / max (ms)', (p) => `${lat(Number(p['loopDelayP99Ms']))} / ${lat(Number(p['loopDelayMaxMs']))}`),
+    both("users' workers' event-loop delay, p99 / max (ms)", (p) => `${lat(Number(p['usersLoopDelayP99Ms']))} / ${lat(Number(p['usersLoopDelayMaxMs']))}`),
+    both('server RSS start → peak → end (MiB)', (p) => `${num(Number(p['rssStartMiB']), 1)} → ${num(Number(p['rssPeakMiB']), 1)} → ${num(Number(p['rssEndMiB']), 1)}`),
+    both('server V8 heap in use start → end (MiB)', (p) => `${num(Number(p['heapStartMiB']), 1)} → ${num(Number(p['heapEndMiB']), 1)}`),
+    both('security events emitted → rows stored', (p) => `${num(Number(p['securityEventsEmitted']))} → ${num(Number(p['securityEventRowsAdded']))}`),
+    both('database growth (logical; files)', (p) => `${mb(p['dbGrowthBytes'])}; ${mb(p['dbFileGrowthBytes'])}`),
+    both('of which security_events pages', (p) => mb(p['securityEventBytesGrowth'])),
+    both('IP and user bans added', (p) => num(Number(p['bansAdded']))),
+    `| critical alerts at the admin (request sent → alert received) | — | ${alertText || 'none raised'} | — |`,
+    `| pending handshakes / pending auth once the attacker stopped | — | — | ${num(Number(after['pendingHandshakes']))} / ${num(Number(after['pendingAuth']))} (${after['zeroAfterMs'] === null ? 'not back to 0' : `0 after ${num(Number(after['zeroAfterMs']))} ms`}) |`,
+    `| at the end: RSS, heap, security_events rows | — | — | ${num(Number(after['rssMiB']), 1)} MiB, ${num(Number(after['heapMiB']), 1)} MiB, ${num(Number(after['securityEventRows']))} rows (audit.maxRows ${num(Number(row['auditMaxRows']))}) |`,
+    '',
+    `Server CPU the attack cost: ${num(Number(row['serverUsPerAttackRequest']))} µs per attacker request (${num(Number(row['attackRequests']))} requests). A CSP report's alert as the admin saw it: ${JSON.stringify(row['cspAlertAsSeen'] ?? null)}`,
+    '',
+    `Attack traffic (outcome counts): ${Object.entries((row['traffic'] as Json) ?? {})
+      .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join('; ')}`,
+    '',
+  ];
+}
+
 export function renderTable(result: BenchResult): string {
   const header = ['scenario', 'system', 'result (median [min–max])', 'p50 ms', 'p99 ms', 'server µs/op'];
   const body = rows(result).map(cells);
@@ -131,6 +187,8 @@ export function renderTable(result: BenchResult): string {
   const line = (c: string[]): string => c.map((x, i) => (i >= 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), ''];
   out.push('units: ' + SCENARIOS.map((s) => `${s} = ${UNITS[s]}`).join(', '));
+  const attack = renderAttack(result);
+  if (attack.length) out.push('', ...attack);
   out.push('ratios:');
   for (const [k, v] of [...Object.entries(result.ratios), ...Object.entries(result.extraRatios)]) out.push(`  ${k} ${ratioText(result, k, v)}`);
   out.push('targets:');
@@ -151,6 +209,7 @@ export function renderMarkdown(result: BenchResult): string {
     '| --- | --- | ---: | ---: | ---: | ---: |',
     ...rows(result).map((r) => `| ${cells(r).join(' | ')} |`),
     '',
+    ...renderAttack(result),
     `Ratios: ${Object.entries(result.ratios)
       .map(([k, v]) => `\`${k}\` ${ratioText(result, k, v)}`)
       .join(', ')}; ${Object.entries(result.extraRatios)

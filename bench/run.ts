@@ -24,6 +24,7 @@ import { cpuProbe } from './lib/probe.js';
 import { SYSTEMS, type ServerHandle, type SystemDef } from './systems/index.js';
 import { renderMarkdown, renderSvg, renderTable, type BenchResult, type FanoutPoint, type Row } from './report.js';
 import { fuzzScenario } from './fuzz.js';
+import { ATTACK_PARAMS, attackConfig, attackScenario } from './attack.js';
 
 // ---------------------------------------------------------------- options
 
@@ -45,6 +46,7 @@ const P = quick
       idle: { connections: 2000, concurrency: 64, settleMs: 500, samples: 3 },
       store: { appends: 30_000, batch: 1000, roomSize: 50_000, queries: 1000 },
       soak: { clients: 300, rooms: 30, messagesPerSec: 150, churnMs: 1000, sampleMs: 5000 },
+      attack: ATTACK_PARAMS.quick,
     }
   : {
       runs: 3,
@@ -54,13 +56,15 @@ const P = quick
       idle: { connections: 10_000, concurrency: 64, settleMs: 2500, samples: 5 },
       store: { appends: 200_000, batch: 1000, roomSize: 1_000_000, queries: 3000 },
       soak: { clients: 300, rooms: 30, messagesPerSec: 150, churnMs: 1000, sampleMs: 10_000 },
+      attack: ATTACK_PARAMS.full,
     };
 const runs = Number(option('runs') ?? P.runs);
 /** The soak's length: 60 minutes in the full run (3 when asked for in quick mode). */
 const soakMinutes = Number(option('soak-minutes') ?? (quick ? 3 : 60));
 /** Every system, quick or full (each in the scenarios it declares): issue 16's targets compare all of them. */
 const systems = (option('systems') ?? Object.keys(SYSTEMS).join(',')).split(',').filter(Boolean);
-const scenarios = (option('scenarios') ?? (quick ? 'echo,fanout,connect,idle,store' : 'echo,fanout,connect,idle,store,soak')).split(',').filter(Boolean);
+/** Quick mode leaves the soak and the attack out unless asked for (`--quick --scenarios attack`: 10-s phases). */
+const scenarios = (option('scenarios') ?? (quick ? 'echo,fanout,connect,idle,store' : 'echo,fanout,connect,idle,store,attack,soak')).split(',').filter(Boolean);
 const outDir = option('out') ?? join(BENCH_DIR, 'results');
 const profile = flag('profile');
 /** `--nice N` (e.g. -10): raised priority for server and load generator on a shared machine. */
@@ -112,6 +116,8 @@ interface Ctx {
   secret: string;
   /** The server's directory (its data directory is `<dir>/data`). */
   dir: string;
+  /** CPUs of the load generator (an extra load-generator process is pinned there too). */
+  loadgenCpu: string | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -435,6 +441,8 @@ interface ScenarioDef {
   systems?: readonly string[];
   /** One run whatever --runs says. */
   once?: boolean;
+  /** Bulwark configuration merged over the bench configuration for this scenario. */
+  config?: Json;
 }
 
 const SCENARIOS: Record<string, ScenarioDef> = {
@@ -444,6 +452,15 @@ const SCENARIOS: Record<string, ScenarioDef> = {
   idle: { unit: 'bytes/conn', metric: 'bytesPerConn', run: idle },
   // Memory over time is a property of the server under test: Bulwark over /ws, once.
   soak: { unit: 'acked msgs/s', metric: 'msgsPerSec', run: soak, systems: ['bulwark'], once: true },
+  // Users chatting, then the same under attack (bench/attack.ts): Bulwark over /ws, once.
+  attack: {
+    unit: 'legitimate acked msgs/s under attack',
+    metric: 'msgsPerSec',
+    run: (ctx) => attackScenario({ ...ctx, log }, P.attack),
+    systems: ['bulwark'],
+    once: true,
+    config: attackConfig(),
+  },
 };
 
 // ---------------------------------------------------------------- soak scenario
@@ -723,7 +740,7 @@ function aggregate(scenario: string, system: string, metric: Row['metric'], perR
   const extraKeys = new Set(perRun.flatMap((r) => Object.keys(r.extra ?? {})));
   for (const k of extraKeys) {
     const raw = perRun.map((r) => r.extra?.[k]);
-    (row as unknown as Json)[k] = typeof raw[0] === 'string' || Array.isArray(raw[0]) ? medianRun.extra?.[k] : round(spread(raw.map(Number)).median);
+    (row as unknown as Json)[k] = typeof raw[0] === 'string' || typeof raw[0] === 'object' ? medianRun.extra?.[k] : round(spread(raw.map(Number)).median);
   }
   if (perRun.some((r) => r.curve)) {
     // Median curve: per publisher rate, medians over the runs that reached that rate.
@@ -794,10 +811,17 @@ async function main(): Promise<void> {
         for (let r = 0; r < (def.once ? 1 : runs); r++) {
           const port = await freePort();
           const dir = join(tmp, `${scenario}-${name}-${r}`);
-          const server = await sys.start({ port, dir, secret, cpu: pin.server, profileDir: name === 'bulwark' && profileDir ? join(profileDir, scenario) : undefined });
+          const server = await sys.start({
+            port,
+            dir,
+            secret,
+            cpu: pin.server,
+            profileDir: name === 'bulwark' && profileDir ? join(profileDir, scenario) : undefined,
+            ...(def.config ? { config: def.config } : {}),
+          });
           try {
             await all(workers, 'init', (w) => ({ protocol: sys.protocol, port, secret, localAddresses: LOCAL_ADDRESSES, workerIndex: w }));
-            const out = await def.run({ sys, server, workers, secret, dir });
+            const out = await def.run({ sys, server, workers, secret, dir, loadgenCpu: pin.loadgen });
             perRun.push(out);
             log(
               `[bench] ${scenario} ${name} run ${r + 1}/${def.once ? 1 : runs}: ${fmt(out.value)} ${def.unit}, p50 ${fmt(out.p50Ms, 2)} ms, p99 ${fmt(out.p99Ms, 2)} ms, ${fmt(out.cpuUsPerOp, 2)} server µs/op` +
@@ -969,9 +993,10 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
         : undefined,
     ),
     t('soak acknowledged messages lost', '= 0', num(soakLost), Number.isFinite(soakLost) ? soakLost === 0 : null),
+    ...attackTargets(byScenario['attack']?.['bulwark'] as (Row & Json) | undefined),
   ];
   const scenarioTable: Record<string, Record<string, Row>> = {};
-  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'fuzz']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
+  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'attack', 'fuzz']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
   return {
     meta: {
       date: new Date().toISOString(),
@@ -1017,6 +1042,42 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
     ratioNotes,
     targets,
   } as BenchResult;
+}
+
+/** Issue 12's targets, judged on the attack scenario's figures (absent when it did not run). */
+function attackTargets(row: (Row & Json) | undefined): BenchResult['targets'] {
+  if (!row) return [];
+  const base = row['baseline'] as Json;
+  const atk = row['attack'] as Json;
+  const after = row['after'] as Json;
+  const n = (x: unknown): number => Number(x);
+  const ratio = n(atk['ackP99Ms']) / n(base['ackP99Ms']);
+  const leaked = n(after['pendingHandshakes']) + n(after['pendingAuth']);
+  const growthMB = n(atk['dbGrowthBytes']) / 2 ** 20;
+  const raised = n(row['criticalAlertsRaised']);
+  const delivered = n(row['criticalAlertsDelivered']);
+  const worst = n(row['worstCriticalAlertMs']);
+  const rows = n(after['securityEventRows']);
+  return [
+    { name: 'attack: legitimate sends acknowledged under attack (%)', target: '= 100', actual: round(n(atk['ackedFraction']) * 100), met: n(atk['acked']) === n(atk['sent']) },
+    {
+      name: 'attack: legitimate ack p99 under attack vs no-attack baseline',
+      target: '<= 2x',
+      actual: round(ratio),
+      met: Number.isFinite(ratio) ? ratio <= 2 : null,
+      note: `${atk['ackP99Ms']} vs ${base['ackP99Ms']} ms`,
+    },
+    { name: 'attack: pending handshakes + pending auth after the attack', target: '= 0', actual: leaked, met: Number.isFinite(leaked) ? leaked === 0 : null },
+    { name: 'attack: stored security events vs audit.maxRows', target: `<= ${n(row['auditMaxRows']).toLocaleString('en-US')}`, actual: rows, met: rows <= n(row['auditMaxRows']) },
+    { name: 'attack: database growth during the attack (MB)', target: '<= 5', actual: round(growthMB), met: growthMB <= 5 },
+    {
+      name: 'attack: critical alert raised during the attack reaches the admin (worst, ms)',
+      target: '<= 1000',
+      actual: Number.isFinite(worst) ? worst : null,
+      met: raised > 0 ? delivered === raised && worst <= 1000 : null,
+      note: `${delivered} of ${raised} delivered`,
+    },
+  ];
 }
 
 main().catch((err: unknown) => {

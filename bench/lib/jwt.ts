@@ -8,7 +8,8 @@ export function signHs256(secret: Buffer, claims: Record<string, unknown>): stri
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
 }
 
-export function benchToken(secret: Buffer, sub: string, ttlSeconds = 3600): string {
+/** A user's token; `claims` adds to it (the attack scenario's admin: `{ roles: ['admin'] }`). */
+export function benchToken(secret: Buffer, sub: string, ttlSeconds = 3600, claims: Record<string, unknown> = {}): string {
   const now = Math.floor(Date.now() / 1000);
-  return signHs256(secret, { sub, name: sub, iat: now, exp: now + ttlSeconds });
+  return signHs256(secret, { sub, name: sub, iat: now, exp: now + ttlSeconds, ...claims });
 }

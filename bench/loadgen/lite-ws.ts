@@ -62,6 +62,8 @@ export class LiteWs {
   closed = false;
   /** HTTP status of a refused upgrade (0 while pending or after success). */
   status = 0;
+  /** Code of the server's close frame (1005 when it had none; 0 before any). */
+  closeCode = 0;
   onText: TextHandler;
   private onClose: ((reason: string) => void) | undefined;
   private pending: Buffer = EMPTY;
@@ -171,6 +173,7 @@ export class LiteWs {
       } else if (opcode === 0x9) {
         this.socket.write(controlFrame(0xa, buf.subarray(start, end)));
       } else if (opcode === 0x8) {
+        this.closeCode = len >= 2 ? buf.readUInt16BE(start) : 1005;
         this.socket.end(controlFrame(0x8, buf.subarray(start, Math.min(end, start + 2))));
         this.open = false;
         off = end;

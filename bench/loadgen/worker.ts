@@ -4,7 +4,7 @@
  * echo window, join the fanout room, publish at a rate, report counts and latency histograms.
  * Every loop is bounded in count and every wait in time.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Hist } from '../lib/hist.js';
 import { benchToken } from '../lib/jwt.js';
 import { LiteWs, encodeFrame } from './lite-ws.js';
@@ -75,13 +75,13 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 }
 
 /** Opens one authenticated connection. Resolves with the handshake+auth latency in ms. */
-function openClient(user: string, onClose: () => void): Promise<{ client: Client; ms: number }> {
+function openClient(user: string, onClose: () => void, claims: Json = {}): Promise<{ client: Client; ms: number }> {
   const t0 = performance.now();
   const localAddress = init.localAddresses.length ? init.localAddresses[addrIndex++ % init.localAddresses.length] : undefined;
   return new Promise((resolve, reject) => {
     let settled = false;
     const client: Client = { ws: undefined as unknown as LiteWs, user, inflight: [], probe: false };
-    const hello = (): void => client.ws.send(proto.hello(benchToken(secret, user)));
+    const hello = (): void => client.ws.send(proto.hello(benchToken(secret, user, 3600, claims)));
     const fail = (why: string): void => {
       if (settled) return;
       settled = true;
@@ -466,6 +466,206 @@ async function soakStop(): Promise<Json> {
   return { ids: soakAcked, errors: soakErrors, reconnects: soakReconnects, unanswered };
 }
 
+// ---- attack scenario: chatting users and an admin ----
+
+/**
+ * The attack scenario's legitimate users (bench/attack.ts): every client of group `chat` is in
+ * one room and sends one `chat.send` every `intervalMs` (jittered) for as long as the orchestrator
+ * lets it, while the orchestrator moves the phase (warm-up, baseline, attack, drain). Each message
+ * carries its send time and its phase (`@<wall ms>@p<phase> ...`): sends, acks, errors and ack
+ * latency count in the phase the message was sent in, deliveries and their latency in the phase
+ * written in the text, wherever and whenever they arrive.
+ */
+interface ChatClient extends Client {
+  room: string;
+  timer: NodeJS.Timeout | undefined;
+  /** Phase of each request awaiting its reply, parallel to `inflight`. */
+  phases: number[];
+}
+
+interface PhaseStats {
+  /** This worker's own event-loop delay in the phase (ms): what its latency figures carry of it. */
+  loopP99Ms: number;
+  loopMaxMs: number;
+  sent: number;
+  acked: number;
+  errors: number;
+  /** Sends attempted on a connection the server had closed (never answered). */
+  unsendable: number;
+  errorCodes: Record<string, number>;
+  deliveries: number;
+  ack: Hist;
+  delivery: Hist;
+}
+
+const CHAT_PHASES = 8;
+const chatStats: PhaseStats[] = Array.from({ length: CHAT_PHASES }, () => newPhase());
+let chatPhase = 0;
+let chatRunning = false;
+const chatClients: ChatClient[] = [];
+const CODE_KEY = B('"code":"');
+/** The worker's event-loop delay, read and reset at each phase change. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+function closeLoopPhase(): void {
+  const stats = chatStats[chatPhase];
+  if (!stats || loopDelay.count === 0) return;
+  stats.loopP99Ms = loopDelay.percentile(99) / 1e6;
+  stats.loopMaxMs = loopDelay.max / 1e6;
+  loopDelay.reset();
+}
+
+function newPhase(): PhaseStats {
+  return { loopP99Ms: 0, loopMaxMs: 0, sent: 0, acked: 0, errors: 0, unsendable: 0, errorCodes: {}, deliveries: 0, ack: new Hist(), delivery: new Hist() };
+}
+
+function chatHandler(c: ChatClient) {
+  return (buf: Buffer, start: number, end: number): void => {
+    const kind = proto.classify(buf, start, end);
+    if (kind === 'message') {
+      // Only the users' own stamped messages count (an XSS prober may share the room).
+      const a = buf.indexOf(MARK, start);
+      if (a < 0 || a >= end) return;
+      const b = buf.indexOf(MARK, a + 1);
+      if (b < 0 || b + 2 >= end || buf[b + 1] !== 0x70) return;
+      const phase = buf[b + 2]! - 0x30;
+      const stats = chatStats[phase];
+      if (!stats) return;
+      stats.deliveries++;
+      const sentAt = Number(buf.toString('latin1', a + 1, b));
+      if (Number.isFinite(sentAt)) stats.delivery.record(wallNow() - sentAt);
+    } else if (kind === 'ack' || kind === 'error') {
+      const sent = c.inflight.shift();
+      const stats = chatStats[c.phases.shift() ?? chatPhase]!;
+      if (kind === 'ack') {
+        stats.acked++;
+        if (sent !== undefined) stats.ack.record(performance.now() - sent);
+        return;
+      }
+      stats.errors++;
+      const at = buf.indexOf(CODE_KEY, start);
+      const code = at >= 0 && at < end ? buf.toString('latin1', at + CODE_KEY.length, Math.min(end, buf.indexOf(0x22, at + CODE_KEY.length))) : 'unknown';
+      stats.errorCodes[code] = (stats.errorCodes[code] ?? 0) + 1;
+    } else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
+  };
+}
+
+function chatSchedule(c: ChatClient, intervalMs: number, first: boolean): void {
+  const delay = first ? Math.random() * intervalMs : intervalMs * (0.5 + Math.random());
+  c.timer = setTimeout(() => {
+    if (!chatRunning) return;
+    const id = nextId++;
+    const stats = chatStats[chatPhase]!;
+    stats.sent++;
+    if (c.ws.open) {
+      c.inflight.push(performance.now());
+      c.phases.push(chatPhase);
+      c.ws.send(proto.send(c.room, id, `@${wallNow().toFixed(3)}@p${chatPhase} chat ${id} from ${c.user}`));
+    } else {
+      stats.unsendable++;
+    }
+    chatSchedule(c, intervalMs, false);
+  }, delay);
+}
+
+/** Global index of this worker's i-th client: users are dealt round-robin to the workers. */
+const globalIndex = (i: number, workers: number): number => i * workers + init.workerIndex;
+
+async function chatCreate(args: Json): Promise<Json> {
+  const rooms = Number(args['rooms']);
+  const workers = Number(args['workers']);
+  const list = groups.get('chat') ?? [];
+  const creators = list.filter((_c, i) => globalIndex(i, workers) < rooms);
+  const r = await requestAll(creators, (c, id) => proto.createRoom(`atk-${globalIndex(list.indexOf(c), workers)}`, id), 30_000);
+  return { acked: r.acked, errors: r.errors };
+}
+
+async function chatJoin(args: Json): Promise<Json> {
+  const rooms = Number(args['rooms']);
+  const workers = Number(args['workers']);
+  const list = groups.get('chat') ?? [];
+  const roomOf = (i: number): string => `atk-${globalIndex(i, workers) % rooms}`;
+  const r = await requestAll(list, (c, id) => proto.join(roomOf(list.indexOf(c)), id), 60_000);
+  list.forEach((c, i) => {
+    const cc = c as ChatClient;
+    cc.room = roomOf(i);
+    cc.timer = undefined;
+    cc.inflight = [];
+    cc.phases = [];
+    cc.ws.onText = chatHandler(cc);
+    chatClients.push(cc);
+  });
+  return { acked: r.acked, errors: r.errors };
+}
+
+function chatStart(args: Json): Json {
+  const intervalMs = Number(args['intervalMs']);
+  chatRunning = true;
+  for (const c of chatClients) chatSchedule(c, intervalMs, true);
+  return {};
+}
+
+function chatReport(): Json {
+  return {
+    dropped,
+    open: chatClients.filter((c) => c.ws.open).length,
+    inflight: chatClients.reduce((a, c) => a + c.inflight.length, 0),
+    phases: chatStats.map((s) => ({ ...s, ack: s.ack.toSparse(), delivery: s.delivery.toSparse() })),
+  };
+}
+
+async function chatStop(): Promise<Json> {
+  chatRunning = false;
+  for (const c of chatClients) clearTimeout(c.timer);
+  closeLoopPhase();
+  // The replies to sends already made (bounded).
+  const until = performance.now() + 5000;
+  while (performance.now() < until && chatClients.some((c) => c.ws.open && c.inflight.length > 0)) await sleep(50);
+  return chatReport();
+}
+
+/** The admin's `security.alert` frames: counts by type, and the critical ones with their arrival time. */
+const ALERT = B('{"type":"security.alert"');
+const alertCounts: Record<string, number> = {};
+const criticalAlerts: Json[] = [];
+/** The first alert of each type as the admin saw it (event types are a fixed set). */
+const firstAlerts: Record<string, Json> = {};
+let suppressedAlerts = 0;
+let admin: Client | undefined;
+
+function adminHandler(c: Client) {
+  return (buf: Buffer, start: number, end: number): void => {
+    const at = buf.indexOf(ALERT, start);
+    if (at !== start) {
+      if (pongFrame && proto.classify(buf, start, end) === 'ping') c.ws.sendRaw(pongFrame);
+      return;
+    }
+    const receivedAt = wallNow();
+    const { event } = JSON.parse(buf.toString('utf8', start, end)) as { event: { type: string; severity: string; ts: number; user?: string; ip?: string; detail?: Json } };
+    alertCounts[event.type] = (alertCounts[event.type] ?? 0) + 1;
+    firstAlerts[event.type] ??= event as unknown as Json;
+    if (event.type === 'alerts_suppressed') suppressedAlerts += Number(event.detail?.['count'] ?? 0);
+    if (event.severity === 'critical' && criticalAlerts.length < 1000) criticalAlerts.push({ type: event.type, user: event.user, ip: event.ip, ts: event.ts, receivedAt });
+  };
+}
+
+async function adminConnect(args: Json): Promise<Json> {
+  const { client } = await withTimeout(
+    openClient(String(args['user']), () => (admin = undefined), { roles: ['admin'] }),
+    15_000,
+    'auth of the admin',
+  );
+  admin = client;
+  client.ws.onText = adminHandler(client);
+  (groups.get('admin') ?? groups.set('admin', []).get('admin')!).push(client);
+  return {};
+}
+
+function adminReport(): Json {
+  return { open: admin?.ws.open ?? false, alertCounts, criticalAlerts, suppressedAlerts, firstAlerts };
+}
+
 // ---- dispatch ----
 
 function closeAll(): Json {
@@ -479,6 +679,16 @@ function closeAll(): Json {
   soakErrors = 0;
   soakReconnects = 0;
   soakDeliveries = 0;
+  chatRunning = false;
+  for (const c of chatClients) clearTimeout(c.timer);
+  chatClients.length = 0;
+  chatStats.forEach((_s, i) => (chatStats[i] = newPhase()));
+  chatPhase = 0;
+  admin = undefined;
+  for (const k of Object.keys(alertCounts)) delete alertCounts[k];
+  for (const k of Object.keys(firstAlerts)) delete firstAlerts[k];
+  criticalAlerts.length = 0;
+  suppressedAlerts = 0;
   let n = 0;
   for (const list of groups.values()) {
     for (const c of list) {
@@ -542,6 +752,24 @@ async function handle(req: Request): Promise<Json> {
       return soakSample();
     case 'soak.stop':
       return soakStop();
+    case 'chat.create':
+      return chatCreate(args);
+    case 'chat.join':
+      return chatJoin(args);
+    case 'chat.start':
+      return chatStart(args);
+    case 'chat.phase':
+      closeLoopPhase();
+      chatPhase = Number(args['phase']);
+      return { dropped };
+    case 'chat.report':
+      return chatReport();
+    case 'chat.stop':
+      return chatStop();
+    case 'admin.connect':
+      return adminConnect(args);
+    case 'admin.report':
+      return adminReport();
     case 'closeAll':
       return closeAll();
     case 'exit':

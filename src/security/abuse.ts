@@ -4,6 +4,11 @@
  * user's connections close 4429 and the user and IP are banned for a growing period. Scores live
  * in LRUs bounded by `abuse.maxTracked`.
  *
+ * A subject that is banned (or being banned) is not scored: what a banned address keeps sending
+ * (a flood refused before the ban check, such as invalid upgrades or a foreign Origin) must not ban
+ * it again and again, each time writing a ban row, doubling the period and alerting admins.
+ * The next ban of the subject is for what it does once this one has ended.
+ *
  * In a cluster the scores are shared (contract section 5; cluster/abuse-scores.ts): every node adds
  * to the same counts, and the node whose addition reaches the threshold bans. While the shared
  * store is unreachable, the node counts alone, at its share of the threshold.
@@ -69,6 +74,8 @@ function isLoopback(ip: string): boolean {
 export class AbuseScores {
   private readonly scores: LRUCache<string, { score: number }>;
   private readonly exempt: ReadonlySet<string>;
+  /** Subjects whose ban is being written (between the threshold and the ban taking effect). */
+  private readonly banning = new Set<string>();
 
   constructor(
     private readonly config: Config,
@@ -115,28 +122,45 @@ export class AbuseScores {
   private record(type: SecurityEventType, event: SecurityEventRecord): void {
     const weight = ABUSE_WEIGHTS[type];
     if (!weight) return;
-    const ip = event.ip;
+    const user = event.user !== undefined && !this.banned('user', event.user) ? event.user : undefined;
+    const ip = event.ip !== undefined && !this.banned('ip', event.ip) ? event.ip : undefined;
+    if (user === undefined && ip === undefined) return;
     const ipBannable = ip !== undefined && isIP(ip) !== 0 && (this.config.abuse.banProxyIps || (!isLoopback(ip) && !this.exempt.has(ip)));
     const shared = this.shared;
     if (shared?.usable) {
-      const user = event.user !== undefined ? this.addShared(shared, `u:${event.user}`, weight) : false;
+      const byUser = user !== undefined ? this.addShared(shared, `u:${user}`, weight) : false;
       // An IP that is never banned is not counted cluster-wide.
       const byIp = ip !== undefined && ipBannable ? this.addShared(shared, `ip:${ip}`, weight) : false;
-      void Promise.all([user, byIp]).then(([userOver, ipOver]) => this.over(type, event, userOver, ipOver));
+      void Promise.all([byUser, byIp]).then(([userOver, ipOver]) => this.over(type, event, userOver, ipOver));
       return;
     }
-    const userOver = event.user !== undefined && this.add(`u:${event.user}`, weight);
+    const userOver = user !== undefined && this.add(`u:${user}`, weight);
     const ipOver = ip !== undefined && this.add(`ip:${ip}`, weight) && ipBannable;
     this.over(type, event, userOver, ipOver);
   }
 
+  /** Under an active ban, or with its ban on the way. */
+  private banned(kind: 'user' | 'ip', value: string): boolean {
+    return this.banning.has(`${kind}:${value}`) || this.bans.active(kind, value) !== undefined;
+  }
+
   private over(type: SecurityEventType, event: SecurityEventRecord, userOver: boolean, ipOver: boolean): void {
     const ip = event.ip;
+    // A shared score answers asynchronously: another event may have banned the subject meanwhile.
+    userOver &&= !this.banned('user', event.user!);
+    ipOver &&= !this.banned('ip', ip!);
     if (!userOver && !ipOver) return;
     this.audit.emit('abuse_threshold', { ip, user: event.user, detail: { trigger: type, user: userOver, ip: ipOver } });
-    const tasks: Array<Promise<unknown>> = [];
-    if (userOver) tasks.push(this.bans.ban('user', event.user!, `abuse: ${type}`, { closeCode: CLOSE.TOO_MANY }));
-    if (ipOver) tasks.push(this.bans.ban('ip', ip!, `abuse: ${type}`, { closeCode: CLOSE.TOO_MANY }));
-    void Promise.all(tasks).catch(() => undefined);
+    if (userOver) this.banOnce('user', event.user!, type);
+    if (ipOver) this.banOnce('ip', ip!, type);
+  }
+
+  private banOnce(kind: 'user' | 'ip', value: string, type: SecurityEventType): void {
+    const k = `${kind}:${value}`;
+    this.banning.add(k);
+    void this.bans
+      .ban(kind, value, `abuse: ${type}`, { closeCode: CLOSE.TOO_MANY })
+      .catch(() => undefined)
+      .finally(() => this.banning.delete(k));
   }
 }

@@ -32,7 +32,7 @@ import type { ErrorCode } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { Connection, type ConnectionHooks } from './connection.js';
-import type { Hub } from '../fanout/hub.js';
+import type { Hub, Peer } from '../fanout/hub.js';
 import { securityHeaders } from './security-headers.js';
 import { TurnWriter } from '../fanout/turn-writer.js';
 import { EventPackets, socketIoAck, socketIoSend } from './socketio-outbound.js';
@@ -72,6 +72,8 @@ interface Vetted {
   /** One Socket.IO CONNECT per engine.io session: a refused client cannot retry on the same socket. */
   connected: boolean;
   identity?: Identity;
+  /** The session in the hub until its CONNECT authenticates (an IP ban closes it too). */
+  pendingPeer?: Peer;
 }
 
 /** Thrown into `next()` of `io.use`: Socket.IO sends `message` and `data` as the `connect_error`. */
@@ -93,6 +95,26 @@ function codeFor(close: number): ErrorCode {
   if (close === CLOSE.FORBIDDEN) return 'FORBIDDEN';
   if (close === CLOSE.TOO_MANY) return 'RATE_LIMITED';
   return 'UNAUTHENTICATED';
+}
+
+/** Numbers the hub ids of sessions before CONNECT (engine.io keeps its own id private). */
+let pendingSessions = 0;
+
+/** An engine.io session without a Socket.IO connection yet: nothing to deliver, only a close. */
+function pendingSessionPeer(connectionId: string, evict: (code: number, reason: string) => void, goAway: () => void): Peer {
+  return {
+    connectionId,
+    userId: undefined,
+    isAdmin: false,
+    jti: undefined,
+    deliver() {},
+    dropRoom() {},
+    close(code, reason) {
+      // Shutdown closes engine.io sessions as before; anything else says why in a connect_error.
+      if (code === CLOSE.GOING_AWAY) goAway();
+      else evict(code, reason);
+    },
+  };
 }
 
 /** The `ws` socket under a Socket.IO socket, while its transport is WebSocket. */
@@ -257,12 +279,19 @@ export class SocketIoTransport {
     const ticket = vetted.ticket;
     if (ticket) {
       esock.once('close', ticket.release);
-      // Shedding (or the auth timeout) before CONNECT succeeded: the client sees connect_error 4408.
+      // Shedding, the auth timeout or a ban before CONNECT succeeded: the client sees connect_error
+      // with the close code (4408; a ban's 4403 or 4429 and `banned until …`).
       const evict = (code: number, reason: string): void => {
-        esock.write(connectErrorPacket(reason, { code: 'UNAUTHENTICATED', closeCode: code }));
+        esock.write(connectErrorPacket(reason, { code: codeFor(code), closeCode: code }));
         esock.close();
       };
       ticket.opened(evict);
+      // Registered like a /ws connection that has not authenticated, so that the hub's closes
+      // (an IP ban on any node, shutdown) reach it; the Connection takes its place at CONNECT.
+      const peer = pendingSessionPeer(`sio-pending-${++pendingSessions}`, evict, () => esock.close());
+      vetted.pendingPeer = peer;
+      this.deps.hub.opened(peer, ticket.ip);
+      esock.once('close', () => this.deps.hub.closed(peer, ticket.ip, []));
       const timer = setTimeout(() => {
         if (ticket.state !== 'pending') return;
         this.deps.audit.emit('auth_timeout', { ip: ticket.ip, detail: { transport: 'socket.io' } });
@@ -354,6 +383,7 @@ export class SocketIoTransport {
     this.byEngine.set(socket.conn, conn);
     // Replies go out like events (socketio-outbound.ts), not through Socket.IO's encoder.
     if (socket.nsp.name === '/') (socket as unknown as { ack: (id: number) => (frame: ServerFrame) => void }).ack = (id) => socketIoAck(socket, this.writer, id);
+    if (vetted.pendingPeer) hub.closed(vetted.pendingPeer, conn.ip, []);
     hub.opened(conn, conn.ip);
     if (vetted.ticket) conn.onAuthenticated = vetted.ticket.authenticated.bind(vetted.ticket);
     metrics.openConnections.inc();

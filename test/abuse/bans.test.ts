@@ -169,6 +169,27 @@ describe('abuse scores and bans', () => {
     );
   });
 
+  it('does not ban a banned IP again for what it does while banned: one ban, level 1, whatever it keeps sending', async () => {
+    const ip = nextIp();
+    const c = await connectFrom(server, uniq('flooder'), ip);
+    await justUnder(c);
+    await crossThreshold(c);
+    assert.equal(await closeCode(c), 4429);
+    assert.ok(await eventually(() => server.bulwark.bans.active('ip', ip) !== undefined));
+    const first = server.bulwark.bans.active('ip', ip)!;
+    // The origin check runs before the ban check: each of these is an `origin_rejected` (weight 10)
+    // from the banned address, ten thresholds' worth; before the fix every second one banned it
+    // again, doubling the period each time and writing a ban row each time.
+    const mark = recorder.mark();
+    for (let i = 0; i < 20; i++) assert.equal(await handshakeStatus(server, { origin: 'https://evil.example', headers: { 'X-Forwarded-For': ip } }), 403);
+    await recorder.waitFor(mark, 'origin_rejected', 20);
+    assert.equal(recorder.since(mark).filter((e) => e.type === 'ban_added' || e.type === 'abuse_threshold').length, 0, 'no new ban, no new threshold');
+    await server.bulwark.store.flush();
+    assert.equal(server.bulwark.bans.active('ip', ip), first, 'the first ban stands, at level 1');
+    const log = (await server.bulwark.store.bansAfter(0)).filter((b) => b.kind === 'ip' && b.value === ip);
+    assert.equal(log.length, 1, 'one ban row');
+  });
+
   it('keeps loopback and trusted-proxy addresses unbanned by default (abuse.banProxyIps: false)', async () => {
     const user = uniq('loopback-abuser');
     const c = await connect(server, user);

@@ -11,8 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, openSocket } from '../helpers/client.js';
-import { ROOMY, closeOf } from '../handshake/support.js';
+import { ROOMY, closeOf, eventually, sleep } from '../handshake/support.js';
+import WebSocket from 'ws';
 import { sioConnect, sioRefused } from '../socketio/support.js';
+import { admissionGauges, rawEngine } from './support.js';
 
 const ISO = /^banned until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
 
@@ -27,7 +29,8 @@ const from = (ip: string): { headers: Record<string, string> } => ({ headers: { 
 describe('bans people can see', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer({ config: { ...ROOMY, trustProxy: ['127.0.0.1'] } });
+    // A long auth timeout: a session the ban does not close would stay open for the whole test.
+    server = await startServer({ config: { ...ROOMY, trustProxy: ['127.0.0.1'], auth: { timeoutMs: 120_000 } } });
   });
   after(() => server.stop());
 
@@ -48,6 +51,22 @@ describe('bans people can see', () => {
     assert.equal(untilOf(sioClosed!.reason), ban.until);
     await bystander.ok({ type: 'room.list' });
     bystander.close();
+  });
+
+  it("closes an IP ban's engine.io sessions that have not sent CONNECT yet: connect_error FORBIDDEN 4403 `banned until …`, their places given back", async () => {
+    const ip = '198.51.100.11';
+    const raw = await rawEngine(server, ip);
+    assert.equal((await admissionGauges(server, 'socket.io')).pendingAuth, 1);
+    const ban = await server.bulwark.bans.ban('ip', ip, 'test', { durationMs: 60_000 });
+    // Before the fix only the auth timeout (120 s here) ended such a session.
+    await Promise.race([raw.closed, sleep(5000)]);
+    assert.equal(raw.ws.readyState, WebSocket.CLOSED, 'the ban closed it');
+    const error = raw.packets.find((p) => p.startsWith('44'));
+    assert.ok(error, `connect_error sent: ${JSON.stringify(raw.packets)}`);
+    const { message, data } = JSON.parse(error.slice(2)) as { message: string; data: unknown };
+    assert.deepEqual(data, { code: 'FORBIDDEN', closeCode: 4403 });
+    assert.equal(untilOf(message), ban.until);
+    assert.ok(await eventually(async () => (await admissionGauges(server, 'socket.io')).pendingAuth === 0));
   });
 
   it('refuses a banned IP 403 with Retry-After until the ban ends, and GET /ws tells a browser until when', async () => {

@@ -15,7 +15,7 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, handshakeStatus, openSocket, type TestClient } from '../helpers/client.js';
 import { EventRecorder, ROOMY, closeOf, eventually, sleep } from '../handshake/support.js';
 import { sioConnect, sioRefused, statusOf, type SioClient } from '../socketio/support.js';
-import { admissionGauges } from './support.js';
+import { admissionGauges, rawEngine } from './support.js';
 
 const PRESSURE_MS = 400;
 
@@ -34,25 +34,6 @@ const from = (ip: string): { headers: Record<string, string> } => ({ headers: { 
 
 /** Whether a test client's socket is still open (not closing or closed). */
 const isOpen = (c: TestClient): boolean => c.ws.readyState === WebSocket.OPEN;
-
-/** An engine.io WebSocket session that never sends CONNECT: Socket.IO's unauthenticated connection. */
-interface RawEngine {
-  ws: WebSocket;
-  packets: string[];
-  closed: Promise<void>;
-}
-
-function rawEngine(server: TestServer, ip: string): Promise<RawEngine> {
-  const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`, { headers: { Origin: server.origin, 'X-Forwarded-For': ip } });
-  const packets: string[] = [];
-  ws.on('message', (data) => packets.push(String(data)));
-  const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, packets, closed }));
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })));
-    ws.once('error', reject);
-  });
-}
 
 describe('pending-auth budget', () => {
   it('refuses unauthenticated connections over limits.maxPendingAuthPerIp with 429, not authenticated ones, and admits again once one authenticates', async () => {

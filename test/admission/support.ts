@@ -1,9 +1,10 @@
 /**
  * Raw upgrade requests over `node:net` for the admission tests: the malformed and aborted
- * handshakes a well-behaved client never sends, each bounded in time, and the admission gauges
- * read from `GET /metrics`.
+ * handshakes a well-behaved client never sends, each bounded in time, an engine.io session that
+ * never sends CONNECT, and the admission gauges read from `GET /metrics`.
  */
 import { connect as netConnect } from 'node:net';
+import WebSocket from 'ws';
 import { randomBytes } from 'node:crypto';
 import type { TestServer } from '../helpers/server.js';
 import { metricValue } from '../handshake/support.js';
@@ -107,4 +108,23 @@ export async function admissionGauges(server: TestServer, transport?: string): P
     pendingAuth: await metricValue(server, 'bulwark_pending_auth_connections', labels),
     authenticated: await metricValue(server, 'bulwark_authenticated_connections', labels),
   };
+}
+
+/** An engine.io WebSocket session that never sends CONNECT: Socket.IO's unauthenticated connection. */
+export interface RawEngine {
+  ws: WebSocket;
+  packets: string[];
+  closed: Promise<void>;
+}
+
+export function rawEngine(server: TestServer, ip: string): Promise<RawEngine> {
+  const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`, { headers: { Origin: server.origin, 'X-Forwarded-For': ip } });
+  const packets: string[] = [];
+  ws.on('message', (data) => packets.push(String(data)));
+  const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, packets, closed }));
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('error', reject);
+  });
 }
