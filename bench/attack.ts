@@ -54,6 +54,8 @@ export function attackConfig(): Json {
     limits: { maxConnections: DEFAULTS.limits.maxConnections, maxConnectionsPerIp: USER_PER_IP.connections },
     rateLimits: { ...DEFAULT_RATE_LIMITS, handshake: { points: USER_PER_IP.handshakes, durationMs: USER_PER_IP.handshakeWindowMs } },
     abuse: { banProxyIps: true },
+    // The refresh_reuse trigger registers an account; registration is by invitation by default.
+    accounts: { registration: 'open' },
   };
 }
 
