@@ -392,6 +392,15 @@ export const ConfigSchema = z.strictObject({
       token: z.string().min(32, 'must be at least 32 characters').optional(),
     })
     .default({}),
+  /** Room presence and typing signals (docs/protocol.md "`presence`", "`chat.typing`"). */
+  presence: z
+    .strictObject({
+      /** How long a user whose last connection left a room still counts as present: a reconnect within it announces nothing. @default 2000 */
+      debounceMs: positiveInt.max(60_000).default(2000),
+      /** At most one `chat.typing` per user and room is forwarded within this window; the others are dropped. @default 2000 */
+      typingIntervalMs: positiveInt.min(100).max(60_000).default(2000),
+    })
+    .default({ debounceMs: 2000, typingIntervalMs: 2000 }),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
   cluster: ClusterSchema.default(ClusterSchema.parse({})),
