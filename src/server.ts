@@ -277,7 +277,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     audit.emit('forbidden_action', { ip: session.ip, user: session.user.id, detail: { action, room } });
   };
   const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, maxRoomsPerUser: config.limits.maxRoomsPerUser, onForbidden });
-  const messages = new Messages(store, bus, { onForbidden });
+  const messages = new Messages(store, bus, { onForbidden, presence: roomPresence, typingIntervalMs: config.presence.typingIntervalMs });
   const frameGuards = createFrameGuards({ config, rateLimits, audit, idempotency: cluster?.idempotency });
   const pipeline = new FramePipeline({
     config,
@@ -453,6 +453,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
       revocations: revocations.size,
       webhookQueue: webhooks.size,
       auditSources: audit.size,
+      typingWindows: messages.typingKeys,
     }),
     url: '',
     async start() {

@@ -23,6 +23,9 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   handshake: { points: 20, durationMs: 10_000 },
   login: { points: 10, durationMs: 60_000 },
   'chat.send': { points: 30, durationMs: 10_000 },
+  'chat.edit': { points: 30, durationMs: 10_000 },
+  /** Counted before the typing window (`presence.typingIntervalMs`): a client that sends one per keypress stays within it. */
+  'chat.typing': { points: 60, durationMs: 10_000 },
   'room.create': { points: 10, durationMs: 60_000 },
   'admin.broadcast': { points: 10, durationMs: 60_000 },
   /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */

@@ -168,7 +168,9 @@ export class Hub {
     if (!peers) return;
     if (!effect) {
       let n = 0;
+      const except = envelope.exceptUser;
       for (const peer of peers) {
+        if (except !== undefined && peer.userId === except) continue;
         peer.deliver(frame);
         n++;
       }

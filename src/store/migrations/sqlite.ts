@@ -124,4 +124,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE revocations ADD COLUMN kind TEXT NOT NULL DEFAULT 'jti' CHECK (kind IN ('jti','sid','user','disable','enable'));
   ALTER TABLE revocations ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
   `,
+  // 6: edited messages (docs/protocol.md "`chat.edit`"): when the text was last replaced.
+  `
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  `,
 ];
