@@ -53,7 +53,9 @@ export class ApiWrites {
     const id = input.idempotencyKey ?? randomBytes(12).toString('base64url');
     const frame: ClientFrameOf<'chat.send'> = { type: 'chat.send', id, room: input.room, text: input.text };
     const guards = input.idempotencyKey === undefined ? this.withoutReplay : this.withReplay;
-    return runFrameGuards(guards, this.deps.audit, { conn: sender, frame }, () => this.safely(() => this.deps.messages.post(input.author, frame as ClientFrameOf<'chat.send'>)));
+    return runFrameGuards(guards, this.deps.audit, { conn: sender, frame }, () =>
+      this.safely(() => this.deps.messages.post(input.author, frame as ClientFrameOf<'chat.send'>)),
+    ).then(ApiWrites.inBody);
   }
 
   /** An `announcement` from the system identity to every connection on every node. */
@@ -61,7 +63,13 @@ export class ApiWrites {
     const frame: ClientFrameOf<'admin.broadcast'> = { type: 'admin.broadcast', id: 'api', text };
     return runFrameGuards(this.withoutReplay, this.deps.audit, { conn: sender, frame }, () =>
       this.safely(() => ok({ ts: this.deps.messages.announce((frame as ClientFrameOf<'admin.broadcast'>).text, SYSTEM_USER.name) })),
-    );
+    ).then(ApiWrites.inBody);
+  }
+
+  /** Guard refusals name frame fields (`text`); over HTTP they are in the body. */
+  private static inBody(reply: Reply): Reply {
+    if (reply.ok || !reply.details) return reply;
+    return { ...reply, details: reply.details.map((d) => ({ ...d, path: `body.${d.path}` })) };
   }
 
   private async safely(work: () => Promise<Reply> | Reply): Promise<Reply> {
