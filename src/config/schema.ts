@@ -30,6 +30,8 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   'admin.broadcast': { points: 10, durationMs: 60_000 },
   /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */
   cspReport: { points: 20, durationMs: 60_000 },
+  /** Server API calls per key (`/api/v1`, docs/protocol.md "Server API"); refused keys spend 10× this per client IP. */
+  api: { points: 500, durationMs: 10_000 },
   default: { points: 60, durationMs: 10_000 },
 };
 
@@ -250,7 +252,7 @@ export const ConfigSchema = z.strictObject({
       allowMissing: z.boolean().default(false),
     })
     .default({ allowed: [], allowMissing: false }),
-  /** Named rules: `handshake`, `login`, `cspReport`, a frame type, or `default`. Merged over the defaults. */
+  /** Named rules: `handshake`, `login`, `cspReport`, `api`, a frame type, or `default`. Merged over the defaults. */
   rateLimits: z.record(z.string().min(1), RateLimitRule).default({}),
   replay: z
     .strictObject({
