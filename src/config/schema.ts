@@ -56,6 +56,12 @@ export const LimitsSchema = z.strictObject({
    * server do. Browsers never fragment; other clients fragment large messages into a few parts. @default 128
    */
   maxFragments: positiveInt.max(16_384).default(128),
+  /**
+   * Pings a client may have sent whose pongs are not written yet; one more closes the connection
+   * 1008 (`ping_flood`). A burst of pings in one read, or pings from a client that does not read,
+   * cannot make the server queue pongs without bound. @default 60
+   */
+  maxPendingPongs: positiveInt.max(1024).default(60),
   /** Open connections per node. @default 10000 */
   maxConnections: positiveInt.default(10_000),
   /** Open connections from one client IP. @default 50 */
