@@ -23,6 +23,9 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   handshake: { points: 20, durationMs: 10_000 },
   login: { points: 10, durationMs: 60_000 },
   'chat.send': { points: 30, durationMs: 10_000 },
+  'chat.edit': { points: 30, durationMs: 10_000 },
+  /** Counted before the typing window (`presence.typingIntervalMs`): a client that sends one per keypress stays within it. */
+  'chat.typing': { points: 60, durationMs: 10_000 },
   'room.create': { points: 10, durationMs: 60_000 },
   'admin.broadcast': { points: 10, durationMs: 60_000 },
   /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */
@@ -53,6 +56,12 @@ export const LimitsSchema = z.strictObject({
    * server do. Browsers never fragment; other clients fragment large messages into a few parts. @default 128
    */
   maxFragments: positiveInt.max(16_384).default(128),
+  /**
+   * Pings a client may have sent whose pongs are not written yet; one more closes the connection
+   * 1008 (`ping_flood`). A burst of pings in one read, or pings from a client that does not read,
+   * cannot make the server queue pongs without bound. @default 60
+   */
+  maxPendingPongs: positiveInt.max(1024).default(60),
   /** Open connections per node. @default 10000 */
   maxConnections: positiveInt.default(10_000),
   /** Open connections from one client IP. @default 50 */
@@ -394,6 +403,15 @@ export const ConfigSchema = z.strictObject({
       token: z.string().min(32, 'must be at least 32 characters').optional(),
     })
     .default({}),
+  /** Room presence and typing signals (docs/protocol.md "`presence`", "`chat.typing`"). */
+  presence: z
+    .strictObject({
+      /** How long a user whose last connection left a room still counts as present: a reconnect within it announces nothing. @default 2000 */
+      debounceMs: positiveInt.max(60_000).default(2000),
+      /** At most one `chat.typing` per user and room is forwarded within this window; the others are dropped. @default 2000 */
+      typingIntervalMs: positiveInt.min(100).max(60_000).default(2000),
+    })
+    .default({ debounceMs: 2000, typingIntervalMs: 2000 }),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
   cluster: ClusterSchema.default(ClusterSchema.parse({})),

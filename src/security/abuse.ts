@@ -36,6 +36,7 @@ export const ABUSE_WEIGHTS: Partial<Record<SecurityEventType, number>> = {
   forbidden_action: 5,
   binary_frame: 10,
   frame_too_big: 20,
+  ping_flood: 10,
   auth_failed: 10,
   api_key_refused: 10,
   token_expired: 2,

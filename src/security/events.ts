@@ -39,6 +39,7 @@ export const SECURITY_EVENTS = {
   frame_too_big: 'warning',
   slow_consumer: 'warning',
   heartbeat_timeout: 'info',
+  ping_flood: 'warning',
   // frames (contract section 4)
   malformed_frame: 'notice',
   malformed_limit: 'warning',

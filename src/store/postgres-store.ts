@@ -277,6 +277,31 @@ export class PostgresStore implements Store {
     return this.enqueue({ run: async (c) => ((await query(c, Q.markDeleted, [messageId, roomId])).rowCount ?? 0) > 0 });
   }
 
+  editMessage(roomId: number, messageId: string, text: string, editedAt: number): Promise<StoredMessage | undefined> {
+    // Encoded with the message id as associated data, as the append was.
+    const { body, keyId } = this.codec.encode(text, messageId);
+    return this.enqueue({
+      run: async (c) => {
+        type Edited = Omit<MessageRow, 'body' | 'key_id' | 'deleted'> & { room_name: string };
+        const row = (await query<Edited>(c, Q.editMessage, [body, keyId, editedAt, messageId, roomId])).rows[0];
+        if (!row) return undefined;
+        const edited: StoredMessage = {
+          id: row.id,
+          seq: Number(row.seq),
+          roomName: row.room_name,
+          userId: row.user_id,
+          userName: row.user_name,
+          text,
+          ts: Number(row.ts),
+          replyTo: row.reply_to ?? undefined,
+          deleted: false,
+          editedAt: Number(row.edited_at),
+        };
+        return edited;
+      },
+    });
+  }
+
   history(roomId: number, query_: HistoryQuery): Promise<HistoryPage> {
     return this.read(async (db) => {
       const probe = query_.limit + 1;

@@ -60,6 +60,8 @@ export interface StoredMessage {
   deleted: boolean;
   /** The text could not be decrypted (a key this node does not hold, or a damaged row); `text` is empty. */
   unavailable?: boolean;
+  /** When the text was last edited (ms); absent when never edited. */
+  editedAt?: number | undefined;
 }
 
 export interface HistoryQuery {
@@ -293,6 +295,11 @@ export interface Store {
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined>;
   /** Marks a message deleted (its text is erased, its seq kept). False when it does not exist. */
   deleteMessage(roomId: number, messageId: string): Promise<boolean>;
+  /**
+   * Replaces a message's text (encoded like an append) and sets its `editedAt`. Resolves with the
+   * edited message once committed; undefined when it does not exist or is deleted.
+   */
+  editMessage(roomId: number, messageId: string, text: string, editedAt: number): Promise<StoredMessage | undefined>;
   history(roomId: number, query: HistoryQuery): Promise<HistoryPage>;
 
   /**

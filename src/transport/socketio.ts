@@ -144,11 +144,15 @@ function frameBytes(data: string): number {
   return prefix ? bytes - Buffer.byteLength(prefix[0]) - 1 : bytes;
 }
 
-/** A `ws` server class for engine.io that closes a message in more than `maxFragments` fragments with 1008. */
-function fragmentLimited(maxFragments: number): new (options: ServerOptions) => WebSocketServer {
+/**
+ * A `ws` server class for engine.io that closes a message in more than `maxFragments` fragments
+ * with 1008, and terminates a peer with more than `maxPendingPongs` pongs not yet written.
+ */
+function fragmentLimited(maxFragments: number, maxPendingPongs: number): new (options: ServerOptions) => WebSocketServer {
   return class FragmentLimitedServer extends WebSocketServer {
     constructor(options: ServerOptions) {
-      super({ ...options, maxFragments });
+      const limited: ServerOptions & { maxPendingAutoPongs: number } = { ...options, maxFragments, maxPendingAutoPongs: maxPendingPongs };
+      super(limited);
     }
   };
 }
@@ -180,7 +184,7 @@ export class SocketIoTransport {
       allowEIO3: false,
       maxHttpBufferSize: config.limits.maxPayloadBytes + ENVELOPE_BYTES,
       // engine.io builds its ws server with ws's own fragment default (16,384): hold it to ours (1008).
-      wsEngine: fragmentLimited(config.limits.maxFragments),
+      wsEngine: fragmentLimited(config.limits.maxFragments, config.limits.maxPendingPongs),
       pingInterval: config.heartbeatMs,
       pingTimeout: config.heartbeatMs,
       upgradeTimeout: Math.min(10_000, config.auth.timeoutMs),
@@ -303,13 +307,26 @@ export class SocketIoTransport {
       timer.unref();
       esock.once('close', () => clearTimeout(timer));
     }
+    // This packet was refused here, with its own event (binary, too big).
+    let refused = false;
+    const malformed = (reason: string): void => {
+      this.deps.audit.emit('malformed_frame', { ip: vetted.hs.ip, user: this.byEngine.get(esock)?.userId, detail: { reason, transport: 'socket.io' } });
+    };
     // Binary attachments (contract: binary frame -> 1003) and frames over the limit (1009) are
     // refused here, before socket.io decodes or buffers them.
     esock.on('packet', (packet: { type: string; data?: unknown }) => {
+      refused = false;
+      // engine.io ends the session itself on an undecodable packet and on a client ping (EIO 4
+      // pings go from the server): a malformed frame, as on /ws (docs/protocol.md "Socket.IO mapping").
+      if (packet.type === 'error') return malformed('engine.io_packet');
+      if (packet.type === 'ping') return malformed('engine.io_ping');
+      // The client's engine.io CLOSE: engine.io's WebSocket transport ignores it, so the session ends here.
+      if (packet.type === 'close') return esock.close(true);
       if (packet.type !== 'message') return;
       const conn = this.byEngine.get(esock);
       const data = packet.data;
       if (typeof data !== 'string' || data.startsWith('5') || data.startsWith('6')) {
+        refused = true;
         this.deps.audit.emit('binary_frame', { ip: vetted.hs.ip, user: conn?.userId, detail: { transport: 'socket.io' } });
         if (conn) conn.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not accepted');
         else esock.close();
@@ -318,10 +335,17 @@ export class SocketIoTransport {
       const max = this.deps.config.limits.maxPayloadBytes;
       // A UTF-8 character is at most 3 bytes per UTF-16 unit: short strings need no counting.
       if (data.length * 3 > max && frameBytes(data) > max) {
+        refused = true;
         this.deps.audit.emit('frame_too_big', { ip: vetted.hs.ip, user: conn?.userId, detail: { transport: 'socket.io' } });
         if (conn) conn.close(CLOSE.TOO_BIG, 'frame too big');
         else esock.close();
       }
+    });
+    // Socket.IO decodes a message synchronously, between this session's `packet` and `message`
+    // events, and ends the session at once when it cannot (bad JSON, an unknown packet type, an
+    // attachment count that does not add up, a packet out of place): a malformed frame.
+    esock.on('message', () => {
+      if (!refused && esock.readyState !== 'open') malformed('socket.io_packet');
     });
   }
 

@@ -61,6 +61,8 @@ export class WsTransport {
       clientTracking: false,
       maxPayload: config.limits.maxPayloadBytes,
       maxFragments: config.limits.maxFragments,
+      // Pongs are written here, within limits.maxPendingPongs (ws would terminate silently past 60).
+      autoPong: false,
       perMessageDeflate: config.compression.enabled
         ? { threshold: 1024, concurrencyLimit: 4, serverMaxWindowBits: 12, clientNoContextTakeover: true, serverNoContextTakeover: true }
         : false,
@@ -131,6 +133,19 @@ export class WsTransport {
     hub.opened(conn, hs.ip);
     metrics.openConnections.inc();
     ws.on('pong', () => alive.add(ws));
+    // A ping flood (docs/protocol.md "Session"): pongs not yet written are bounded; past that, close 1008.
+    let pongsPending = 0;
+    const pongWritten = (): void => void pongsPending--;
+    ws.on('ping', (data: Buffer) => {
+      if (conn.closing) return;
+      if (pongsPending >= config.limits.maxPendingPongs) {
+        audit.emit('ping_flood', { ip: conn.ip, user: conn.userId, detail: { pending: pongsPending } });
+        conn.close(CLOSE.POLICY, 'ping flood');
+        return;
+      }
+      pongsPending++;
+      ws.pong(data, false, pongWritten);
+    });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         audit.emit('binary_frame', { ip: conn.ip, user: conn.userId });

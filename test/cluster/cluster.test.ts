@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { REDIS_URL, redisUnreachable } from '../helpers/redis.js';
 import { ClusterPresence } from '../../src/cluster/presence.js';
 import { ClusterHealth } from '../../src/cluster/health.js';
 import { NodeLeases } from '../../src/cluster/nodes.js';
@@ -20,27 +21,12 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { eventually, sleep } from '../helpers/events.js';
 import { connect, handshakeStatus, openSocket, type TestClient } from '../helpers/client.js';
 
-const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(32).toString('hex');
 const PREFIX = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
 const SEND_POINTS = 20;
 const LOOSE_RULE = { points: 1_000_000, durationMs: 60_000 };
 
-async function redisReachable(): Promise<string | undefined> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable (${(err as Error).message})`;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const unreachable = await redisReachable();
+const unreachable = await redisUnreachable();
 if (unreachable && process.env.CI === 'true') {
   describe('cluster mode', () => {
     it('needs Redis in CI', () => assert.fail(`${unreachable}; cluster tests cannot run (CI=true)`));

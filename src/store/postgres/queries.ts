@@ -21,7 +21,7 @@ export function noNul(value: string | undefined): string | null {
   return value === undefined ? null : value.replace(/\0/g, '\uFFFD');
 }
 
-const MESSAGE_COLUMNS = 'id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted';
+const MESSAGE_COLUMNS = 'id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted, edited_at';
 
 const PG_PARAMS: Record<string, string> = { type: '$1::text', user: '$2::text', ip: '$3::text', severities: '$4::text', since: '$5::bigint', until: '$6::bigint' };
 const PG_EVENT_FILTER = eventFilterSql((name) => PG_PARAMS[name]!, { ts: 'ts', severity: "strpos($4::text, ',' || severity || ',')" });
@@ -102,8 +102,14 @@ export const Q = {
   },
   messageById: {
     name: 'bw_message_by_id',
-    text: `SELECT r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.body, m.key_id, m.ts, m.reply_to, m.deleted
+    text: `SELECT r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.body, m.key_id, m.ts, m.reply_to, m.deleted, m.edited_at
            FROM messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1 AND m.room_id = $2`,
+  },
+  editMessage: {
+    name: 'bw_edit_message',
+    text: `UPDATE messages m SET body = $1, key_id = $2, edited_at = $3 FROM rooms r
+           WHERE r.id = m.room_id AND m.id = $4 AND m.room_id = $5 AND NOT m.deleted
+           RETURNING r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.ts, m.reply_to, m.edited_at`,
   },
   markDeleted: {
     name: 'bw_mark_deleted',
