@@ -111,6 +111,8 @@ describe('the OpenAPI document', () => {
     matches(op('publish'), await call(server, 'POST', '/api/v1/rooms/lobby/messages', { body: { text: 'one' } }));
     matches(op('history'), await call(server, 'GET', '/api/v1/rooms/lobby/history', { key }));
     matches(op('presence'), await call(server, 'GET', '/api/v1/rooms/lobby/presence', { key }));
+    matches(op('presence'), await call(server, 'GET', '/api/v1/rooms/lobby/presence', { key: (await newKey(server, ['presence'])).key }));
+    matches(op('presence'), await call(server, 'GET', '/api/v1/rooms/nope/presence', { key: (await newKey(server, ['presence'])).key }));
     matches(op('broadcast'), await call(server, 'POST', '/api/v1/broadcast', { key, body: { text: 'hello' } }));
     matches(op('disconnect'), await call(server, 'POST', '/api/v1/users/nobody/disconnect', { key }));
     owner.close();
