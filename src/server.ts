@@ -376,6 +376,8 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     metrics,
     limiter: rateLimits.get('api'),
     failureLimiter: rateLimits.get('api', 'ip'),
+    // The key is trusted with any room, like a member of it (the `presence` scope is the authorization).
+    presence: async (room) => ((await store.getRoom(room)) ? roomPresence.members(room) : undefined),
     clientIp: (req) => clientIp(req.raw, trusted),
     onError: onApiError,
   });
