@@ -12,7 +12,7 @@ import type { TestServer } from '../helpers/server.js';
 import { EventRecorder, eventually } from '../helpers/events.js';
 import { admissionGauges } from '../admission/support.js';
 import { OP, encodeFrame, upgrade, type RawPeer } from './wire.js';
-import { assertClosedWith, conformanceServer } from './support.js';
+import { assertClosedWith, conformanceServer, recordedServer } from './support.js';
 
 const EIO_PATH = '/socket.io/?EIO=4&transport=websocket';
 const MAX_PAYLOAD = 4096;
@@ -60,10 +60,7 @@ async function enginePeer(server: TestServer, headers?: Record<string, string>):
 describe('/socket.io/ at the packet level', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer({ maxPayloadBytes: MAX_PAYLOAD, maxMalformedFrames: 1000 });
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer({ maxPayloadBytes: MAX_PAYLOAD, maxMalformedFrames: 1000 })));
   after(() => server.stop());
 
   describe('events and acknowledgements', () => {
