@@ -291,20 +291,17 @@ describe("/socket.io/: the client's engine.io CLOSE packet", () => {
   const released = (): Promise<boolean> =>
     eventually(async () => JSON.stringify(await admissionGauges(server, 'socket.io')) === JSON.stringify({ handshakes: 0, pendingAuth: 0, authenticated: 0 }));
 
-  it('ends an authenticated session at once and gives back its admission places', async () => {
-    const peer = await sioPeer(server);
-    assert.deepEqual(await admissionGauges(server, 'socket.io'), { handshakes: 0, pendingAuth: 0, authenticated: 1 });
-    peer.text('1');
-    await assertEnded(peer);
-    assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
-    assert.ok(await eventually(() => server.bulwark.hub.openCount === 0), 'the connection left the hub');
-  });
-
-  it('ends a session that has not sent CONNECT and gives back its pending-auth place', async () => {
-    const peer = await enginePeer(server);
-    assert.deepEqual(await admissionGauges(server, 'socket.io'), { handshakes: 0, pendingAuth: 1, authenticated: 0 });
-    peer.text('1');
-    await assertEnded(peer);
-    assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
-  });
+  for (const [what, open, held] of [
+    ['an authenticated session', sioPeer, { handshakes: 0, pendingAuth: 0, authenticated: 1 }],
+    ['a session that has not sent CONNECT', enginePeer, { handshakes: 0, pendingAuth: 1, authenticated: 0 }],
+  ] as const) {
+    it(`ends ${what} at once and gives back its admission places`, async () => {
+      const peer = await open(server);
+      assert.deepEqual(await admissionGauges(server, 'socket.io'), held);
+      peer.text('1');
+      await assertEnded(peer);
+      assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
+      assert.ok(await eventually(() => server.bulwark.hub.openCount === 0), 'the connection left the hub');
+    });
+  }
 });
