@@ -246,6 +246,34 @@ describe('/socket.io/ at the packet level', () => {
       peer.destroy();
     });
 
+    const pings = (n: number): Buffer => Buffer.concat(Array.from({ length: n }, () => encodeFrame({ opcode: OP.PING, payload: 'p' })));
+
+    it('answers 60 pings in a burst; on the 61st (limits.maxPendingPongs) emits close {1008} and disconnects, recording ping_flood', async () => {
+      const peer = await sioPeer(server);
+      peer.write(pings(60));
+      for (let i = 0; i < 60; i++) await peer.next((f) => f.opcode === OP.PONG);
+      const mark = recorder.mark();
+      peer.write(pings(61));
+      await assertEnded(peer);
+      assert.deepEqual(
+        events(peer).find(([name]) => name === 'close'),
+        ['close', { code: 1008, reason: 'ping flood' }],
+      );
+      const recorded = await recorder.waitFor(mark, 'ping_flood');
+      assert.equal(recorded.length, 1);
+      assert.match(String(recorded[0]!.user), /^sio-raw-/);
+      assert.deepEqual(recorded[0]!.detail, { pending: 60, transport: 'socket.io' });
+    });
+
+    it('closes 1008 on a ping flood before CONNECT, recording ping_flood for the IP', async () => {
+      const peer = await enginePeer(server);
+      const mark = recorder.mark();
+      peer.write(pings(200));
+      await assertClosedWith(peer, 1008);
+      const recorded = await recorder.waitFor(mark, 'ping_flood');
+      assert.deepEqual([recorded.length, recorded[0]!.ip, recorded[0]!.user], [1, '127.0.0.1', undefined]);
+    });
+
     it('closes 1008 on a message in more than limits.maxFragments (128) fragments', async () => {
       const peer = await sioPeer(server);
       const parts = [encodeFrame({ opcode: OP.TEXT, payload: '3', fin: false })];
