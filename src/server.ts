@@ -18,6 +18,7 @@ import { createCluster } from './cluster/index.js';
 import type { ClusterHealth } from './cluster/health.js';
 import { Openings, reasonOf, redactUrl, StartupError } from './lifecycle/startup.js';
 import { PresenceHub } from './cluster/presence.js';
+import { RoomPresenceTracker, type RoomPresence } from './presence/room-presence.js';
 import type { Config } from './config/schema.js';
 import { createDispatch } from './domain/dispatch.js';
 import { Messages } from './domain/messages.js';
@@ -49,6 +50,9 @@ import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
 import { registerAdminRoutes } from './transport/api-admin.js';
+import { registerApiRoutes } from './transport/api-v1.js';
+import { ApiKeyVerifier } from './api/keys.js';
+import { ApiWrites } from './api/publish.js';
 import { ConnectionDirectory } from './admin/directory.js';
 import { UserAdmin } from './auth/user-admin.js';
 import { registerCspReports } from './transport/csp-reports.js';
@@ -89,6 +93,8 @@ export interface Bulwark {
   readonly metrics: Metrics;
   readonly bans: Bans;
   readonly revocations: Revocations;
+  /** Who is online in a room, across all nodes (`members(room)`; docs/protocol.md "`presence`"). Callers authorize. */
+  readonly presence: RoomPresence;
   /** Cluster mode: live nodes at the last lease renewal, and why the node is degraded (undefined when it is not). */
   clusterState(): { liveNodes: number; degraded: string | undefined } | undefined;
   /** Sizes of every structure keyed by client-controlled values (each has a cap). */
@@ -196,6 +202,19 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
   const bus: Bus = options.bus ?? cluster?.bus ?? new MemoryBus();
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
   hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
+  // Room presence: in-process on one node, in Redis (tied to the node leases) in a cluster.
+  const roomPresence = openings.add(
+    'room presence',
+    new RoomPresenceTracker({
+      bus,
+      debounceMs: config.presence.debounceMs,
+      backend: cluster?.roomPresence,
+      sweepMs: config.cluster.heartbeatMs,
+      onError: (err) => log.warn({ err: reasonOf(err) }, "room presence: redis unavailable, using this node's view"),
+    }),
+    (p) => p.close(),
+  );
+  hub.followers = roomPresence;
   // Stored security events stay within audit.retentionDays and audit.maxRows (contract section 3).
   const pruner = openings.add(
     'audit pruner',
@@ -261,7 +280,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     audit.emit('forbidden_action', { ip: session.ip, user: session.user.id, detail: { action, room } });
   };
   const rooms = new Rooms(store, bus, { maxRoomsPerConnection: config.limits.maxRoomsPerConnection, maxRoomsPerUser: config.limits.maxRoomsPerUser, onForbidden });
-  const messages = new Messages(store, bus, { onForbidden });
+  const messages = new Messages(store, bus, { onForbidden, presence: roomPresence, typingIntervalMs: config.presence.typingIntervalMs });
   const frameGuards = createFrameGuards({ config, rateLimits, audit, idempotency: cluster?.idempotency });
   const pipeline = new FramePipeline({
     config,
@@ -344,6 +363,21 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     limiter: rateLimits.get('default', 'ip'),
     allowedOrigins: () => allowedOrigins,
     clientIp: (req) => clientIp(req.raw, trusted),
+  });
+  // The server API for backends (docs/protocol.md "Server API"): API keys, per-key budget, the frames' guards and write path.
+  const apiKeys = openings.add('api keys', new ApiKeyVerifier(store, { onError: (err) => log.error({ err }, 'recording api key use failed') }), (k) => k.close());
+  const onApiError = (err: unknown): void => log.error({ err }, 'server API call failed');
+  registerApiRoutes(app, {
+    keys: apiKeys,
+    writes: new ApiWrites({ messages, audit, guards: frameGuards.list.filter((g) => g.name !== 'rate'), onError: onApiError }),
+    messages,
+    bus,
+    audit,
+    metrics,
+    limiter: rateLimits.get('api'),
+    failureLimiter: rateLimits.get('api', 'ip'),
+    clientIp: (req) => clientIp(req.raw, trusted),
+    onError: onApiError,
   });
   await registerStatic(app);
   registerBanStatus(app, { bans, auth, handshakeRate: rateLimits.get('handshake'), clientIp: (req) => clientIp(req.raw, trusted) });
@@ -428,6 +462,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     metrics,
     bans,
     revocations,
+    presence: roomPresence,
     clusterState: () => (cluster ? { liveNodes: cluster.nodes.liveNodes, degraded: cluster.health.reason } : undefined),
     boundedSizes: () => ({
       idempotencyKeys: frameGuards.replay.size,
@@ -436,6 +471,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
       revocations: revocations.size,
       webhookQueue: webhooks.size,
       auditSources: audit.size,
+      typingWindows: messages.typingKeys,
     }),
     url: '',
     async start() {
@@ -468,7 +504,9 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
       sio?.close();
       admission.close();
       await app.close();
+      await apiKeys.close();
       audit.close();
+      await roomPresence.close();
       await pruner.stop();
       await store.flush();
       await store.close();

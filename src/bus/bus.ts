@@ -71,6 +71,8 @@ export interface Envelope {
   type?: string;
   /** A `chat.message`'s `seq`: the receiving node delivers each room's messages in this order. */
   seq?: number;
+  /** Not to this user's connections (`chat.typing` never reaches its sender). */
+  exceptUser?: string;
   effect?: Effect;
 }
 

@@ -16,6 +16,7 @@ import { ClusterSlotCounts } from './slot-counts.js';
 import { NodeLeases } from './nodes.js';
 import { ClusterPresence } from './presence.js';
 import { clusterLimiterFactory } from './rate-limits.js';
+import { RedisRoomPresence } from './room-presence.js';
 
 export interface ClusterOptions {
   url: string;
@@ -34,6 +35,8 @@ export interface Cluster {
   nodes: NodeLeases;
   limiterFactory: RateLimiterFactory;
   presence: ClusterPresence;
+  /** Who is online in which room, across nodes (src/presence/room-presence.ts). */
+  roomPresence: RedisRoomPresence;
   idempotency: RedisIdempotency;
   abuse: RedisAbuseScores;
   /**
@@ -107,6 +110,7 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
     nodes,
     limiterFactory: clusterLimiterFactory({ client: bus.client, prefix, health, nodes }),
     presence,
+    roomPresence: new RedisRoomPresence({ client: bus.client, prefix, nodeId: bus.nodeId, nodesKey: nodes.key }),
     idempotency,
     abuse: new RedisAbuseScores(bus.client, prefix, health, nodes),
     counts(budget, limits) {

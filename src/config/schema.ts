@@ -23,10 +23,15 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   handshake: { points: 20, durationMs: 10_000 },
   login: { points: 10, durationMs: 60_000 },
   'chat.send': { points: 30, durationMs: 10_000 },
+  'chat.edit': { points: 30, durationMs: 10_000 },
+  /** Counted before the typing window (`presence.typingIntervalMs`): a client that sends one per keypress stays within it. */
+  'chat.typing': { points: 60, durationMs: 10_000 },
   'room.create': { points: 10, durationMs: 60_000 },
   'admin.broadcast': { points: 10, durationMs: 60_000 },
   /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */
   cspReport: { points: 20, durationMs: 60_000 },
+  /** Server API calls per key (`/api/v1`, docs/protocol.md "Server API"); refused keys spend 10× this per client IP. */
+  api: { points: 500, durationMs: 10_000 },
   default: { points: 60, durationMs: 10_000 },
 };
 
@@ -253,7 +258,7 @@ export const ConfigSchema = z.strictObject({
       allowMissing: z.boolean().default(false),
     })
     .default({ allowed: [], allowMissing: false }),
-  /** Named rules: `handshake`, `login`, `cspReport`, a frame type, or `default`. Merged over the defaults. */
+  /** Named rules: `handshake`, `login`, `cspReport`, `api`, a frame type, or `default`. Merged over the defaults. */
   rateLimits: z.record(z.string().min(1), RateLimitRule).default({}),
   replay: z
     .strictObject({
@@ -398,6 +403,15 @@ export const ConfigSchema = z.strictObject({
       token: z.string().min(32, 'must be at least 32 characters').optional(),
     })
     .default({}),
+  /** Room presence and typing signals (docs/protocol.md "`presence`", "`chat.typing`"). */
+  presence: z
+    .strictObject({
+      /** How long a user whose last connection left a room still counts as present: a reconnect within it announces nothing. @default 2000 */
+      debounceMs: positiveInt.max(60_000).default(2000),
+      /** At most one `chat.typing` per user and room is forwarded within this window; the others are dropped. @default 2000 */
+      typingIntervalMs: positiveInt.min(100).max(60_000).default(2000),
+    })
+    .default({ debounceMs: 2000, typingIntervalMs: 2000 }),
   /** Redis URL for the cluster bus and shared limits. */
   redisUrl: z.string().optional(),
   cluster: ClusterSchema.default(ClusterSchema.parse({})),

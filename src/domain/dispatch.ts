@@ -14,6 +14,12 @@ export function createDispatch(rooms: Rooms, messages: Messages) {
         return messages.history(session, frame);
       case 'chat.delete':
         return messages.delete(session, frame);
+      case 'chat.edit':
+        return messages.edit(session, frame);
+      case 'chat.typing':
+        return messages.typing(session, frame);
+      case 'presence':
+        return messages.presence(session, frame);
       case 'room.create':
         return rooms.create(session, frame);
       case 'room.join':

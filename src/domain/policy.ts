@@ -49,6 +49,11 @@ export function mayDeleteMessage(actor: Principal, room: RoomRecord, message: St
   return message.userId === actor.id || manages(actor, room);
 }
 
+/** Editing a message: its author only; the room owner and admins may delete it, not put words in its author's mouth. */
+export function mayEditMessage(actor: Principal, message: StoredMessage): boolean {
+  return message.userId === actor.id;
+}
+
 /** The owner cannot be kicked out of their own room. */
 export function mayKickTarget(room: RoomRecord, target: string): boolean {
   return room.owner !== target;

@@ -11,9 +11,11 @@ export function wireMessage(m: StoredMessage): Message {
   if (m.unavailable) {
     const unavailable: Message = { id: m.id, seq: m.seq, room: m.roomName, user: { id: m.userId, name: m.userName }, ts: m.ts, unavailable: true };
     if (m.replyTo !== undefined) unavailable.replyTo = m.replyTo;
+    if (m.editedAt !== undefined) unavailable.editedAt = m.editedAt;
     return unavailable;
   }
   const out: Message = { id: m.id, seq: m.seq, room: m.roomName, user: { id: m.userId, name: m.userName }, text: m.text, ts: m.ts };
   if (m.replyTo !== undefined) out.replyTo = m.replyTo;
+  if (m.editedAt !== undefined) out.editedAt = m.editedAt;
   return out;
 }

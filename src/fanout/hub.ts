@@ -8,6 +8,8 @@ import type { ConnectionSummary, Envelope } from '../bus/bus.js';
 export interface Peer {
   readonly connectionId: string;
   readonly userId: string | undefined;
+  /** The user's display name (presence lists it). */
+  readonly userName?: string | undefined;
   readonly isAdmin: boolean;
   readonly jti: string | undefined;
   /** The session (refresh family) of the token the peer authenticated with, if any. */
@@ -21,10 +23,13 @@ export interface Peer {
   close(code: number, reason: string): void;
 }
 
-function addTo<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): void {
+/** Adds a peer; true when it was not there yet. */
+function addTo<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): boolean {
   let set = map.get(key);
   if (!set) map.set(key, (set = new Set()));
+  const before = set.size;
   set.add(peer);
+  return set.size > before;
 }
 
 /** Removes a peer; true when that emptied the key's set. */
@@ -45,9 +50,17 @@ export interface RoomWatcher {
   forget(room: string): void;
 }
 
+/** Told which users' connections follow which rooms (room presence, src/presence/room-presence.ts). */
+export interface RoomFollowers {
+  peerJoined(room: string, peer: Peer): void;
+  peerLeft(room: string, peer: Peer): void;
+}
+
 export class Hub {
   /** Set once at assembly, before any connection: rooms followed here are reported to it. */
   watcher: RoomWatcher | undefined;
+  /** Set once at assembly: every subscription change is reported to it. */
+  followers: RoomFollowers | undefined;
 
   constructor(
     /** Counts frames written to local connections (by frame type). */
@@ -99,7 +112,14 @@ export class Hub {
     this.authenticated.delete(peer);
     this.admins.delete(peer);
     if (peer.userId !== undefined) removeFrom(this.users, peer.userId, peer);
-    for (const room of rooms) if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
+    for (const room of rooms) this.removeFromRoom(peer, room);
+  }
+
+  private removeFromRoom(peer: Peer, room: string): void {
+    const set = this.rooms.get(room);
+    if (!set?.has(peer)) return;
+    if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
+    this.followers?.peerLeft(room, peer);
   }
 
   /** Roles changed (auth.refresh): admin alerts follow the new token. */
@@ -111,12 +131,12 @@ export class Hub {
 
   /** Follows a room; with a watcher, may return a promise to await before reading the room's history. */
   subscribe(peer: Peer, room: string, roomId?: number): Promise<void> | undefined {
-    addTo(this.rooms, room, peer);
+    if (addTo(this.rooms, room, peer)) this.followers?.peerJoined(room, peer);
     return roomId === undefined ? undefined : this.watcher?.watch(room, roomId);
   }
 
   unsubscribe(peer: Peer, room: string): void {
-    if (removeFrom(this.rooms, room, peer)) this.watcher?.forget(room);
+    this.removeFromRoom(peer, room);
   }
 
   /** Local delivery of a bus envelope. */
@@ -148,7 +168,9 @@ export class Hub {
     if (!peers) return;
     if (!effect) {
       let n = 0;
+      const except = envelope.exceptUser;
       for (const peer of peers) {
+        if (except !== undefined && peer.userId === except) continue;
         peer.deliver(frame);
         n++;
       }

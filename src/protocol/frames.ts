@@ -3,17 +3,15 @@
  * source of truth for the server's validation and the client SDK's types. No Node imports here.
  */
 import { z } from 'zod';
+import { ID_PATTERN, USER_ID_PATTERN } from './patterns.js';
+import { ROOM_NAME_PATTERN, ROOM_NAME_RULE } from './room-name.js';
 
 /** `id` is 1–64 chars of `[A-Za-z0-9_-]` (contract section 4). */
-export const FrameId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
-/** Room names share the id alphabet so they are safe in logs, URLs and channel names. */
-export const RoomName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+export const FrameId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+/** Room names share the id alphabet so they are safe in logs, URLs and channel names (`room-name.ts`). */
+export const RoomName = z.string().regex(ROOM_NAME_PATTERN, ROOM_NAME_RULE);
 /** A user id is a JWT `sub`: printable, bounded. */
-export const UserId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be printable');
+export const UserId = z.string().min(1).max(128).regex(USER_ID_PATTERN, 'must be printable');
 export const MessageId = z
   .string()
   .min(1)
@@ -66,6 +64,12 @@ export const ChatHistoryFrame = z.strictObject({
   limit: z.number().int().min(1).max(100).optional(),
 });
 export const ChatDeleteFrame = z.strictObject({ type: z.literal('chat.delete'), id: FrameId, room: RoomName, message: MessageId });
+/** Edits the text of one's own message (docs/protocol.md "`chat.edit`"); `id` is an idempotency key like `chat.send`'s. */
+export const ChatEditFrame = z.strictObject({ type: z.literal('chat.edit'), id: FrameId, room: RoomName, message: MessageId, text: Text });
+/** "I am typing" in a room: no `id`, no reply on success, never stored (docs/protocol.md "`chat.typing`"). */
+export const ChatTypingFrame = z.strictObject({ type: z.literal('chat.typing'), room: RoomName });
+/** Who is online in a room (docs/protocol.md "`presence`"). */
+export const PresenceFrame = z.strictObject({ type: z.literal('presence'), id: FrameId, room: RoomName });
 export const AdminBroadcastFrame = z.strictObject({ type: z.literal('admin.broadcast'), id: FrameId, text: Text });
 
 /** Every client frame type, keyed by its `type`. */
@@ -82,6 +86,9 @@ export const CLIENT_FRAMES = {
   'chat.send': ChatSendFrame,
   'chat.history': ChatHistoryFrame,
   'chat.delete': ChatDeleteFrame,
+  'chat.edit': ChatEditFrame,
+  'chat.typing': ChatTypingFrame,
+  presence: PresenceFrame,
   'admin.broadcast': AdminBroadcastFrame,
 } as const;
 
@@ -116,6 +123,8 @@ export interface LiveMessage {
   text: string;
   ts: number;
   replyTo?: string;
+  /** When the text was last edited (ms); absent on a message never edited. */
+  editedAt?: number;
 }
 
 export interface DeletedMessage {
@@ -136,6 +145,7 @@ export interface UnavailableMessage {
   user: UserRef;
   ts: number;
   replyTo?: string;
+  editedAt?: number;
   unavailable: true;
 }
 
@@ -165,8 +175,8 @@ export interface AckFrame {
   [field: string]: unknown;
 }
 
-/** Client frames answered with `ack`/`error` (`auth` is answered with `welcome`). */
-export type RequestFrameType = Exclude<ClientFrameType, 'auth'>;
+/** Client frames answered with `ack`/`error` (`auth` is answered with `welcome`; `chat.typing` has no `id` and no reply). */
+export type RequestFrameType = Exclude<ClientFrameType, 'auth' | 'chat.typing'>;
 
 /**
  * What each request's `ack` carries besides `type` and `id` (docs/protocol.md, "Frames"). The
@@ -187,6 +197,10 @@ export interface AckBodies {
   'chat.send': { message: { id: string; seq: number; ts: number }; duplicate?: boolean };
   'chat.history': { room: string; messages: Message[]; hasMore: boolean };
   'chat.delete': { room: string; message: string };
+  /** `duplicate: true` when the same `id` was sent before: the first ack, nothing applied twice. */
+  'chat.edit': { room: string; message: { id: string; seq: number; editedAt: number }; duplicate?: boolean };
+  /** Users with a live connection joined to the room, across all nodes. */
+  presence: { room: string; members: UserRef[] };
   'admin.broadcast': { ts: number };
 }
 
@@ -210,6 +224,11 @@ export type ServerFrame =
   | ErrorFrame
   | { type: 'chat.message'; room: string; message: LiveMessage }
   | { type: 'chat.deleted'; room: string; message: string }
+  /** The message with its new text and `editedAt`. */
+  | { type: 'chat.edited'; room: string; message: LiveMessage }
+  | { type: 'chat.typing'; room: string; user: UserRef }
+  | { type: 'presence.joined'; room: string; user: UserRef }
+  | { type: 'presence.left'; room: string; user: UserRef }
   | { type: 'room.deleted'; room: string }
   | { type: 'room.removed'; room: string }
   /** Live delivery of the room may have skipped messages with `seq >= fromSeq`: fetch history after `fromSeq - 1`. */

@@ -38,6 +38,7 @@ export const ABUSE_WEIGHTS: Partial<Record<SecurityEventType, number>> = {
   frame_too_big: 20,
   ping_flood: 10,
   auth_failed: 10,
+  api_key_refused: 10,
   token_expired: 2,
   token_revoked: 10,
   refresh_subject_mismatch: 50,

@@ -23,6 +23,8 @@ export interface MessageRow {
   ts: number;
   reply_to: string | null;
   deleted: number | boolean;
+  /** NULL on a message never edited (and on rows read before migration 6). */
+  edited_at?: number | string | null;
 }
 
 export interface EventRow {
@@ -144,6 +146,7 @@ function messageOf(row: MessageRow, roomName: string, text: string | null): Stor
     replyTo: row.reply_to ?? undefined,
     deleted: isDeleted(row),
   };
+  if (row.edited_at !== null && row.edited_at !== undefined) message.editedAt = Number(row.edited_at);
   if (text === null) message.unavailable = true;
   return message;
 }

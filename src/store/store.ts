@@ -60,6 +60,8 @@ export interface StoredMessage {
   deleted: boolean;
   /** The text could not be decrypted (a key this node does not hold, or a damaged row); `text` is empty. */
   unavailable?: boolean;
+  /** When the text was last edited (ms); absent when never edited. */
+  editedAt?: number | undefined;
 }
 
 export interface HistoryQuery {
@@ -191,6 +193,26 @@ export interface InviteRecord {
   usedBy: string | null;
 }
 
+/**
+ * A server API key (docs/protocol.md "Server API"): the key itself is shown once and never
+ * stored, only its SHA-256. `uses` and `lastUsedAt` are the aggregated record of successful calls.
+ */
+export interface ApiKeyRecord {
+  /** Short public id, for listing and revoking. */
+  id: string;
+  name: string;
+  /** SHA-256 of the key, hex. */
+  hash: string;
+  scopes: string[];
+  createdAt: number;
+  /** Ms since epoch, or null for a key that does not expire. */
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  /** Successful calls made with the key. */
+  uses: number;
+}
+
 export interface RefreshTokenRecord {
   /** SHA-256 of the token, hex. The token itself is never stored. */
   hash: string;
@@ -273,6 +295,11 @@ export interface Store {
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined>;
   /** Marks a message deleted (its text is erased, its seq kept). False when it does not exist. */
   deleteMessage(roomId: number, messageId: string): Promise<boolean>;
+  /**
+   * Replaces a message's text (encoded like an append) and sets its `editedAt`. Resolves with the
+   * edited message once committed; undefined when it does not exist or is deleted.
+   */
+  editMessage(roomId: number, messageId: string, text: string, editedAt: number): Promise<StoredMessage | undefined>;
   history(roomId: number, query: HistoryQuery): Promise<HistoryPage>;
 
   /**
@@ -315,6 +342,14 @@ export interface Store {
   releaseInvite(hash: string): Promise<void>;
   /** Expires an invite at once; false when there is no such unused invite. */
   revokeInvite(id: string): Promise<boolean>;
+  createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt' | 'uses'>): Promise<void>;
+  apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Newest first. */
+  listApiKeys(limit: number): Promise<ApiKeyRecord[]>;
+  /** Revokes a key at `at`; false when there is no such unrevoked key. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
+  /** Adds `calls` successful calls made with a key, the last at `at`. */
+  recordApiKeyUse(id: string, at: number, calls: number): Promise<void>;
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void>;
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
   /** Atomically marks a refresh token used; false when it was already used or revoked (reuse). */

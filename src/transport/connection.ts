@@ -89,6 +89,10 @@ export class Connection implements Session, Peer {
     return this.identity?.id;
   }
 
+  get userName(): string | undefined {
+    return this.identity?.name;
+  }
+
   get isAdmin(): boolean {
     return this.identity !== undefined && this.user.admin;
   }

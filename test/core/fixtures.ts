@@ -35,6 +35,7 @@ export interface WireMessage {
   ts?: number;
   replyTo?: string;
   deleted?: true;
+  editedAt?: number;
 }
 
 export interface WireRoom {

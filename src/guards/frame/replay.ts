@@ -1,5 +1,5 @@
 /**
- * Replay and idempotency for `chat.send` (contract section 4). The frame `id` is an
+ * Replay and idempotency for `chat.send` and `chat.edit` (contract section 4). The frame `id` is an
  * idempotency key per user for `replay.windowMs`: the same id again, on any connection of that
  * user, gets the first ack with `duplicate: true` and nothing is stored or delivered twice. A
  * `ts` further than `replay.maxSkewMs` from the server clock is refused as REPLAY. Keys are
@@ -51,7 +51,8 @@ export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency):
   const claimed = new Map<string, Entry>();
 
   const duplicateOf = (reply: Reply): Reply => (reply.ok ? { ok: true, body: { ...reply.body, duplicate: true } } : reply);
-  const keyOf = (userId: string | undefined, id: string): string => `${userId}\u0000${id}`;
+  const keyOf = (userId: string | undefined, type: 'chat.send' | 'chat.edit', id: string): string =>
+    type === 'chat.send' ? `${userId}\u0000${id}` : `${userId}\u0000edit\u0000${id}`;
   const waitFor = (entry: Entry): Promise<FrameVerdict> => new Promise((resolve) => (entry.waiters ??= []).push((reply) => resolve({ answer: duplicateOf(reply) })));
 
   const finish = (key: string, reply: Reply): void => {
@@ -85,11 +86,11 @@ export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency):
     // Synchronous unless it must wait (a duplicate of a send in flight, or the cluster's claim).
     check: function replay(ctx) {
       const frame = ctx.frame;
-      if (frame.type !== 'chat.send') return undefined;
-      if (frame.ts !== undefined && Math.abs(frame.ts - Date.now()) > options.maxSkewMs) {
+      if (frame.type !== 'chat.send' && frame.type !== 'chat.edit') return undefined;
+      if (frame.type === 'chat.send' && frame.ts !== undefined && Math.abs(frame.ts - Date.now()) > options.maxSkewMs) {
         return { ok: false, code: 'REPLAY', message: 'The frame timestamp is too far from the server clock.', event: 'replay_detected', detail: { skewMs: frame.ts - Date.now() } };
       }
-      const key = keyOf(ctx.conn.userId, frame.id);
+      const key = keyOf(ctx.conn.userId, frame.type, frame.id);
       const entry = keys.get(key) ?? claimed.get(key);
       if (entry) return entry.reply ? { answer: duplicateOf(entry.reply) } : waitFor(entry);
       const pending: Entry = { reply: undefined, waiters: undefined };
@@ -99,8 +100,8 @@ export function replayGuard(options: ReplayOptions, shared?: SharedIdempotency):
     },
     after(ctx, reply) {
       const frame = ctx.frame;
-      if (frame.type !== 'chat.send') return;
-      const key = keyOf(ctx.conn.userId, frame.id);
+      if (frame.type !== 'chat.send' && frame.type !== 'chat.edit') return;
+      const key = keyOf(ctx.conn.userId, frame.type, frame.id);
       if (!claimed.has(key)) return;
       finish(key, reply);
       shared?.settle(key, reply.ok ? reply : undefined, options.windowMs);

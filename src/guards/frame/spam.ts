@@ -1,5 +1,5 @@
 /**
- * Spam rules for `chat.send` (contract section 4, seed "isSpam"): link floods, long runs of one
+ * Spam rules for `chat.send` and `chat.edit` (contract section 4, seed "isSpam"): link floods, long runs of one
  * character, configured keywords and patterns, and the same message repeated by one user. Users
  * who keep tripping the rules are muted for a while. Per-user memory is an LRU bounded by count
  * and time.
@@ -92,7 +92,7 @@ export function spamGuard(rules: Config['spam'], maxTracked: number, audit: Secu
     },
     check: function spam(ctx) {
       const frame = ctx.frame;
-      if (frame.type !== 'chat.send') return undefined;
+      if (frame.type !== 'chat.send' && frame.type !== 'chat.edit') return undefined;
       const user = ctx.conn.userId!;
       const now = Date.now();
       const s = strikes.get(user);

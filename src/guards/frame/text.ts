@@ -1,5 +1,5 @@
 /**
- * Text frames (`chat.send`, `admin.broadcast`), contract section 4 "Message text": the trimmed
+ * Text frames (`chat.send`, `chat.edit`, `admin.broadcast`), contract section 4 "Message text": the trimmed
  * length must be within `limits.maxMessageChars`; text carrying active content records
  * `xss_attempt` (and, with `security.xssAction: "reject"`, is refused `INVALID_PAYLOAD`); then
  * the text is sanitized in place before anything stores or delivers it.
@@ -47,7 +47,7 @@ export function textGuard(options: TextGuardOptions): FrameGuard {
     name: 'text',
     check: function text(ctx) {
       const frame = ctx.frame;
-      if (frame.type !== 'chat.send' && frame.type !== 'admin.broadcast') return undefined;
+      if (frame.type !== 'chat.send' && frame.type !== 'chat.edit' && frame.type !== 'admin.broadcast') return undefined;
       const trimmed = frame.text.trim();
       const chars = codePoints(trimmed);
       if (chars === 0 || chars > maxChars) {

@@ -126,4 +126,22 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE revocations ADD COLUMN kind TEXT NOT NULL DEFAULT 'jti' CHECK (kind IN ('jti','sid','user','disable','enable'));
   ALTER TABLE revocations ADD COLUMN at BIGINT NOT NULL DEFAULT 0;
   `,
+  // 6: edited messages (docs/protocol.md "`chat.edit`"): when the text was last replaced.
+  `
+  ALTER TABLE messages ADD COLUMN edited_at BIGINT;
+  `,
+  // 7: server API keys; see the SQLite migration of the same purpose.
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    last_used_at BIGINT,
+    revoked_at BIGINT,
+    uses BIGINT NOT NULL DEFAULT 0
+  );
+  `,
 ];

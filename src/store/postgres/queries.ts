@@ -21,7 +21,7 @@ export function noNul(value: string | undefined): string | null {
   return value === undefined ? null : value.replace(/\0/g, '\uFFFD');
 }
 
-const MESSAGE_COLUMNS = 'id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted';
+const MESSAGE_COLUMNS = 'id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted, edited_at';
 
 const PG_PARAMS: Record<string, string> = { type: '$1::text', user: '$2::text', ip: '$3::text', severities: '$4::text', since: '$5::bigint', until: '$6::bigint' };
 const PG_EVENT_FILTER = eventFilterSql((name) => PG_PARAMS[name]!, { ts: 'ts', severity: "strpos($4::text, ',' || severity || ',')" });
@@ -102,8 +102,14 @@ export const Q = {
   },
   messageById: {
     name: 'bw_message_by_id',
-    text: `SELECT r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.body, m.key_id, m.ts, m.reply_to, m.deleted
+    text: `SELECT r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.body, m.key_id, m.ts, m.reply_to, m.deleted, m.edited_at
            FROM messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1 AND m.room_id = $2`,
+  },
+  editMessage: {
+    name: 'bw_edit_message',
+    text: `UPDATE messages m SET body = $1, key_id = $2, edited_at = $3 FROM rooms r
+           WHERE r.id = m.room_id AND m.id = $4 AND m.room_id = $5 AND NOT m.deleted
+           RETURNING r.name AS room_name, m.id, m.seq, m.user_id, m.user_name, m.ts, m.reply_to, m.edited_at`,
   },
   markDeleted: {
     name: 'bw_mark_deleted',
@@ -216,6 +222,23 @@ export const Q = {
   },
   releaseInvite: { name: 'bw_release_invite', text: 'UPDATE invites SET used_at = NULL, used_by = NULL WHERE hash = $1' },
   revokeInvite: { name: 'bw_revoke_invite', text: 'UPDATE invites SET expires_at = 0 WHERE id = $1 AND used_at IS NULL AND expires_at > 0' },
+  insertApiKey: {
+    name: 'bw_insert_api_key',
+    text: 'INSERT INTO api_keys (id, name, hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+  },
+  apiKeyByHash: {
+    name: 'bw_api_key_by_hash',
+    text: 'SELECT id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at, uses FROM api_keys WHERE hash = $1',
+  },
+  listApiKeys: {
+    name: 'bw_list_api_keys',
+    text: 'SELECT id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at, uses FROM api_keys ORDER BY created_at DESC, id LIMIT $1',
+  },
+  revokeApiKey: { name: 'bw_revoke_api_key', text: 'UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL' },
+  recordApiKeyUse: {
+    name: 'bw_record_api_key_use',
+    text: 'UPDATE api_keys SET uses = uses + $3, last_used_at = GREATEST(COALESCE(last_used_at, 0), $2) WHERE id = $1',
+  },
   insertRefresh: { name: 'bw_insert_refresh', text: 'INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES ($1, $2, $3, $4)' },
   refreshByHash: {
     name: 'bw_refresh_by_hash',
