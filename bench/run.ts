@@ -25,6 +25,7 @@ import { SYSTEMS, type ServerHandle, type SystemDef } from './systems/index.js';
 import { renderMarkdown, renderSvg, renderTable, type BenchResult, type FanoutPoint, type Row } from './report.js';
 import { fuzzScenario } from './fuzz.js';
 import { ATTACK_PARAMS, attackConfig, attackScenario } from './attack.js';
+import { POSTGRES_URL, postgresUnreachable } from '../test/helpers/postgres.js';
 
 // ---------------------------------------------------------------- options
 
@@ -657,20 +658,7 @@ interface StoreReply {
 }
 
 /** PostgreSQL for the store scenario's second backend (its own figures, no target). */
-const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.BULWARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function pgReachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code ?? (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+const PG_URL = process.env.BENCH_DATABASE_URL ?? POSTGRES_URL;
 
 /**
  * The store scenario on one backend: SQLite (system `bulwark`, the target) or PostgreSQL in a
@@ -861,7 +849,7 @@ async function main(): Promise<void> {
     // Quick mode keeps under 90 s: PostgreSQL only when asked for (--postgres).
     if (flag('no-postgres') || (quick && !flag('postgres')))
       pgSkipped = quick && !flag('no-postgres') ? 'skipped in quick mode (--postgres to include it)' : 'skipped (--no-postgres)';
-    else pgSkipped = await pgReachable();
+    else pgSkipped = await postgresUnreachable(PG_URL);
     if (pgSkipped === undefined) {
       const pgStart = performance.now();
       rows.push(await storeScenario(pin, tmp, 'postgres'));

@@ -50,6 +50,9 @@ import type { Store } from './store/store.js';
 import { createHttp } from './transport/http.js';
 import { registerAuthRoutes } from './transport/api-auth.js';
 import { registerAdminRoutes } from './transport/api-admin.js';
+import { registerApiRoutes } from './transport/api-v1.js';
+import { ApiKeyVerifier } from './api/keys.js';
+import { ApiWrites } from './api/publish.js';
 import { ConnectionDirectory } from './admin/directory.js';
 import { UserAdmin } from './auth/user-admin.js';
 import { registerCspReports } from './transport/csp-reports.js';
@@ -361,6 +364,23 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     allowedOrigins: () => allowedOrigins,
     clientIp: (req) => clientIp(req.raw, trusted),
   });
+  // The server API for backends (docs/protocol.md "Server API"): API keys, per-key budget, the frames' guards and write path.
+  const apiKeys = openings.add('api keys', new ApiKeyVerifier(store, { onError: (err) => log.error({ err }, 'recording api key use failed') }), (k) => k.close());
+  const onApiError = (err: unknown): void => log.error({ err }, 'server API call failed');
+  registerApiRoutes(app, {
+    keys: apiKeys,
+    writes: new ApiWrites({ messages, audit, guards: frameGuards.list.filter((g) => g.name !== 'rate'), onError: onApiError }),
+    messages,
+    bus,
+    audit,
+    metrics,
+    limiter: rateLimits.get('api'),
+    failureLimiter: rateLimits.get('api', 'ip'),
+    // The key is trusted with any room, like a member of it (the `presence` scope is the authorization).
+    presence: async (room) => ((await store.getRoom(room)) ? roomPresence.members(room) : undefined),
+    clientIp: (req) => clientIp(req.raw, trusted),
+    onError: onApiError,
+  });
   await registerStatic(app);
   registerBanStatus(app, { bans, auth, handshakeRate: rateLimits.get('handshake'), clientIp: (req) => clientIp(req.raw, trusted) });
 
@@ -486,6 +506,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
       sio?.close();
       admission.close();
       await app.close();
+      await apiKeys.close();
       audit.close();
       await roomPresence.close();
       await pruner.stop();

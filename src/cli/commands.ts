@@ -1,4 +1,5 @@
 /** The command table: one file per command. */
+import { apikeys } from './apikeys.js';
 import { audit } from './audit.js';
 import { backup } from './backup.js';
 import { ban } from './ban.js';
@@ -24,6 +25,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   bans,
   revoke,
   users,
+  apikeys,
   keys,
   'check-config': checkConfig,
   audit,

@@ -247,11 +247,13 @@ const HMAC = /^HS/;
 function checkRateLimitNames(tree: Tree, problems: string[]): void {
   const rules = tree.rateLimits;
   if (!rules || typeof rules !== 'object' || Array.isArray(rules)) return;
-  const known = new Set<string>(['handshake', 'login', 'cspReport', 'default', ...CLIENT_FRAME_TYPES]);
+  const known = new Set<string>(['handshake', 'login', 'cspReport', 'api', 'default', ...CLIENT_FRAME_TYPES]);
   for (const name of Object.keys(rules)) {
     if (known.has(name)) continue;
     const near = closest(name, known);
-    problems.push(`config: unknown key "rateLimits.${name}" (${near ? `did you mean "rateLimits.${near}"? ` : ''}expected handshake, login, cspReport, default or a frame type)`);
+    problems.push(
+      `config: unknown key "rateLimits.${name}" (${near ? `did you mean "rateLimits.${near}"? ` : ''}expected handshake, login, cspReport, api, default or a frame type)`,
+    );
   }
 }
 

@@ -30,6 +30,8 @@ export const DEFAULT_RATE_LIMITS: Record<string, RateLimitRule> = {
   'admin.broadcast': { points: 10, durationMs: 60_000 },
   /** `POST /api/csp-report` per client IP: a page reports a handful of violations, not a stream. */
   cspReport: { points: 20, durationMs: 60_000 },
+  /** Server API calls per key (`/api/v1`, docs/protocol.md "Server API"); refused keys spend 10× this per client IP. */
+  api: { points: 500, durationMs: 10_000 },
   default: { points: 60, durationMs: 10_000 },
 };
 
@@ -54,6 +56,12 @@ export const LimitsSchema = z.strictObject({
    * server do. Browsers never fragment; other clients fragment large messages into a few parts. @default 128
    */
   maxFragments: positiveInt.max(16_384).default(128),
+  /**
+   * Pings a client may have sent whose pongs are not written yet; one more closes the connection
+   * 1008 (`ping_flood`). A burst of pings in one read, or pings from a client that does not read,
+   * cannot make the server queue pongs without bound. @default 60
+   */
+  maxPendingPongs: positiveInt.max(1024).default(60),
   /** Open connections per node. @default 10000 */
   maxConnections: positiveInt.default(10_000),
   /** Open connections from one client IP. @default 50 */
@@ -250,7 +258,7 @@ export const ConfigSchema = z.strictObject({
       allowMissing: z.boolean().default(false),
     })
     .default({ allowed: [], allowMissing: false }),
-  /** Named rules: `handshake`, `login`, `cspReport`, a frame type, or `default`. Merged over the defaults. */
+  /** Named rules: `handshake`, `login`, `cspReport`, `api`, a frame type, or `default`. Merged over the defaults. */
   rateLimits: z.record(z.string().min(1), RateLimitRule).default({}),
   replay: z
     .strictObject({

@@ -6,11 +6,11 @@ import { newMessageId } from './message-id.js';
 import type { Bus } from '../bus/bus.js';
 import type { ClientFrameOf } from '../protocol/frames.js';
 import { RoomGoneError } from '../store/errors.js';
-import type { RoomRecord, Store } from '../store/store.js';
+import type { RoomRecord, Store, StoredMessage } from '../store/store.js';
 import { mayBroadcast, mayDeleteMessage, mayEditMessage, mayRoom, maySeeRoom } from './policy.js';
 import type { RoomPresence } from '../presence/room-presence.js';
 import { ExpiringCache } from '../security/expiring-cache.js';
-import { ack, refuse, type Reply } from './reply.js';
+import { ack, ok, refuse, type Reply } from './reply.js';
 import type { Session } from './session.js';
 import { wireMessage } from './wire.js';
 import { NO_SUCH_ROOM, PAGE_LIMIT } from './rooms.js';
@@ -28,6 +28,12 @@ export interface MessagesOptions {
 /** The answer to a frame without `id` that went through (or was dropped on purpose): nothing is sent. */
 const SILENT: Reply = Object.freeze({ ok: true, body: {} }) as Reply;
 const NO_SUCH_MESSAGE: Reply = Object.freeze(refuse('NOT_FOUND', 'No such message.'));
+
+/** Who a message is by: a session's user, or the server API's author. */
+export interface Author {
+  readonly id: string;
+  readonly name: string;
+}
 
 /** Bound on Session.memberships per connection. */
 const MAX_REMEMBERED = 64;
@@ -73,6 +79,26 @@ export class Messages {
     // The common case, a room this connection joined, costs no store read and no extra await.
     const roomId = session.rooms.get(frame.room) ?? session.memberships.get(frame.room) ?? (await this.memberRoomId(session, frame.room));
     if (typeof roomId !== 'number') return roomId;
+    const stored = await this.commit(roomId, frame, session.user, session);
+    if ('ok' in stored) return stored;
+    return ack('chat.send', { message: { id: stored.id, seq: stored.seq, ts: stored.ts } });
+  }
+
+  /**
+   * The server API's publish (docs/protocol.md "Server API"): a message in any existing room, by
+   * `author` (a backend's user or the system identity), stored and delivered exactly as a
+   * `chat.send`. Answers with the whole message.
+   */
+  async post(author: Author, frame: ClientFrameOf<'chat.send'>): Promise<Reply> {
+    const room = await this.store.getRoom(frame.room);
+    if (!room) return NO_SUCH_ROOM;
+    const stored = await this.commit(room.id, frame, author);
+    if ('ok' in stored) return stored;
+    return ok({ message: wireMessage(stored) });
+  }
+
+  /** Stores a message, then (and only then) delivers it: the one write path of `chat.send` and the server API. */
+  private async commit(roomId: number, frame: ClientFrameOf<'chat.send'>, author: Author, session?: Session): Promise<StoredMessage | Reply> {
     if (frame.replyTo !== undefined) {
       const target = await this.store.getMessage(roomId, frame.replyTo);
       if (!target) return refuse('NOT_FOUND', 'The message replied to does not exist.');
@@ -83,14 +109,14 @@ export class Messages {
         id: newMessageId(),
         roomId,
         roomName: frame.room,
-        userId: session.user.id,
-        userName: session.user.name,
+        userId: author.id,
+        userName: author.name,
         text: frame.text,
         ts: Date.now(),
         replyTo: frame.replyTo,
       });
       // Queued in order: the connection's next frame may start while this one commits.
-      session.ordered();
+      session?.ordered();
       stored = await committed;
     } catch (error) {
       if (error instanceof RoomGoneError) return NO_SUCH_ROOM;
@@ -103,7 +129,7 @@ export class Messages {
       seq: stored.seq,
       frame: JSON.stringify({ type: 'chat.message', room: frame.room, message: wireMessage(stored) }),
     });
-    return ack('chat.send', { message: { id: stored.id, seq: stored.seq, ts: stored.ts } });
+    return stored;
   }
 
   private async readableRoom(session: Session, name: string): Promise<Lookup> {
@@ -120,8 +146,18 @@ export class Messages {
   async history(session: Session, frame: ClientFrameOf<'chat.history'>): Promise<Reply> {
     const found = await this.readableRoom(session, frame.room);
     if (!found.ok) return found.reply;
-    const page = await this.store.history(found.room.id, { before: frame.before, after: frame.after, limit: frame.limit ?? PAGE_LIMIT });
-    return ack('chat.history', { room: frame.room, messages: page.messages.map(wireMessage), hasMore: page.hasMore });
+    return this.page(found.room, frame);
+  }
+
+  /** The server API's history: any existing room, paged as `chat.history`. */
+  async roomHistory(query: Omit<ClientFrameOf<'chat.history'>, 'type' | 'id'>): Promise<Reply> {
+    const room = await this.store.getRoom(query.room);
+    return room ? this.page(room, query) : NO_SUCH_ROOM;
+  }
+
+  private async page(room: RoomRecord, query: Omit<ClientFrameOf<'chat.history'>, 'type' | 'id'>): Promise<Reply> {
+    const page = await this.store.history(room.id, { before: query.before, after: query.after, limit: query.limit ?? PAGE_LIMIT });
+    return ack('chat.history', { room: room.name, messages: page.messages.map(wireMessage), hasMore: page.hasMore });
   }
 
   async delete(session: Session, frame: ClientFrameOf<'chat.delete'>): Promise<Reply> {
@@ -213,8 +249,13 @@ export class Messages {
       this.options.onForbidden?.(session, 'admin.broadcast', '');
       return refuse('FORBIDDEN', 'Only admins may broadcast.');
     }
+    return ack('admin.broadcast', { ts: this.announce(frame.text, session.user.name) });
+  }
+
+  /** An `announcement` to every connection on every node (`admin.broadcast`, the server API); returns its `ts`. */
+  announce(text: string, from: string): number {
     const ts = Date.now();
-    this.bus.publish({ target: { kind: 'all' }, type: 'announcement', frame: JSON.stringify({ type: 'announcement', text: frame.text, from: session.user.name, ts }) });
-    return ack('admin.broadcast', { ts });
+    this.bus.publish({ target: { kind: 'all' }, type: 'announcement', frame: JSON.stringify({ type: 'announcement', text, from, ts }) });
+    return ts;
   }
 }

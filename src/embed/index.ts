@@ -33,7 +33,7 @@ import type { Config, ConfigInput } from '../config/schema.js';
 import type { Reply } from '../domain/reply.js';
 import type { Principal } from '../domain/session.js';
 import { createFrameGuards } from '../guards/frame/index.js';
-import { checkFrame, parseFrame, replyId } from '../guards/frame/parse.js';
+import { checkFrame, parseFrame, replyId, structureProblem, type ParseResult } from '../guards/frame/parse.js';
 import { validateFrame } from '../guards/frame/schema.js';
 import type { FrameContext } from '../guards/frame/types.js';
 import { Admission, type AdmissionPlan } from '../admission/admission.js';
@@ -336,19 +336,22 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
       conn.close(closeCode, reason);
     };
 
-    async function handle(value: unknown, respond: (frame: ServerFrame) => void): Promise<void> {
-      const parsed = checkFrame(value);
-      const malformed = (code: ErrorCode, event: SecurityEventType, id: string | undefined, details?: ErrorDetail[]): void => {
-        audit.emit(event, { ip: conn.ip, user: conn.userId });
+    /** One message, parsed (`parseFrame` of a ws text, `checkFrame` of a Socket.IO payload). */
+    async function handle(parsed: ParseResult, respond: (frame: ServerFrame) => void): Promise<void> {
+      const malformed = (code: ErrorCode, event: SecurityEventType, id: string | undefined, details?: ErrorDetail[], detail?: Record<string, unknown>): void => {
+        audit.emit(event, { ip: conn.ip, user: conn.userId, detail });
         respond(errorFrame(code, id, { details }));
         if (++conn.malformed >= config.limits.maxMalformedFrames) {
           audit.emit('malformed_limit', { ip: conn.ip, user: conn.userId, detail: { count: conn.malformed } });
           conn.close(CLOSE.MALFORMED, 'too many malformed frames');
         }
       };
-      if (!parsed.ok) return malformed('BAD_REQUEST', 'malformed_frame', undefined);
+      if (!parsed.ok && parsed.reason !== 'too_complex') return malformed('BAD_REQUEST', 'malformed_frame', undefined);
       const raw = parsed.value;
       const id = replyId(raw);
+      // Over the depth or width bounds: INVALID_PAYLOAD naming the field, with the frame's id, as on /ws.
+      const problem = parsed.ok ? undefined : structureProblem(parsed);
+      if (problem) return malformed('INVALID_PAYLOAD', 'invalid_payload', id, problem.details, { reason: problem.reason });
       let message: Record<string, unknown>;
       if (wrapOptions.schema) {
         const result = wrapOptions.schema.safeParse(raw);
@@ -389,7 +392,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
       respond(errorFrame(reply.code, id, { message: reply.message, details: reply.details, retryAfterMs: reply.retryAfterMs }));
     }
 
-    function enqueue(value: unknown, respond: (frame: ServerFrame) => void): void {
+    function enqueue(parsed: ParseResult, respond: (frame: ServerFrame) => void): void {
       if (conn.closing) return;
       if (g!.queued >= INBOX_HIGH_WATER) {
         respond(errorFrame('RATE_LIMITED', undefined, { retryAfterMs: 1000 }));
@@ -397,7 +400,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
       }
       g!.queued++;
       // One message of a connection at a time, in arrival order.
-      g!.chain = g!.chain.then(() => handle(value, respond)).finally(() => g!.queued--);
+      g!.chain = g!.chain.then(() => handle(parsed, respond)).finally(() => g!.queued--);
     }
 
     if (kind === 'ws') {
@@ -406,8 +409,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
         if (isBinary) return violation('binary_frame', {}, CLOSE.UNSUPPORTED_DATA, 'binary frames are not accepted');
         const text = String(data);
         if (Buffer.byteLength(text) > config.limits.maxPayloadBytes) return violation('frame_too_big', {}, CLOSE.TOO_BIG, 'frame too big');
-        const parsed = parseFrame(text);
-        enqueue(parsed.ok ? parsed.value : undefined, (frame) => {
+        enqueue(parseFrame(text), (frame) => {
           if (socket.readyState === socket.OPEN) conn.send(frame);
         });
       };
@@ -419,7 +421,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
       if (payloads.some((p) => containsBinary(p))) return violation('binary_frame', {}, CLOSE.UNSUPPORTED_DATA, 'binary frames are not accepted');
       const value = payloads.length === 1 ? payloads[0] : undefined;
       if (JSON.stringify(value ?? null).length > config.limits.maxPayloadBytes) return violation('frame_too_big', {}, CLOSE.TOO_BIG, 'frame too big');
-      enqueue(value, (frame) => (ack ? ack(frame) : frame.type === 'error' ? conn.send(frame) : undefined));
+      enqueue(checkFrame(value), (frame) => (ack ? ack(frame) : frame.type === 'error' ? conn.send(frame) : undefined));
     };
   }
 

@@ -41,6 +41,12 @@ export class Metrics {
     labelNames: ['transport'],
     registers: [this.registry],
   });
+  readonly apiRequests = new Counter({
+    name: 'bulwark_api_requests_total',
+    help: 'Server API calls with a valid key, by operation and status',
+    labelNames: ['operation', 'status'],
+    registers: [this.registry],
+  });
   readonly securityEvents = new Counter({ name: 'bulwark_security_events_total', help: 'Security events, by type', labelNames: ['type'], registers: [this.registry] });
   readonly storeLatency = new Histogram({
     name: 'bulwark_store_latency_seconds',

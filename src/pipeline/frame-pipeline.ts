@@ -16,7 +16,7 @@ import type { ClientFrame, ErrorFrame, ServerFrame } from '../protocol/frames.js
 import type { SecurityAudit } from '../security/audit.js';
 import type { SecurityEventType } from '../security/events.js';
 import type { Connection, DecodedFrame, Inbound } from '../transport/connection.js';
-import { checkFrame, idProblem, parseFrame, replyId } from '../guards/frame/parse.js';
+import { checkFrame, parseFrame, replyId, structureProblem } from '../guards/frame/parse.js';
 import { validateFrame } from '../guards/frame/schema.js';
 import type { FrameContext, FrameGuard } from '../guards/frame/types.js';
 import { runFrameGuards } from '../guards/frame/run.js';
@@ -109,11 +109,9 @@ export class FramePipeline {
     // details, answered with its `id` when that is well-formed (docs/protocol.md "Frames").
     const value = parsed.value;
     const id = replyId(value);
-    const badId = idProblem(value);
-    if (badId || !parsed.ok) {
-      const details = badId ? [badId] : [];
-      if (!parsed.ok) details.push(parsed.detail);
-      const reason = parsed.ok ? 'bad_id' : parsed.reason;
+    const problem = structureProblem(parsed);
+    if (problem) {
+      const { reason, details } = problem;
       if (!conn.authenticated)
         return this.unauthenticated(conn, reason === 'bad_id' ? 'invalid_auth_frame' : reason, value, { ok: false, code: 'INVALID_PAYLOAD', details }, respond);
       return this.malformed(conn, id, 'INVALID_PAYLOAD', 'invalid_payload', { type: typeLabel(value['type']), reason }, details, respond);

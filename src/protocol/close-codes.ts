@@ -33,7 +33,7 @@ export const CLOSE_CODES: Readonly<Record<CloseCode, CloseCodeInfo>> = {
   1002: { meaning: 'protocol error', reconnect: false },
   1003: { meaning: 'binary frame refused', reconnect: false },
   1007: { meaning: 'invalid UTF-8', reconnect: false },
-  1008: { meaning: 'policy violation (fragment flood)', reconnect: false },
+  1008: { meaning: 'policy violation (fragment or ping flood)', reconnect: false },
   1009: { meaning: 'frame too big', reconnect: false },
   1011: { meaning: 'internal error', reconnect: true },
   4400: { meaning: 'too many malformed frames', reconnect: false },

@@ -4,5 +4,6 @@ export * from './frames.js';
 export * from './markup.js';
 export * from './bans.js';
 export * from './constants.js';
+export * from './room-name.js';
 export * from './server-frames.js';
 export * from './patterns.js';

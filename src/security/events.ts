@@ -39,6 +39,7 @@ export const SECURITY_EVENTS = {
   frame_too_big: 'warning',
   slow_consumer: 'warning',
   heartbeat_timeout: 'info',
+  ping_flood: 'warning',
   // frames (contract section 4)
   malformed_frame: 'notice',
   malformed_limit: 'warning',
@@ -57,6 +58,9 @@ export const SECURITY_EVENTS = {
   ban_removed: 'notice',
   // administration
   admin_action: 'notice',
+  // server API (docs/protocol.md "Server API"): a refused key, and successful calls (aggregated)
+  api_key_refused: 'warning',
+  api_call: 'info',
   webhook_failed: 'error',
   // operations (contract section 5)
   cluster_degraded: 'warning',

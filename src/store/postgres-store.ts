@@ -28,6 +28,7 @@ import type {
   BanKind,
   BanRecord,
   InviteRecord,
+  ApiKeyRecord,
   RefreshTokenRecord,
   RevocationKind,
   RevocationRecord,
@@ -83,6 +84,32 @@ interface InviteRow {
 
 function toInvite(row: InviteRow): InviteRecord {
   return { id: row.id, hash: row.hash, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at, usedBy: row.used_by };
+}
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  uses: number;
+}
+
+function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    scopes: row.scopes ? row.scopes.split(',') : [],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+    uses: row.uses,
+  };
 }
 
 export interface PostgresStoreOptions {
@@ -432,6 +459,37 @@ export class PostgresStore implements Store {
 
   revokeInvite(id: string): Promise<boolean> {
     return this.enqueue({ run: async (c) => ((await query(c, Q.revokeInvite, [id])).rowCount ?? 0) > 0 });
+  }
+
+  createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt' | 'uses'>): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.insertApiKey, [key.id, key.name, key.hash, key.scopes.join(','), key.createdAt, key.expiresAt]);
+      },
+    });
+  }
+
+  apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.read(async (db) => {
+      const row = (await query<ApiKeyRow>(db, Q.apiKeyByHash, [hash])).rows[0];
+      return row ? toApiKey(row) : undefined;
+    });
+  }
+
+  listApiKeys(limit: number): Promise<ApiKeyRecord[]> {
+    return this.read(async (db) => (await query<ApiKeyRow>(db, Q.listApiKeys, [limit])).rows.map(toApiKey));
+  }
+
+  revokeApiKey(id: string, at: number): Promise<boolean> {
+    return this.enqueue({ run: async (c) => ((await query(c, Q.revokeApiKey, [id, at])).rowCount ?? 0) > 0 });
+  }
+
+  recordApiKeyUse(id: string, at: number, calls: number): Promise<void> {
+    return this.enqueue({
+      run: async (c) => {
+        await query(c, Q.recordApiKeyUse, [id, at, calls]);
+      },
+    });
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void> {

@@ -32,6 +32,7 @@ import type {
   BanKind,
   BanRecord,
   InviteRecord,
+  ApiKeyRecord,
   RefreshTokenRecord,
   RevocationKind,
   RevocationRecord,
@@ -82,6 +83,34 @@ interface InviteRow {
 function toInvite(row: InviteRow): InviteRecord {
   return { id: row.id, hash: row.hash, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at, usedBy: row.used_by };
 }
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  uses: number;
+}
+
+function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    scopes: row.scopes ? row.scopes.split(',') : [],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+    uses: row.uses,
+  };
+}
+
+const API_KEY_COLUMNS = 'id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at, uses';
 
 const SQLITE_EVENT_FILTER = eventFilterSql((name) => `@${name}`, { ts: 'ts', severity: "instr(@severities, ',' || severity || ',')" });
 
@@ -184,6 +213,11 @@ export class SqliteStore implements Store {
     claimInvite: Statement;
     releaseInvite: Statement;
     revokeInvite: Statement;
+    insertApiKey: Statement;
+    apiKeyByHash: Statement;
+    listApiKeys: Statement;
+    revokeApiKey: Statement;
+    recordApiKeyUse: Statement;
     insertRefresh: Statement;
     refreshByHash: Statement;
     useRefresh: Statement;
@@ -306,6 +340,11 @@ export class SqliteStore implements Store {
       claimInvite: db.prepare('UPDATE invites SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?'),
       releaseInvite: db.prepare('UPDATE invites SET used_at = NULL, used_by = NULL WHERE hash = ?'),
       revokeInvite: db.prepare('UPDATE invites SET expires_at = 0 WHERE id = ? AND used_at IS NULL AND expires_at > 0'),
+      insertApiKey: db.prepare('INSERT INTO api_keys (id, name, hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      apiKeyByHash: db.prepare(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE hash = ?`),
+      listApiKeys: db.prepare(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id LIMIT ?`),
+      revokeApiKey: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      recordApiKeyUse: db.prepare('UPDATE api_keys SET uses = uses + ?, last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       insertRefresh: db.prepare('INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES (?, ?, ?, ?)'),
       refreshByHash: db.prepare('SELECT hash, family, user_id, expires_at, used_at, revoked FROM refresh_tokens WHERE hash = ?'),
       useRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL AND revoked = 0'),
@@ -634,6 +673,33 @@ export class SqliteStore implements Store {
 
   revokeInvite(id: string): Promise<boolean> {
     return this.batcher.enqueue(() => this.sql.revokeInvite.run(id).changes > 0);
+  }
+
+  createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt' | 'uses'>): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.insertApiKey.run(key.id, key.name, key.hash, key.scopes.join(','), key.createdAt, key.expiresAt);
+    });
+  }
+
+  apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.read(() => {
+      const row = this.sql.apiKeyByHash.get(hash) as ApiKeyRow | undefined;
+      return row ? toApiKey(row) : undefined;
+    });
+  }
+
+  listApiKeys(limit: number): Promise<ApiKeyRecord[]> {
+    return this.read(() => (this.sql.listApiKeys.all(limit) as ApiKeyRow[]).map(toApiKey));
+  }
+
+  revokeApiKey(id: string, at: number): Promise<boolean> {
+    return this.batcher.enqueue(() => this.sql.revokeApiKey.run(at, id).changes > 0);
+  }
+
+  recordApiKeyUse(id: string, at: number, calls: number): Promise<void> {
+    return this.batcher.enqueue(() => {
+      this.sql.recordApiKeyUse.run(calls, at, id);
+    });
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void> {

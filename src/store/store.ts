@@ -193,6 +193,26 @@ export interface InviteRecord {
   usedBy: string | null;
 }
 
+/**
+ * A server API key (docs/protocol.md "Server API"): the key itself is shown once and never
+ * stored, only its SHA-256. `uses` and `lastUsedAt` are the aggregated record of successful calls.
+ */
+export interface ApiKeyRecord {
+  /** Short public id, for listing and revoking. */
+  id: string;
+  name: string;
+  /** SHA-256 of the key, hex. */
+  hash: string;
+  scopes: string[];
+  createdAt: number;
+  /** Ms since epoch, or null for a key that does not expire. */
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  /** Successful calls made with the key. */
+  uses: number;
+}
+
 export interface RefreshTokenRecord {
   /** SHA-256 of the token, hex. The token itself is never stored. */
   hash: string;
@@ -322,6 +342,14 @@ export interface Store {
   releaseInvite(hash: string): Promise<void>;
   /** Expires an invite at once; false when there is no such unused invite. */
   revokeInvite(id: string): Promise<boolean>;
+  createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt' | 'uses'>): Promise<void>;
+  apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Newest first. */
+  listApiKeys(limit: number): Promise<ApiKeyRecord[]>;
+  /** Revokes a key at `at`; false when there is no such unrevoked key. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
+  /** Adds `calls` successful calls made with a key, the last at `at`. */
+  recordApiKeyUse(id: string, at: number, calls: number): Promise<void>;
   insertRefreshToken(token: Omit<RefreshTokenRecord, 'usedAt' | 'revoked'>): Promise<void>;
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
   /** Atomically marks a refresh token used; false when it was already used or revoked (reuse). */

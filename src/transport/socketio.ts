@@ -32,6 +32,7 @@ import type { ErrorCode } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { Connection, type ConnectionHooks } from './connection.js';
+import { answerPings } from './ping-flood.js';
 import type { Hub, Peer } from '../fanout/hub.js';
 import { securityHeaders } from './security-headers.js';
 import { TurnWriter } from '../fanout/turn-writer.js';
@@ -144,11 +145,25 @@ function frameBytes(data: string): number {
   return prefix ? bytes - Buffer.byteLength(prefix[0]) - 1 : bytes;
 }
 
-/** A `ws` server class for engine.io that closes a message in more than `maxFragments` fragments with 1008. */
-function fragmentLimited(maxFragments: number): new (options: ServerOptions) => WebSocketServer {
-  return class FragmentLimitedServer extends WebSocketServer {
+/**
+ * A `ws` server class for engine.io that holds its sockets to /ws's limits: a message in more than
+ * `maxFragments` fragments closes 1008, and pings are answered within `maxPendingPongs`, a flood
+ * being handed to `onPingFlood` with the upgrade request engine.io was given.
+ */
+function limitedWsServer(
+  limits: { maxFragments: number; maxPendingPongs: number },
+  onPingFlood: (ws: WebSocket, req: IncomingMessage, pending: number) => void,
+): new (options: ServerOptions) => WebSocketServer {
+  return class LimitedWsServer extends WebSocketServer {
     constructor(options: ServerOptions) {
-      super({ ...options, maxFragments });
+      super({ ...options, maxFragments: limits.maxFragments, autoPong: false });
+    }
+
+    override handleUpgrade(...[request, socket, head, callback]: Parameters<WebSocketServer['handleUpgrade']>): void {
+      super.handleUpgrade(request, socket, head, (ws, req) => {
+        answerPings(ws, limits.maxPendingPongs, (pending) => onPingFlood(ws, req, pending));
+        callback(ws, req);
+      });
     }
   };
 }
@@ -161,6 +176,8 @@ export class SocketIoTransport {
   private readonly vetted = new WeakMap<IncomingMessage, Vetted>();
   private readonly sockets = new Map<Socket, Connection>();
   private readonly byEngine = new WeakMap<EngineSocket, Connection>();
+  /** By the handshake request of its engine.io session (the WebSocket upgrade, unless it began polling). */
+  private readonly byRequest = new WeakMap<IncomingMessage, Connection>();
   private readonly upgrade: UpgradeOptions;
   private readonly plan: AdmissionPlan;
   /** Frames written to sockets directly, corked per turn, like /ws (see socketio-outbound.ts). */
@@ -180,7 +197,7 @@ export class SocketIoTransport {
       allowEIO3: false,
       maxHttpBufferSize: config.limits.maxPayloadBytes + ENVELOPE_BYTES,
       // engine.io builds its ws server with ws's own fragment default (16,384): hold it to ours (1008).
-      wsEngine: fragmentLimited(config.limits.maxFragments),
+      wsEngine: limitedWsServer(config.limits, (ws, req, pending) => this.pingFlood(ws, req, pending)),
       pingInterval: config.heartbeatMs,
       pingTimeout: config.heartbeatMs,
       upgradeTimeout: Math.min(10_000, config.auth.timeoutMs),
@@ -303,13 +320,26 @@ export class SocketIoTransport {
       timer.unref();
       esock.once('close', () => clearTimeout(timer));
     }
+    // This packet was refused here, with its own event (binary, too big).
+    let refused = false;
+    const malformed = (reason: string): void => {
+      this.deps.audit.emit('malformed_frame', { ip: vetted.hs.ip, user: this.byEngine.get(esock)?.userId, detail: { reason, transport: 'socket.io' } });
+    };
     // Binary attachments (contract: binary frame -> 1003) and frames over the limit (1009) are
     // refused here, before socket.io decodes or buffers them.
     esock.on('packet', (packet: { type: string; data?: unknown }) => {
+      refused = false;
+      // engine.io ends the session itself on an undecodable packet and on a client ping (EIO 4
+      // pings go from the server): a malformed frame, as on /ws (docs/protocol.md "Socket.IO mapping").
+      if (packet.type === 'error') return malformed('engine.io_packet');
+      if (packet.type === 'ping') return malformed('engine.io_ping');
+      // The client's engine.io CLOSE: engine.io's WebSocket transport ignores it, so the session ends here.
+      if (packet.type === 'close') return esock.close(true);
       if (packet.type !== 'message') return;
       const conn = this.byEngine.get(esock);
       const data = packet.data;
       if (typeof data !== 'string' || data.startsWith('5') || data.startsWith('6')) {
+        refused = true;
         this.deps.audit.emit('binary_frame', { ip: vetted.hs.ip, user: conn?.userId, detail: { transport: 'socket.io' } });
         if (conn) conn.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not accepted');
         else esock.close();
@@ -318,11 +348,27 @@ export class SocketIoTransport {
       const max = this.deps.config.limits.maxPayloadBytes;
       // A UTF-8 character is at most 3 bytes per UTF-16 unit: short strings need no counting.
       if (data.length * 3 > max && frameBytes(data) > max) {
+        refused = true;
         this.deps.audit.emit('frame_too_big', { ip: vetted.hs.ip, user: conn?.userId, detail: { transport: 'socket.io' } });
         if (conn) conn.close(CLOSE.TOO_BIG, 'frame too big');
         else esock.close();
       }
     });
+    // Socket.IO decodes a message synchronously, between this session's `packet` and `message`
+    // events, and ends the session at once when it cannot (bad JSON, an unknown packet type, an
+    // attachment count that does not add up, a packet out of place): a malformed frame.
+    esock.on('message', () => {
+      if (!refused && esock.readyState !== 'open') malformed('socket.io_packet');
+    });
+  }
+
+  /** A ping flood on a session's WebSocket: `close {1008}` and a disconnect, or before CONNECT a 1008 close. */
+  private pingFlood(ws: WebSocket, req: IncomingMessage, pending: number): void {
+    const conn = this.byRequest.get(req);
+    this.deps.audit.emit('ping_flood', { ip: this.vetted.get(req)?.hs.ip ?? conn?.ip, user: conn?.userId, detail: { pending, transport: 'socket.io' } });
+    if (conn) return conn.close(CLOSE.POLICY, 'ping flood');
+    ws.close(CLOSE.POLICY, 'ping flood');
+    setTimeout(() => ws.terminate(), 2000).unref();
   }
 
   /** `io.use`: the token from `auth.token` (or an early `Authorization` header), then admission. */
@@ -381,6 +427,7 @@ export class SocketIoTransport {
     );
     this.sockets.set(socket, conn);
     this.byEngine.set(socket.conn, conn);
+    this.byRequest.set(socket.request, conn);
     // Replies go out like events (socketio-outbound.ts), not through Socket.IO's encoder.
     if (socket.nsp.name === '/') (socket as unknown as { ack: (id: number) => (frame: ServerFrame) => void }).ack = (id) => socketIoAck(socket, this.writer, id);
     if (vetted.pendingPeer) hub.closed(vetted.pendingPeer, conn.ip, []);

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { ClusterPresence } from '../../src/cluster/presence.js';
 import { ClusterHealth } from '../../src/cluster/health.js';
 import { NodeLeases } from '../../src/cluster/nodes.js';
@@ -20,27 +21,12 @@ import { startServer, type TestServer } from '../helpers/server.js';
 import { eventually, sleep } from '../helpers/events.js';
 import { connect, handshakeStatus, openSocket, type TestClient } from '../helpers/client.js';
 
-const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(32).toString('hex');
 const PREFIX = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
 const SEND_POINTS = 20;
 const LOOSE_RULE = { points: 1_000_000, durationMs: 60_000 };
 
-async function redisReachable(): Promise<string | undefined> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable (${(err as Error).message})`;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const unreachable = await redisReachable();
+const unreachable = await redisUnreachable();
 if (unreachable && process.env.CI === 'true') {
   describe('cluster mode', () => {
     it('needs Redis in CI', () => assert.fail(`${unreachable}; cluster tests cannot run (CI=true)`));
@@ -67,15 +53,6 @@ async function refusedCode(node: TestServer, sub: string): Promise<number> {
   client.send({ type: 'auth', token: await node.token(sub) });
   const { code } = await client.closed;
   return code;
-}
-
-async function deleteKeys(redis: Redis): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
 }
 
 describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis unreachable: ${unreachable}` : false }, () => {
@@ -106,7 +83,7 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     for (const c of clients) c.close();
     await Promise.all([a?.stop(), b?.stop()]);
     if (redis) {
-      await deleteKeys(redis);
+      await deleteKeys(redis, PREFIX);
       await redis.quit();
     }
   });
@@ -286,12 +263,7 @@ describe('cluster-wide connection budgets (admission counts in Redis)', { skip: 
     for (const c of sockets) c.close();
     await Promise.all([a?.stop(), b?.stop()]);
     const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
     await redis.quit();
   });
 

@@ -24,6 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { openSocket, type TestClient } from '../helpers/client.js';
 import { closeOf } from '../handshake/support.js';
@@ -31,27 +32,12 @@ import { eventually } from '../helpers/events.js';
 import { RedisServer, redisServerMissing } from '../helpers/redis-server.js';
 import { postgresMissing, TestSchemas } from '../helpers/postgres.js';
 
-const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(32).toString('hex');
 const PREFIX = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
 const LOOSE = { points: 1_000_000, durationMs: 60_000 };
 const ROUNDS = 20;
 
-async function redisReachable(): Promise<string | undefined> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable (${(err as Error).message})`;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const unreachable = await redisReachable();
+const unreachable = await redisUnreachable();
 if (unreachable && process.env.CI === 'true') {
   describe('revocation across a cluster', () => {
     it('needs Redis in CI', () => assert.fail(`${unreachable}; cluster tests cannot run (CI=true)`));
@@ -115,12 +101,7 @@ describe('revocation across two nodes (Redis bus)', { skip: unreachable ? `Redis
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, PREFIX);
     await redis.quit();
   });
 

@@ -11,26 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { ClusterSlotCounts } from '../../src/cluster/slot-counts.js';
 
-const REDIS_URL = process.env.BULWARK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
 
-async function reachable(): Promise<string | undefined> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    await probe.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable (${(err as Error).message})`;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-const unreachable = await reachable();
+const unreachable = await redisUnreachable();
 if (unreachable && process.env.CI === 'true') it('needs Redis in CI', () => assert.fail(unreachable));
 else if (unreachable) console.warn(`# skipping the cluster slot-count tests: ${unreachable}`);
 
@@ -43,8 +29,7 @@ describe('cluster-wide connection budgets', { skip: unreachable }, () => {
   });
 
   after(async () => {
-    const keys = await redis.keys(`${PREFIX}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, PREFIX);
     await redis.quit();
   });
 

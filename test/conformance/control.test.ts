@@ -6,28 +6,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
-import { EventRecorder } from '../helpers/events.js';
-import { OP, closePayload, encodeFrame, type FrameSpec } from './wire.js';
-import { assertAnswers, assertClosedWith, authedPeer, conformanceServer } from './support.js';
+import type { SecurityEventRecord } from '../../src/store/store.js';
+import { EventRecorder, storedEvents } from '../helpers/events.js';
+import { OP, closePayload, encodeFrame, upgrade, type FrameSpec } from './wire.js';
+import { assertAnswers, assertClosedWith, authedPeer, expectClosedWithEvent, recordedServer } from './support.js';
 
 describe('RFC 6455 control frames on /ws', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer();
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer()));
   after(() => server.stop());
 
-  async function expectProtocolError(frame: FrameSpec, reason?: string): Promise<void> {
-    const peer = await authedPeer(server);
-    const mark = recorder.mark();
-    peer.send(frame);
-    await assertClosedWith(peer, 1002);
-    const events = await recorder.waitFor(mark, 'malformed_frame');
-    assert.equal(events.length, 1);
-    if (reason !== undefined) assert.equal(events[0]!.detail?.reason, reason);
-  }
+  const expectProtocolError = (frame: FrameSpec, reason?: string): Promise<void> => expectClosedWithEvent(server, recorder, [frame], 1002, 'malformed_frame', reason);
 
   describe('ping and pong', () => {
     it('answers a ping with a pong carrying the same payload, up to 125 bytes', async () => {
@@ -42,16 +32,35 @@ describe('RFC 6455 control frames on /ws', () => {
       peer.destroy();
     });
 
-    it('answers a burst of 60 pings, and terminates a peer that sends 61 before their pongs are written (ws ping-flood guard)', async () => {
+    it('answers a burst of 60 pings, and closes 1008 a peer that sends 61 before their pongs are written (limits.maxPendingPongs), recording ping_flood', async () => {
       const burst = (n: number): Buffer => Buffer.concat(Array.from({ length: n }, () => encodeFrame({ opcode: OP.PING, payload: 'p' })));
       const fine = await authedPeer(server);
       fine.write(burst(60));
       for (let i = 0; i < 60; i++) await fine.next((f) => f.opcode === OP.PONG);
       await assertAnswers(fine);
       fine.destroy();
+      const mark = recorder.mark();
       const flood = await authedPeer(server);
       flood.write(burst(61));
-      assert.deepEqual(await flood.ending(), { code: 1006, reason: '' }, 'terminated without a close frame');
+      assert.deepEqual(await flood.ending(), { code: 1008, reason: 'ping flood' });
+      const events = await recorder.waitFor(mark, 'ping_flood');
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.severity, 'warning');
+      assert.equal(events[0]!.detail?.pending, 60);
+    });
+
+    it('aggregates ping floods from one anonymous source into one stored row with a count', async () => {
+      const burst = Buffer.concat(Array.from({ length: 200 }, () => encodeFrame({ opcode: OP.PING, payload: 'p' })));
+      for (let i = 0; i < 4; i++) {
+        const flood = await upgrade(server.url);
+        flood.write(burst);
+        assert.equal(((await flood.ending()) as { code: number }).code, 1008);
+      }
+      const rows = (await storedEvents(server, 'ping_flood')).filter((r) => r.user === undefined);
+      const counted = (list: SecurityEventRecord[]): number => list.reduce((n, r) => n + (r.count ?? 1), 0);
+      assert.equal(counted(rows), 4, 'every flood counted');
+      // One row per source and clock minute: two if the minute turned during the loop.
+      assert.ok(rows.length <= 2, `rows: ${JSON.stringify(rows)}`);
     });
 
     it('ignores an unsolicited pong', async () => {

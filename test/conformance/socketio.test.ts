@@ -9,8 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
+import { EventRecorder, eventually } from '../helpers/events.js';
+import { admissionGauges } from '../admission/support.js';
 import { OP, encodeFrame, upgrade, type RawPeer } from './wire.js';
-import { assertClosedWith, conformanceServer } from './support.js';
+import { assertClosedWith, conformanceServer, recordedServer } from './support.js';
 
 const EIO_PATH = '/socket.io/?EIO=4&transport=websocket';
 const MAX_PAYLOAD = 4096;
@@ -48,11 +50,17 @@ async function assertEnded(peer: RawPeer): Promise<void> {
   assert.notEqual(ending, 'open', 'the server ended the session');
 }
 
+/** An engine.io session past its OPEN packet, before any Socket.IO CONNECT. */
+async function enginePeer(server: TestServer, headers?: Record<string, string>): Promise<RawPeer> {
+  const peer = await upgrade(server.url, { path: EIO_PATH, ...(headers ? { headers } : {}) });
+  await peer.next((f) => f.opcode === OP.TEXT && f.payload.toString().startsWith('0{"sid":'));
+  return peer;
+}
+
 describe('/socket.io/ at the packet level', () => {
   let server: TestServer;
-  before(async () => {
-    server = await conformanceServer({ maxPayloadBytes: MAX_PAYLOAD, maxMalformedFrames: 1000 });
-  });
+  let recorder: EventRecorder;
+  before(async () => ({ server, recorder } = await recordedServer({ maxPayloadBytes: MAX_PAYLOAD, maxMalformedFrames: 1000 })));
   after(() => server.stop());
 
   describe('events and acknowledgements', () => {
@@ -146,16 +154,50 @@ describe('/socket.io/ at the packet level', () => {
       ['a second CONNECT', '40{"token":"again"}'],
       ['an EVENT on a namespace that was never connected', '42/admin,["room.list",{"type":"room.list","id":"n"}]'],
     ] as const) {
-      it(`ends the session on ${what}, and answers nothing`, async () => {
+      it(`ends the session on ${what}, answers nothing, and records malformed_frame`, async () => {
         const peer = await sioPeer(server);
+        const mark = recorder.mark();
         peer.text(packet);
         await assertEnded(peer);
         assert.equal(
           events(peer).some(([name]) => name === 'ack' || name === 'error'),
           false,
         );
+        const recorded = await recorder.waitFor(mark, 'malformed_frame');
+        assert.equal(recorded.length, 1, JSON.stringify(recorder.since(mark)));
+        assert.equal(recorded[0]!.detail?.transport, 'socket.io');
+        assert.match(String(recorded[0]!.user), /^sio-raw-/, 'scored against the user as well as the IP');
       });
     }
+
+    for (const [what, packet] of [
+      ['an unknown engine.io packet type', '9hello'],
+      ['an EVENT with truncated JSON', '42['],
+      ['an EVENT before CONNECT', '42["room.list",{"type":"room.list","id":"early"}]'],
+    ] as const) {
+      it(`ends a session that has not sent CONNECT on ${what}, and records malformed_frame for its IP`, async () => {
+        const peer = await enginePeer(server);
+        const mark = recorder.mark();
+        peer.text(packet);
+        await assertEnded(peer);
+        const recorded = await recorder.waitFor(mark, 'malformed_frame');
+        assert.equal(recorded.length, 1, JSON.stringify(recorder.since(mark)));
+        assert.deepEqual([recorded[0]!.ip, recorded[0]!.user, recorded[0]!.detail?.transport], ['127.0.0.1', undefined, 'socket.io']);
+      });
+    }
+
+    it('records binary_frame (not a second event) for a binary attachment whose count does not add up', async () => {
+      const peer = await sioPeer(server);
+      const mark = recorder.mark();
+      peer.text('452-["chat.send",{"_placeholder":true,"num":0}]');
+      peer.text('42["room.list",{"type":"room.list","id":"x"}]');
+      await assertEnded(peer);
+      await recorder.waitFor(mark, 'binary_frame');
+      assert.deepEqual(
+        recorder.since(mark).map((e) => e.type),
+        ['binary_frame'],
+      );
+    });
 
     it('answers an EVENT whose name is not a string with INVALID_PAYLOAD (no type)', async () => {
       const peer = await sioPeer(server);
@@ -204,6 +246,34 @@ describe('/socket.io/ at the packet level', () => {
       peer.destroy();
     });
 
+    const pings = (n: number): Buffer => Buffer.concat(Array.from({ length: n }, () => encodeFrame({ opcode: OP.PING, payload: 'p' })));
+
+    it('answers 60 pings in a burst; on the 61st (limits.maxPendingPongs) emits close {1008} and disconnects, recording ping_flood', async () => {
+      const peer = await sioPeer(server);
+      peer.write(pings(60));
+      for (let i = 0; i < 60; i++) await peer.next((f) => f.opcode === OP.PONG);
+      const mark = recorder.mark();
+      peer.write(pings(61));
+      await assertEnded(peer);
+      assert.deepEqual(
+        events(peer).find(([name]) => name === 'close'),
+        ['close', { code: 1008, reason: 'ping flood' }],
+      );
+      const recorded = await recorder.waitFor(mark, 'ping_flood');
+      assert.equal(recorded.length, 1);
+      assert.match(String(recorded[0]!.user), /^sio-raw-/);
+      assert.deepEqual(recorded[0]!.detail, { pending: 60, transport: 'socket.io' });
+    });
+
+    it('closes 1008 on a ping flood before CONNECT, recording ping_flood for the IP', async () => {
+      const peer = await enginePeer(server);
+      const mark = recorder.mark();
+      peer.write(pings(200));
+      await assertClosedWith(peer, 1008);
+      const recorded = await recorder.waitFor(mark, 'ping_flood');
+      assert.deepEqual([recorded.length, recorded[0]!.ip, recorded[0]!.user], [1, '127.0.0.1', undefined]);
+    });
+
     it('closes 1008 on a message in more than limits.maxFragments (128) fragments', async () => {
       const peer = await sioPeer(server);
       const parts = [encodeFrame({ opcode: OP.TEXT, payload: '3', fin: false })];
@@ -218,4 +288,48 @@ describe('/socket.io/ at the packet level', () => {
     assert.equal((await emitWithAck(peer, 9, { type: 'room.list', id: 'after' })).type, 'ack');
     peer.destroy();
   });
+});
+
+describe('/socket.io/: a malformed packet counts toward the abuse score', () => {
+  let server: TestServer;
+  before(async () => {
+    // malformed_frame weighs 5: two from one address reach the threshold.
+    server = await conformanceServer({}, { abuse: { threshold: 10 }, trustProxy: ['127.0.0.1'] });
+  });
+  after(() => server.stop());
+
+  it('bans the address that sends two undecodable packets', async () => {
+    const ip = '203.0.113.71';
+    for (const packet of ['9hello', '42[']) {
+      const peer = await enginePeer(server, { 'X-Forwarded-For': ip });
+      peer.text(packet);
+      await assertEnded(peer);
+    }
+    assert.ok(await eventually(() => server.bulwark.bans.active('ip', ip) !== undefined), 'banned by its abuse score');
+  });
+});
+
+describe("/socket.io/: the client's engine.io CLOSE packet", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await conformanceServer();
+  });
+  after(() => server.stop());
+
+  const released = (): Promise<boolean> =>
+    eventually(async () => JSON.stringify(await admissionGauges(server, 'socket.io')) === JSON.stringify({ handshakes: 0, pendingAuth: 0, authenticated: 0 }));
+
+  for (const [what, open, held] of [
+    ['an authenticated session', sioPeer, { handshakes: 0, pendingAuth: 0, authenticated: 1 }],
+    ['a session that has not sent CONNECT', enginePeer, { handshakes: 0, pendingAuth: 1, authenticated: 0 }],
+  ] as const) {
+    it(`ends ${what} at once and gives back its admission places`, async () => {
+      const peer = await open(server);
+      assert.deepEqual(await admissionGauges(server, 'socket.io'), held);
+      peer.text('1');
+      await assertEnded(peer);
+      assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
+      assert.ok(await eventually(() => server.bulwark.hub.openCount === 0), 'the connection left the hub');
+    });
+  }
 });

@@ -58,7 +58,15 @@ describe('the server package (npm pack)', () => {
     assert.ok(BUILT, 'npm ci (prepare) builds dist/ and web/dist/');
     const [info] = await pack(['--dry-run', '--ignore-scripts']);
     const paths = new Set(info!.files.map((f) => f.path));
-    for (const p of ['dist/src/cli/main.js', 'dist/src/index.js', 'dist/client/index.js', 'dist/src/embed/index.js', 'web/dist/index.html', 'web/dist/admin.html'])
+    for (const p of [
+      'dist/src/cli/main.js',
+      'dist/src/index.js',
+      'dist/client/index.js',
+      'dist/src/embed/index.js',
+      'dist/src/server-client/index.js',
+      'web/dist/index.html',
+      'web/dist/admin.html',
+    ])
       assert.ok(paths.has(p), p);
     assert.ok(info!.entryCount < 400, `${info!.entryCount} files`);
   });

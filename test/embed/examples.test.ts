@@ -104,6 +104,25 @@ describe('examples/socketio-app.ts', () => {
     socket.close();
   });
 
+  it('answers an over-deep message INVALID_PAYLOAD with its id and the field, as the server does', async () => {
+    const socket = open({ token: await token('dave') });
+    await connected(socket);
+    const mark = events.length;
+    const reply = (await socket.emitWithAck('chat:send', { id: 'deep-1', room: 'r', text: 'x', meta: { a: { b: { c: { d: {} } } } } })) as Frame;
+    assert.deepEqual(reply, {
+      type: 'error',
+      id: 'deep-1',
+      code: 'INVALID_PAYLOAD',
+      message: reply.message,
+      details: [{ path: 'meta', message: 'nested deeper than 4 levels or more than 32 keys or items' }],
+    });
+    assert.deepEqual(
+      events.slice(mark).map((e) => [e.type, e.detail?.reason]),
+      [['invalid_payload', 'too_complex']],
+    );
+    socket.close();
+  });
+
   it('closes a socket that sends binary with close {1003}', async () => {
     const socket = open({ token: await token('carol') });
     await connected(socket);
@@ -185,5 +204,24 @@ describe('examples/ws-app.ts', () => {
     const bob = await open({ Origin: ORIGIN, Authorization: `Bearer ${await token('bob')}` });
     bob.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     assert.equal(await bob.closed, 1003);
+  });
+
+  it('answers an over-deep or over-wide frame INVALID_PAYLOAD with its id, and a malformed id without it, as the server does', async () => {
+    const carol = await open({ Origin: ORIGIN, Authorization: `Bearer ${await token('carol')}` });
+    carol.ws.send(JSON.stringify({ type: 'room.join', id: 'deep-1', room: 'lobby', x: { a: { b: { c: { d: {} } } } } }));
+    const deep = await carol.next();
+    assert.deepEqual([deep.code, deep.id, deep.details], ['INVALID_PAYLOAD', 'deep-1', [{ path: 'x', message: 'nested deeper than 4 levels or more than 32 keys or items' }]]);
+    const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
+    carol.ws.send(JSON.stringify({ type: 'room.join', id: 'wide-1', ...wide }));
+    const tooWide = await carol.next();
+    assert.deepEqual([tooWide.code, tooWide.id, tooWide.details], ['INVALID_PAYLOAD', 'wide-1', [{ path: '(frame)', message: 'more than 32 fields' }]]);
+    carol.ws.send(JSON.stringify({ type: 'room.join', id: 'bad id!', x: { a: { b: { c: { d: {} } } } } }));
+    const badId = await carol.next();
+    assert.equal(badId.id, undefined);
+    assert.deepEqual(
+      (badId.details as Array<{ path: string }>).map((d) => d.path),
+      ['id', 'x'],
+    );
+    carol.ws.close();
   });
 });

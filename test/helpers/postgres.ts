@@ -2,8 +2,8 @@
  * PostgreSQL for tests that run a suite on both backends: BULWARK_TEST_DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/test. Each caller works in fresh schemas
  * (bulwark_test_<random>_<n>) dropped by `cleanup()`. `unreachable` says why PostgreSQL cannot be
- * used; callers skip with that message, or fail under CI=true (test/store/postgres.test.ts does
- * the same). The cluster suites use `postgresMissing` and `TestSchemas` below, the same way.
+ * used; callers skip with that message, or fail under CI=true. The cluster suites use
+ * `postgresMissing` and `TestSchemas` below, the same way; the benchmark uses `postgresUnreachable`.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -20,12 +20,15 @@ export interface TestPostgres {
   urlFor(schema: string): string;
   /** Runs SQL as the test's admin connection. */
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** A client of the admin pool, for a transaction or a lock held across statements; release it. */
+  connect(): Promise<pg.PoolClient>;
   /** Drops the schemas and closes the admin pool. */
   cleanup(): Promise<void>;
 }
 
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 });
+/** Why PostgreSQL at `url` cannot be used (an error code or message), or undefined when it answers. */
+export async function postgresUnreachable(url = POSTGRES_URL): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -38,7 +41,7 @@ async function probe(): Promise<string | undefined> {
 }
 
 export async function testPostgres(): Promise<TestPostgres> {
-  const unreachable = await probe();
+  const unreachable = await postgresUnreachable();
   const run = `bulwark_test_${randomBytes(4).toString('hex')}`;
   const schemas: string[] = [];
   const admin = unreachable === undefined ? new pg.Pool({ connectionString: POSTGRES_URL, max: 2 }) : undefined;
@@ -50,12 +53,9 @@ export async function testPostgres(): Promise<TestPostgres> {
       await admin!.query(`CREATE SCHEMA ${name}`);
       return name;
     },
-    urlFor(schema) {
-      const u = new URL(POSTGRES_URL);
-      u.searchParams.set('options', `-c search_path=${schema}`);
-      return u.toString();
-    },
+    urlFor: schemaUrl,
     query: (text, values) => admin!.query(text, values),
+    connect: () => admin!.connect(),
     async cleanup() {
       if (!admin) return;
       for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
@@ -64,22 +64,25 @@ export async function testPostgres(): Promise<TestPostgres> {
   };
 }
 
+/** The URL a server (which knows only databaseUrl) uses to work inside `schema`. */
+export function schemaUrl(schema: string): string {
+  const u = new URL(POSTGRES_URL);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
+
+/** The message a suite skips (or fails under CI=true) with when PostgreSQL is unreachable. */
+export function postgresUnreachableMessage(why: string): string {
+  return `PostgreSQL unreachable at ${new URL(POSTGRES_URL).host} (${why}); set BULWARK_TEST_DATABASE_URL`;
+}
+
 /** The same database, for the cluster suites (`postgresMissing`, `TestSchemas`). */
 export const DATABASE_URL = POSTGRES_URL;
 
 /** Why PostgreSQL cannot be used, or undefined when it can. */
 export async function postgresMissing(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    const why = (error as { code?: string }).code ?? (error as Error).message;
-    return `PostgreSQL unreachable at ${new URL(DATABASE_URL).host} (${why}); set BULWARK_TEST_DATABASE_URL`;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  const why = await postgresUnreachable();
+  return why === undefined ? undefined : postgresUnreachableMessage(why);
 }
 
 export class TestSchemas {
@@ -92,9 +95,7 @@ export class TestSchemas {
     const name = `${this.run}_${this.names.length + 1}`;
     this.names.push(name);
     await this.admin.query(`CREATE SCHEMA ${name}`);
-    const u = new URL(DATABASE_URL);
-    u.searchParams.set('options', `-c search_path=${name}`);
-    return u.toString();
+    return schemaUrl(name);
   }
 
   /** Runs a query in the schema of a URL made by `create`. */

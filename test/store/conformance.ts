@@ -781,6 +781,46 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal(await store.sampleEncrypted('k1'), undefined);
       }));
 
+    it('api keys: found by hash only, listed newest first, revoked once, use counts added up, kept across a reopen', () =>
+      withStore(async (store, handle) => {
+        const key = (id: string, createdAt: number, expiresAt: number | null = null) => ({
+          id,
+          name: `key ${id}`,
+          hash: id.padEnd(64, '0'),
+          scopes: ['publish', 'history'],
+          createdAt,
+          expiresAt,
+        });
+        await store.createApiKey(key('a1', 1000));
+        await store.createApiKey(key('b2', 2000, 9_000_000_000_000));
+        assert.deepEqual(await store.apiKeyByHash('a1'.padEnd(64, '0')), { ...key('a1', 1000), lastUsedAt: null, revokedAt: null, uses: 0 });
+        assert.equal(await store.apiKeyByHash('ff'.padEnd(64, '0')), undefined);
+        assert.deepEqual(
+          (await store.listApiKeys(10)).map((k) => k.id),
+          ['b2', 'a1'],
+        );
+        assert.equal((await store.listApiKeys(1)).length, 1);
+        await store.recordApiKeyUse('a1', 5000, 3);
+        await store.recordApiKeyUse('a1', 4000, 2);
+        const used = await store.apiKeyByHash('a1'.padEnd(64, '0'));
+        assert.equal(used?.uses, 5);
+        assert.equal(used?.lastUsedAt, 5000, 'the latest use wins, whatever order the counts arrive in');
+        assert.equal(await store.revokeApiKey('a1', 6000), true);
+        assert.equal(await store.revokeApiKey('a1', 7000), false, 'revoked once');
+        assert.equal(await store.revokeApiKey('nope', 7000), false);
+        assert.equal((await store.apiKeyByHash('a1'.padEnd(64, '0')))?.revokedAt, 6000);
+        if (!handle.reopen) return;
+        await store.close();
+        const reopened = await handle.reopen();
+        try {
+          const again = await reopened.apiKeyByHash('b2'.padEnd(64, '0'));
+          assert.equal(again?.expiresAt, 9_000_000_000_000);
+          assert.deepEqual(again?.scopes, ['publish', 'history']);
+        } finally {
+          await reopened.close();
+        }
+      }));
+
     it('close is idempotent', async () => {
       const { store } = await makeStore();
       await store.close();

@@ -8,39 +8,22 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { PostgresStore, PostgresStoreError } from '../../src/store/postgres-store.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 import type { NewMessage, StoredMessage } from '../../src/store/store.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect } from '../helpers/client.js';
+import { CI, POSTGRES_URL, postgresUnreachableMessage, testPostgres } from '../helpers/postgres.js';
 import { runStoreConformance } from './conformance.js';
 
-const URL = process.env.BULWARK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const CI = process.env.CI === 'true';
-const RUN = `bulwark_test_${randomBytes(4).toString('hex')}`;
-
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return (error as { code?: string }).code ?? (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
+const db = await testPostgres();
+const unreachable = db.unreachable;
 
 if (unreachable !== undefined) {
-  const why = `PostgreSQL unreachable at ${new globalThis.URL(URL).host} (${unreachable}); set BULWARK_TEST_DATABASE_URL`;
+  const why = postgresUnreachableMessage(unreachable);
   if (CI) {
     it('PostgreSQL is reachable (required under CI=true)', () => assert.fail(why));
   } else {
@@ -48,30 +31,14 @@ if (unreachable !== undefined) {
     it('PostgreSQL store suite', { skip: why }, () => {});
   }
 } else {
-  const admin = new pg.Pool({ connectionString: URL, max: 2 });
-  const schemas: string[] = [];
-  const newSchema = async (): Promise<string> => {
-    const name = `${RUN}_${schemas.length + 1}`;
-    schemas.push(name);
-    await admin.query(`CREATE SCHEMA ${name}`);
-    return name;
-  };
-  /** The URL a server (which knows only databaseUrl) uses to work inside a schema. */
-  const urlFor = (schema: string): string => {
-    const u = new globalThis.URL(URL);
-    u.searchParams.set('options', `-c search_path=${schema}`);
-    return u.toString();
-  };
-  after(async () => {
-    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-    await admin.end();
-  });
+  const { newSchema, urlFor } = db;
+  after(() => db.cleanup());
 
   runStoreConformance('postgres', async () => {
     const schema = await newSchema();
     return {
-      store: await PostgresStore.open({ url: URL, schema }),
-      reopen: () => PostgresStore.open({ url: URL, schema }),
+      store: await PostgresStore.open({ url: POSTGRES_URL, schema }),
+      reopen: () => PostgresStore.open({ url: POSTGRES_URL, schema }),
     };
   });
 
@@ -89,8 +56,8 @@ if (unreachable !== undefined) {
   describe('postgres: several nodes on one database', () => {
     it('migrates once when many nodes start at the same time', async () => {
       const schema = await newSchema();
-      const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open({ url: URL, schema })));
-      const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${schema}.bulwark_migrations ORDER BY version`);
+      const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open({ url: POSTGRES_URL, schema })));
+      const { rows } = await db.query<{ version: number }>(`SELECT version FROM ${schema}.bulwark_migrations ORDER BY version`);
       assert.deepEqual(
         rows.map((r) => r.version),
         POSTGRES_MIGRATIONS.map((_, i) => i + 1),
@@ -100,7 +67,7 @@ if (unreachable !== undefined) {
 
     it('appends from 3 stores to the same rooms: seq stays gap-free, per-store issue order kept', async (t) => {
       const schema = await newSchema();
-      const nodes = await Promise.all([0, 1, 2].map(() => PostgresStore.open({ url: URL, schema })));
+      const nodes = await Promise.all([0, 1, 2].map(() => PostgresStore.open({ url: POSTGRES_URL, schema })));
       try {
         const a = (await nodes[0]!.createRoom({ name: 'shared', owner: 'u', visibility: 'public', createdAt: 1 }))!;
         const b = (await nodes[1]!.createRoom({ name: 'shared-2', owner: 'u', visibility: 'public', createdAt: 1 }))!;
@@ -144,7 +111,7 @@ if (unreachable !== undefined) {
 
     it('sustains batched appends (throughput)', async (t) => {
       const schema = await newSchema();
-      const store = await PostgresStore.open({ url: URL, schema });
+      const store = await PostgresStore.open({ url: POSTGRES_URL, schema });
       try {
         const r = (await store.createRoom({ name: 'fast', owner: 'u', visibility: 'public', createdAt: 1 }))!;
         const rooms = [r.id];
@@ -172,9 +139,9 @@ if (unreachable !== undefined) {
 
     it('history pages are index range scans on (room_id, seq)', async () => {
       const schema = await newSchema();
-      const store = await PostgresStore.open({ url: URL, schema });
+      const store = await PostgresStore.open({ url: POSTGRES_URL, schema });
       try {
-        const client = await admin.connect();
+        const client = await db.connect();
         try {
           await client.query(`SET search_path = ${schema}`);
           // 20 rooms x 2000 messages, statistics fresh: the planner has a real choice to make.
@@ -205,7 +172,7 @@ if (unreachable !== undefined) {
   describe('postgres: errors stay opaque', () => {
     it('a failed write rejects with a PostgresStoreError holding no SQL, values or URL', async () => {
       const schema = await newSchema();
-      const store = await PostgresStore.open({ url: URL, schema });
+      const store = await PostgresStore.open({ url: POSTGRES_URL, schema });
       try {
         const r = (await store.createRoom({ name: 'opaque', owner: 'u', visibility: 'public', createdAt: 1 }))!;
         const m = await store.appendMessage(message(r.id, 'first'));
@@ -234,7 +201,7 @@ if (unreachable !== undefined) {
 
     it('ping rejects once the database is gone', async () => {
       const schema = await newSchema();
-      const store = await PostgresStore.open({ url: URL, schema });
+      const store = await PostgresStore.open({ url: POSTGRES_URL, schema });
       await store.ping();
       await store.close();
       await assert.rejects(store.ping(), PostgresStoreError);
@@ -246,7 +213,7 @@ if (unreachable !== undefined) {
       const schema = await newSchema();
       const version = POSTGRES_MIGRATIONS.findIndex((sql) => sql.includes("UPDATE users SET id = 'acct:'"));
       assert.ok(version > 0, 'the identity migration exists');
-      const client = await admin.connect();
+      const client = await db.connect();
       let aliceRoom = 0;
       let secret = 0;
       try {
@@ -279,7 +246,7 @@ if (unreachable !== undefined) {
         await client.query('RESET search_path');
         client.release();
       }
-      const store = await PostgresStore.open({ url: URL, schema });
+      const store = await PostgresStore.open({ url: POSTGRES_URL, schema });
       try {
         assert.deepEqual(await store.getUser('acct:alice'), { id: 'acct:alice', name: 'alice', passwordHash: 'h', roles: ['admin'], createdAt: 1000, disabled: false });
         assert.equal((await store.getRoom('alice-room'))?.owner, 'acct:alice');

@@ -6,22 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect as rawConnect } from '../helpers/client.js';
 import { browserSkip, ensureWebBuilt, launch, screenshotPath, waitForText } from './browser.js';
+import { log, person as newPerson, register as signUp, send, type Person } from './people.js';
 import { XSS_VECTORS } from './vectors.js';
 
 const skip = browserSkip();
-const PASSWORD = 'correct horse battery';
-
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  dialogs: string[];
-  foreign: string[];
-}
-
 describe('web app in Chromium', { skip }, () => {
   let server: TestServer;
   let browser: Browser;
@@ -51,41 +43,8 @@ describe('web app in Chromium', { skip }, () => {
     await server?.stop();
   });
 
-  async function person(viewport: { width: number; height: number }): Promise<Person> {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    const p: Person = { context, page, dialogs: [], foreign: [] };
-    page.on('dialog', (dialog) => {
-      p.dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    page.on('request', (request) => {
-      const url = request.url();
-      if (!url.startsWith(server.origin) && !url.startsWith(server.origin.replace(/^http/, 'ws')) && !url.startsWith('data:')) p.foreign.push(url);
-    });
-    page.on('pageerror', (error) => console.log('page error:', error.message));
-    return p;
-  }
-
-  async function register(p: Person, username: string): Promise<void> {
-    await p.page.goto(server.url);
-    await p.page.getByLabel('Username').fill(username);
-    await p.page.getByLabel('Password').fill(PASSWORD);
-    await p.page.getByRole('button', { name: 'Create account' }).click();
-    await p.page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 15_000 });
-    await p.page.getByLabel('Message').waitFor();
-  }
-
-  function log(p: Person) {
-    return p.page.getByRole('log');
-  }
-
-  async function send(p: Person, text: string): Promise<void> {
-    await p.page.getByLabel('Message').fill(text);
-    await p.page.getByRole('button', { name: 'Send', exact: true }).click();
-    // The optimistic copy disappears once the server acknowledged (or refused) the message.
-    await p.page.waitForFunction(() => document.querySelectorAll('[data-pending]').length === 0, undefined, { timeout: 15_000 });
-  }
+  const person = (viewport: { width: number; height: number }): Promise<Person> => newPerson(browser, server, { viewport });
+  const register = (p: Person, username: string): Promise<void> => signUp(p, server, username);
 
   it('two people register, create a room and chat (reply, delete)', async () => {
     alice = await person({ width: 1280, height: 800 });
@@ -113,6 +72,7 @@ describe('web app in Chromium', { skip }, () => {
     await send(alice, 'a typo to delete');
     await waitForText(log(bob), /a typo to delete/);
     await log(alice).locator('.msg', { hasText: 'a typo to delete' }).getByRole('button', { name: 'Delete' }).click();
+    await alice.page.getByRole('dialog', { name: 'Delete this message?' }).getByRole('button', { name: 'Delete' }).click();
     await bob.page.waitForFunction(() => !document.querySelector('[role=log]')?.textContent?.includes('a typo to delete'), undefined, { timeout: 10_000 });
     assert.equal(await log(bob).locator('.msg--deleted').count(), 1);
     // Bob cannot delete Alice's message: no button offered.
@@ -218,7 +178,7 @@ describe('web app in Chromium', { skip }, () => {
     await carol.ok({ type: 'room.join', room: 'lobby' });
     for (let i = 1; i <= 3; i++) await carol.ok({ type: 'chat.send', room: 'lobby', text: `missed while away ${i}` });
     // Alice writes while offline: the message waits in the outbox.
-    await alice.page.getByLabel('Message').fill('written while offline');
+    await alice.page.getByLabel('Message', { exact: true }).fill('written while offline');
     await alice.page.getByRole('button', { name: 'Send', exact: true }).click();
     await waitForText(log(alice), /waiting for connection…|sending…/);
 

@@ -89,3 +89,23 @@ export function idProblem(value: Record<string, unknown>): ErrorDetail | undefin
   if (typeof id !== 'string') return { path: 'id', message: 'must be a string' };
   return ID.test(id) ? undefined : { path: 'id', message: ID_MESSAGE };
 }
+
+/** Why a JSON object is refused before its schema, with the details of its `INVALID_PAYLOAD`. */
+export interface StructureProblem {
+  reason: 'bad_id' | 'too_complex';
+  details: ErrorDetail[];
+}
+
+/**
+ * What is wrong with a JSON object before its schema is tried (docs/protocol.md "Choices where the
+ * contract is silent"): a malformed `id`, reported first, and a tree over the depth or width
+ * bounds, naming the field. The reply carries `replyId(value)`: the frame's `id` when it is
+ * well-formed, so an over-deep frame keeps its `id` and a malformed `id` is not echoed.
+ */
+export function structureProblem(parsed: Exclude<ParseResult, { reason: 'not_json' | 'not_object' }>): StructureProblem | undefined {
+  const badId = idProblem(parsed.value);
+  if (!badId && parsed.ok) return undefined;
+  const details = badId ? [badId] : [];
+  if (!parsed.ok) details.push(parsed.detail);
+  return { reason: parsed.ok ? 'bad_id' : parsed.reason, details };
+}

@@ -6,14 +6,14 @@
  */
 import type { Reply } from '../../domain/reply.js';
 import type { SecurityAudit } from '../../security/audit.js';
-import type { FrameContext, FrameGuard } from './types.js';
+import type { FrameContext, FrameGuard, FrameSender } from './types.js';
 
 const GUARD_FAILED: Reply = { ok: false, code: 'INTERNAL' };
 
-export async function runFrameGuards(
+export async function runFrameGuards<C extends FrameSender>(
   guards: readonly FrameGuard[],
   audit: SecurityAudit,
-  ctx: FrameContext,
+  ctx: FrameContext<C>,
   /** Must not throw: map failures to a reply so every guard still hears the outcome. */
   answer: () => Promise<Reply>,
 ): Promise<Reply> {

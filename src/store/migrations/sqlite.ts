@@ -128,4 +128,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN edited_at INTEGER;
   `,
+  // 7: server API keys (docs/protocol.md "Server API"): only the key's SHA-256 is stored.
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    last_used_at INTEGER,
+    revoked_at INTEGER,
+    uses INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];

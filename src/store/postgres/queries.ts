@@ -222,6 +222,23 @@ export const Q = {
   },
   releaseInvite: { name: 'bw_release_invite', text: 'UPDATE invites SET used_at = NULL, used_by = NULL WHERE hash = $1' },
   revokeInvite: { name: 'bw_revoke_invite', text: 'UPDATE invites SET expires_at = 0 WHERE id = $1 AND used_at IS NULL AND expires_at > 0' },
+  insertApiKey: {
+    name: 'bw_insert_api_key',
+    text: 'INSERT INTO api_keys (id, name, hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+  },
+  apiKeyByHash: {
+    name: 'bw_api_key_by_hash',
+    text: 'SELECT id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at, uses FROM api_keys WHERE hash = $1',
+  },
+  listApiKeys: {
+    name: 'bw_list_api_keys',
+    text: 'SELECT id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at, uses FROM api_keys ORDER BY created_at DESC, id LIMIT $1',
+  },
+  revokeApiKey: { name: 'bw_revoke_api_key', text: 'UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL' },
+  recordApiKeyUse: {
+    name: 'bw_record_api_key_use',
+    text: 'UPDATE api_keys SET uses = uses + $3, last_used_at = GREATEST(COALESCE(last_used_at, 0), $2) WHERE id = $1',
+  },
   insertRefresh: { name: 'bw_insert_refresh', text: 'INSERT INTO refresh_tokens (hash, family, user_id, expires_at) VALUES ($1, $2, $3, $4)' },
   refreshByHash: {
     name: 'bw_refresh_by_hash',
