@@ -317,7 +317,7 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
   const step = { ctx, room, members };
   if (typers > 0) {
     const started = await all<{ typers: number }>(ctx.workers, 'typing.start', () => ({ room, every: Math.max(1, Math.floor(subscribers / typers)), everyMs: 2000 }));
-    log(`[bench]   fanout ${ctx.sys.name}: typing traffic on, ${started.reduce((a, r) => a + r.typers, 0)} subscribers send chat.typing every 2 s`);
+    log(`[bench]   fanout ${ctx.sys.name}: typing traffic on, ${started.reduce((a, r) => a + r.typers, 0)} subscribers send chat.typing every 2 s (each fanned out to the room)`);
   }
 
   const curve: FanoutPoint[] = [];
@@ -379,7 +379,12 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
     if (!failed) kneeBound = 'ladder';
     else kneeBound = failed.loadgenCpuShare >= 0.9 && failed.serverCpuShare < 0.9 ? 'load generator' : 'server';
   }
-  if (typers > 0) await all(ctx.workers, 'typing.stop');
+  if (typers > 0) {
+    const typed = await all<{ sent: number; received: number }>(ctx.workers, 'typing.stop');
+    const sentSignals = typed.reduce((a, r) => a + r.sent, 0);
+    const received = typed.reduce((a, r) => a + r.received, 0);
+    log(`[bench]   fanout ${ctx.sys.name}: typing: ${fmt(sentSignals)} signals sent, ${fmt(received)} chat.typing frames delivered to subscribers`);
+  }
   curve.sort((a, b) => a.rate - b.rate);
   return {
     value: knee ? knee.deliveriesPerSec : 0,

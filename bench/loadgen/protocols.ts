@@ -4,7 +4,7 @@
  * `bulwark-socketio`, Bulwark over Socket.IO) plugs in by adding an adapter here and a server
  * entry in ../systems/index.ts.
  */
-export type FrameKind = 'ack' | 'error' | 'message' | 'welcome' | 'refused' | 'open' | 'ping' | 'other';
+export type FrameKind = 'ack' | 'error' | 'message' | 'typing' | 'welcome' | 'refused' | 'open' | 'ping' | 'other';
 
 export interface ClientProtocol {
   readonly name: string;
@@ -39,6 +39,7 @@ const T_ACK = B('ack"');
 const T_ERROR = B('error"');
 const T_MESSAGE = B('chat.message"');
 const T_WELCOME = B('welcome"');
+const T_TYPING = B('chat.typing"');
 
 /** Bulwark's contract frames; raw-ws answers with the same shapes. */
 function jsonFrames(name: string, path: string, protocols: string[], rooms: boolean): ClientProtocol {
@@ -60,6 +61,7 @@ function jsonFrames(name: string, path: string, protocols: string[], rooms: bool
       if (has(buf, at, T_ACK)) return 'ack';
       if (has(buf, at, T_ERROR)) return 'error';
       if (has(buf, at, T_WELCOME)) return 'welcome';
+      if (has(buf, at, T_TYPING)) return 'typing';
       return 'other';
     },
   };

@@ -259,7 +259,8 @@ function subscriberHandler(c: Client) {
       if (b < 0 || b >= end) return;
       const sentAt = Number(buf.toString('latin1', a + 1, b));
       if (Number.isFinite(sentAt)) hist.record(wallNow() - sentAt);
-    } else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
+    } else if (kind === 'typing') typingReceived++;
+    else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
   };
 }
 
@@ -277,6 +278,9 @@ async function fanoutJoin(args: Json): Promise<Json> {
 
 /** Typing traffic during fanout (`--typing N`): every `every`-th subscriber sends `chat.typing` every `everyMs`, jittered. */
 const typingTimers: NodeJS.Timeout[] = [];
+/** `chat.typing` frames this worker's subscribers received, and signals they sent. */
+let typingReceived = 0;
+let typingSent = 0;
 
 function typingStart(args: Json): Json {
   const typing = proto.typing;
@@ -289,9 +293,13 @@ function typingStart(args: Json): Json {
   (groups.get('subs') ?? []).forEach((c, i) => {
     if (i % every !== every - 1) return;
     typers++;
-    const start = setTimeout(() => {
+    const type = (): void => {
       c.ws.send(frame);
-      typingTimers.push(setInterval(() => c.ws.send(frame), everyMs));
+      typingSent++;
+    };
+    const start = setTimeout(() => {
+      type();
+      typingTimers.push(setInterval(type, everyMs));
     }, Math.random() * everyMs);
     typingTimers.push(start);
   });
@@ -301,7 +309,7 @@ function typingStart(args: Json): Json {
 function typingStop(): Json {
   for (const t of typingTimers) clearInterval(t);
   typingTimers.length = 0;
-  return {};
+  return { sent: typingSent, received: typingReceived };
 }
 
 async function fanoutCreate(args: Json): Promise<Json> {

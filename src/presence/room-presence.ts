@@ -16,6 +16,9 @@ import type { UserRef } from '../protocol/frames.js';
 
 export type PresenceMember = UserRef;
 
+/** Users listed per room at most: a presence answer stays bounded (docs/protocol.md "`presence`"). */
+export const MAX_LISTED = 1000;
+
 /** The service other parts of the server use (the server API's `GET /api/v1/rooms/{room}/presence`). */
 export interface RoomPresence {
   /** Users with a live connection joined to the room, across all nodes (no authorization here: the caller decides who may ask). */
@@ -164,7 +167,7 @@ export class RoomPresenceTracker implements RoomPresence {
     const users = this.rooms.get(room);
     if (!users) return [];
     const out: PresenceMember[] = [];
-    for (const [id, u] of users) out.push({ id, name: u.name });
+    for (const [id, u] of users) if (out.push({ id, name: u.name }) >= MAX_LISTED) break;
     return out;
   }
 
@@ -181,7 +184,7 @@ export class RoomPresenceTracker implements RoomPresence {
     }
     // This node's users count even if their add has not reached Redis yet.
     const seen = new Set(shared.map((m) => m.id));
-    for (const m of local) if (!seen.has(m.id)) shared.push(m);
+    for (const m of local) if (!seen.has(m.id) && shared.length < MAX_LISTED) shared.push(m);
     return shared;
   }
 

@@ -6,7 +6,8 @@
  * in PostgreSQL); typing crosses nodes and never reaches any connection of its sender; presence
  * lists users on every node and announces arrivals and departures across nodes; a SIGKILLed
  * node's users leave presence, with `presence.left` from a surviving node, within
- * `cluster.leaseMs` + `cluster.heartbeatMs` (plus the test's slack).
+ * `cluster.leaseMs` + `cluster.heartbeatMs` (plus the test's slack); with Redis stopped, presence
+ * answers from the node's own users instead of failing.
  *
  * Needs redis-server and PostgreSQL: skipped with a message when missing, except with CI=true.
  */
@@ -192,5 +193,23 @@ describe('edits, typing and presence across nodes (PostgreSQL, a private Redis)'
     assert.deepEqual(ids(await ana.ok({ type: 'presence', room: name })), ['ana-4']);
     console.log(`# presence.left for a SIGKILLed node's user after ${tookMs.toFixed(0)} ms (leaseMs ${LEASE_MS}, heartbeatMs ${HEARTBEAT_MS})`);
     await child.exit.catch(() => undefined);
+  });
+  it("while Redis is unreachable, presence answers from the node's own users and announces from its own view", async () => {
+    const ana = await on(a, 'ana-5', 'Ana');
+    const name = await room(ana);
+    const bob = await on(b, 'bob-5', 'Bob');
+    await bob.ok({ type: 'room.join', room: name });
+    await ana.waitFor(about('presence.joined', name, 'bob-5'));
+    await redis.kill();
+    try {
+      const reply = await ana.request({ type: 'presence', room: name });
+      assert.equal(reply.type, 'ack', JSON.stringify(reply));
+      assert.deepEqual(ids(reply), ['ana-5'], "only this node's users");
+      const carl = await on(a, 'carl-5', 'Carl');
+      await carl.ok({ type: 'room.join', room: name });
+      await ana.waitFor(about('presence.joined', name, 'carl-5'));
+    } finally {
+      await redis.resume();
+    }
   });
 });
