@@ -5,8 +5,8 @@
  *   npm run bench                 full run (3 runs per scenario and system; a few minutes)
  *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, fewer connections, 50k-message history room
  *
- * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the default set; api, attack and soak,
- * not in the quick set), --no-pin,
+ * Options: --typing N (fanout with N subscribers typing), --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the
+ * default set; api, attack and soak, not in the quick set), --no-pin,
  * --no-build, --profile (V8 CPU profiles of the bulwark server into <out>/profiles),
  * --out DIR (default bench/results). See bench/README.md for how to read the output.
  */
@@ -71,6 +71,8 @@ const systems = (option('systems') ?? Object.keys(SYSTEMS).join(',')).split(',')
 /** Quick mode leaves the soak and the attack out unless asked for (`--quick --scenarios attack`: 10-s phases). */
 const scenarios = (option('scenarios') ?? (quick ? 'echo,fanout,connect,idle,store' : 'echo,fanout,connect,idle,store,api,attack,soak')).split(',').filter(Boolean);
 const outDir = option('out') ?? join(BENCH_DIR, 'results');
+/** `--typing N`: during fanout, N subscribers (Bulwark systems only) each send `chat.typing` every 2 s, fanned out to the room. */
+const typers = Number(option('typing') ?? 0);
 const profile = flag('profile');
 /** `--nice N` (e.g. -10): raised priority for server and load generator on a shared machine. */
 const niceOption = option('nice');
@@ -317,6 +319,10 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
   if (joinErrors.length) throw new Error(`room.join: ${joinErrors[0]}`);
   const members = joined.reduce((a, r) => a + r.acked, 0);
   const step = { ctx, room, members };
+  if (typers > 0) {
+    const started = await all<{ typers: number }>(ctx.workers, 'typing.start', () => ({ room, every: Math.max(1, Math.floor(subscribers / typers)), everyMs: 2000 }));
+    log(`[bench]   fanout ${ctx.sys.name}: typing traffic on, ${started.reduce((a, r) => a + r.typers, 0)} subscribers send chat.typing every 2 s`);
+  }
 
   const curve: FanoutPoint[] = [];
   /** Deliveries owed so far: every message published times the room's members. */
@@ -377,6 +383,7 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
     if (!failed) kneeBound = 'ladder';
     else kneeBound = failed.loadgenCpuShare >= 0.9 && failed.serverCpuShare < 0.9 ? 'load generator' : 'server';
   }
+  if (typers > 0) await all(ctx.workers, 'typing.stop');
   curve.sort((a, b) => a.rate - b.rate);
   return {
     value: knee ? knee.deliveriesPerSec : 0,

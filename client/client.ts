@@ -7,7 +7,8 @@
  */
 import { CLOSE, CLOSE_CODES, type CloseCode } from '../src/protocol/close-codes.js';
 import { BEARER_PREFIX, SUBPROTOCOL } from '../src/protocol/constants.js';
-import type { ErrorFrame, LiveMessage, Message, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
+import type { ErrorFrame, LiveMessage, Message, RequestFrameType, ServerFrame, WelcomeFrame } from '../src/protocol/frames.js';
+import { checkAckBody, checkServerFrame } from '../src/protocol/server-frames.js';
 import { afterServerHint, DEFAULT_BACKOFF, fullJitter, parseRetryAfter } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { BulwarkError } from './errors.js';
@@ -23,6 +24,9 @@ import type {
   ReconnectOptions,
   RequestFields,
   RequestType,
+  DroppedFrame,
+  EditOptions,
+  PresenceMember,
   SendAck,
   SendOptions,
   TokenProvider,
@@ -33,12 +37,16 @@ const OPEN = 1;
 /** Our own close code for "we gave up on this socket" (no welcome in time). */
 const CLIENT_TIMEOUT = 4000;
 const MAX_TIMER_MS = 2_147_483_647;
+/** Largest server frame accepted, in characters, unless `maxFrameChars` says otherwise. */
+const MAX_FRAME_CHARS = 8 * 1024 * 1024;
 /** Pages of catch-up fetched per room on resume (100 messages each). */
 const MAX_RESUME_PAGES = 50;
 
 type Dial = new (url: string, protocols: string[], options?: unknown) => WebSocketLike;
 
 interface Pending {
+  /** The request's type: its ack is checked against that type's schema. */
+  type: RequestFrameType;
   resolve(frame: Record<string, unknown>): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -65,6 +73,8 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   /** Requests made while not open, sent on the next `welcome`. */
   private readonly waiting = new Map<string, { frame: Record<string, unknown>; pending: Pending }>();
   private readonly rooms = new Map<string, RoomCursor>();
+  /** When `typing()` last sent a signal, per room (one per `typingIntervalMs`). */
+  private readonly typingSent = new Map<string, number>();
 
   private ws: WebSocketLike | undefined;
   private handshake: HandshakeInfo = {};
@@ -177,7 +187,7 @@ export class BulwarkClient extends Emitter<ClientEvents> {
         return;
       }
       const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
-      const pending: Pending = { resolve: resolve as unknown as (f: Record<string, unknown>) => void, reject, timer: undefined };
+      const pending: Pending = { type, resolve: resolve as unknown as (f: Record<string, unknown>) => void, reject, timer: undefined };
       pending.timer = setTimeout(() => {
         this.waiting.delete(id);
         this.pending.delete(id);
@@ -243,6 +253,35 @@ export class BulwarkClient extends Emitter<ClientEvents> {
   /** Older (or newer) messages of a room, ascending by seq. */
   history(room: string, page: { before?: number; after?: number; limit?: number } = {}): Promise<AckOf<'chat.history'>> {
     return this.request('chat.history', { room, ...page });
+  }
+
+  /**
+   * Replaces the text of one of your own messages. Resolves with the ack (`duplicate: true` when the
+   * server had this edit's `id` already); members get an `edited` event with the new text.
+   */
+  edit(room: string, message: string, text: string, options: EditOptions = {}): Promise<AckOf<'chat.edit'>> {
+    return this.request('chat.edit', options.id !== undefined ? { room, message, text, id: options.id } : { room, message, text });
+  }
+
+  /**
+   * Tells the room's other members you are typing. Call it on every keystroke: at most one signal
+   * per room goes out per `typingIntervalMs` (the server forwards no more anyway), and none while
+   * disconnected (typing is never queued). Returns whether a signal went out.
+   */
+  typing(room: string): boolean {
+    if (this._state !== 'open') return false;
+    const now = Date.now();
+    const last = this.typingSent.get(room);
+    if (last !== undefined && now - last < (this.options.typingIntervalMs ?? 2000)) return false;
+    if (this.typingSent.size >= 256) this.typingSent.clear();
+    this.typingSent.set(room, now);
+    this.write({ type: 'chat.typing', room });
+    return true;
+  }
+
+  /** Who is online in a room (users with a live connection joined to it, on any node). Members only. */
+  async presence(room: string): Promise<PresenceMember[]> {
+    return (await this.request('presence', { room })).members;
   }
 
   // ---- connection lifecycle ----
@@ -467,15 +506,46 @@ export class BulwarkClient extends Emitter<ClientEvents> {
     this.write(frame);
   }
 
+  /** A server frame that failed its check: reported, never handed to the application. */
+  private drop(dropped: DroppedFrame): void {
+    this.emit('dropped', dropped);
+  }
+
   private onData(ws: WebSocketLike, data: unknown): void {
     if (ws !== this.ws) return;
-    let frame: ServerFrame;
+    const text = typeof data === 'string' ? data : String(data);
+    if (text.length > (this.options.maxFrameChars ?? MAX_FRAME_CHARS)) return this.drop({ reason: 'too_large', size: text.length });
+    let value: unknown;
     try {
-      frame = JSON.parse(typeof data === 'string' ? data : String(data)) as ServerFrame;
+      value = JSON.parse(text);
     } catch {
-      return; // the server only sends JSON; ignore anything else
+      return this.drop({ reason: 'not_json', size: text.length });
     }
-    if (!frame || typeof frame !== 'object' || typeof frame.type !== 'string') return;
+    const checked = checkServerFrame(value);
+    if (!checked.ok) {
+      const dropped: DroppedFrame = { reason: checked.reason, size: text.length };
+      if (checked.type !== undefined) dropped.type = checked.type;
+      if (checked.problem !== undefined) dropped.problem = checked.problem;
+      return this.drop(dropped);
+    }
+    const frame = checked.frame;
+    if (frame.type === 'ack') {
+      // The ack of a request this client made is checked against that request's schema.
+      const pending = this.pending.get(frame.id);
+      const problem = pending ? checkAckBody(pending.type, frame) : this.outbox.has(frame.id) ? checkAckBody('chat.send', frame) : undefined;
+      if (problem !== undefined) {
+        this.drop({ reason: 'schema', type: 'ack', problem, size: text.length });
+        const error = new BulwarkError('MALFORMED', `The server's reply did not match its schema (${problem}).`);
+        if (pending) {
+          this.pending.delete(frame.id);
+          if (pending.timer) clearTimeout(pending.timer);
+          pending.reject(error);
+        } else {
+          this.outbox.take(frame.id)?.reject(error);
+        }
+        return;
+      }
+    }
     this.emit('frame', frame);
     switch (frame.type) {
       case 'welcome':
@@ -487,6 +557,13 @@ export class BulwarkClient extends Emitter<ClientEvents> {
         return this.onLive(frame.room, frame.message);
       case 'chat.deleted':
         return this.emit('deleted', { room: frame.room, message: frame.message });
+      case 'chat.edited':
+        return this.emit('edited', { room: frame.room, message: frame.message });
+      case 'chat.typing':
+        return this.emit('typing', { room: frame.room, user: frame.user });
+      case 'presence.joined':
+      case 'presence.left':
+        return this.emit(frame.type, { room: frame.room, user: frame.user });
       case 'room.resync':
         return this.onResync(frame.room, frame.fromSeq);
       case 'room.deleted':

@@ -15,7 +15,9 @@ export type LocalErrorCode =
   /** `send()` while the outbox already holds `outboxLimit` unacknowledged messages. */
   | 'OUTBOX_FULL'
   /** The token provider failed. */
-  | 'TOKEN';
+  | 'TOKEN'
+  /** The server's reply to a request did not match its schema; it was dropped. */
+  | 'MALFORMED';
 
 export type ClientErrorCode = ErrorCode | LocalErrorCode;
 

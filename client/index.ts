@@ -17,5 +17,6 @@ export { CLOSE, CLOSE_CODES, type CloseCode, type CloseCodeInfo } from '../src/p
 export { ERROR_CODES, ERROR_MESSAGES, type ErrorCode, type ErrorDetail } from '../src/protocol/errors.js';
 export { ALLOWED_TAGS, ALLOWED_SCHEMES, LINK_REL } from '../src/protocol/markup.js';
 export { newId } from './ids.js';
+export { checkServerFrame, checkAckBody } from '../src/protocol/server-frames.js';
 export { banFromReason, bannedReason } from './restrictions.js';
 export type * from './types.js';

@@ -13,13 +13,16 @@ import type {
   SecurityAlertEvent,
   ServerFrame,
   UnavailableMessage,
+  UserRef,
   WelcomeFrame,
 } from '../src/protocol/frames.js';
+import type { ServerFrameProblem } from '../src/protocol/server-frames.js';
 import type { BulwarkError } from './errors.js';
 
 export type { ClientFrameType } from '../src/protocol/frames.js';
 export type { AckOf, ClientFrameOf, LiveMessage, Message, Room, SecurityAlertEvent, ServerFrame, UnavailableMessage, WelcomeFrame };
 export type { DeletedMessage, UserRef, ErrorFrame, AckFrame } from '../src/protocol/frames.js';
+export type { ServerFrameProblem } from '../src/protocol/server-frames.js';
 
 /** Frame types a caller may send with `request()`; `auth` is the SDK's own business. */
 export type RequestType = RequestFrameType;
@@ -80,6 +83,19 @@ export interface ClientEvents {
   unavailable: { room: string; message: UnavailableMessage; resumed: boolean };
   /** A message was deleted (live, or learnt while resuming). */
   deleted: { room: string; message: string };
+  /** A message's text was edited by its author: the message with its new `text` and `editedAt`. */
+  edited: { room: string; message: LiveMessage };
+  /** Another member is typing in the room (never your own signal; show it for a few seconds). */
+  typing: { room: string; user: UserRef };
+  /** A user came online in the room (their first connection joined it; a reconnect or a second tab is not announced). */
+  'presence.joined': { room: string; user: UserRef };
+  /** A user's last connection left the room (announced after the server's debounce). */
+  'presence.left': { room: string; user: UserRef };
+  /**
+   * A server frame that was not JSON, too large, of an unknown type or not matching its schema:
+   * dropped, never handed to the application as any other event.
+   */
+  dropped: DroppedFrame;
   /** Rooms that went away while joined. */
   'room.deleted': { room: string };
   'room.removed': { room: string };
@@ -99,6 +115,20 @@ export interface ClientEvents {
   error: BulwarkError;
   /** Every frame the server sent, parsed, before the SDK handles it. */
   frame: ServerFrame;
+}
+
+/** A user in a presence list. */
+export type PresenceMember = UserRef;
+
+/** Why a server frame was dropped (the `dropped` event). */
+export interface DroppedFrame {
+  reason: ServerFrameProblem | 'too_large' | 'not_json';
+  /** The frame's `type`, when it had a string one. */
+  type?: string;
+  /** The first field that did not match, as `path: what`. */
+  problem?: string;
+  /** The frame's length in characters. */
+  size: number;
 }
 
 /** The parts of a WebSocket the SDK uses; both the browser's and the `ws` package's fit. */
@@ -150,6 +180,10 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Reconnect policy, or `false` to never reconnect. */
   reconnect?: Partial<ReconnectOptions> | false;
+  /** Largest server frame accepted, in characters; a larger one is dropped (`dropped` event). @default 8388608 */
+  maxFrameChars?: number;
+  /** `typing()` sends at most one signal per room within this window (match the server's `presence.typingIntervalMs`). @default 2000 */
+  typingIntervalMs?: number;
   /** Most unacknowledged `send()`s kept while disconnected. @default 100 */
   outboxLimit?: number;
   /** Start connecting immediately. @default true */
@@ -169,3 +203,8 @@ export interface SendOptions {
 }
 
 export type SendAck = AckOf<'chat.send'>;
+
+export interface EditOptions {
+  /** The idempotency key; generated when left out. Reusing one makes the server answer with the first ack. */
+  id?: string;
+}

@@ -20,6 +20,8 @@ export interface ClientProtocol {
   createRoom(room: string, id: number): string | undefined;
   join(room: string, id: number): string;
   send(room: string, id: number, text: string): string;
+  /** A `chat.typing` signal (no id, no reply), where the protocol has one. */
+  typing?(room: string): string;
   classify(buf: Buffer, start: number, end: number): FrameKind;
   /** Answer to a `ping` frame, when the protocol pings at the application level. */
   readonly pong?: string;
@@ -50,6 +52,7 @@ function jsonFrames(name: string, path: string, protocols: string[], rooms: bool
     createRoom: (room, id) => (rooms ? JSON.stringify({ type: 'room.create', id: `c${id}`, room, visibility: 'public' }) : undefined),
     join: (room, id) => JSON.stringify({ type: 'room.join', id: `j${id}`, room }),
     send: (room, id, text) => JSON.stringify({ type: 'chat.send', id: `m${id}`, room, text }),
+    ...(rooms ? { typing: (room: string) => JSON.stringify({ type: 'chat.typing', room }) } : {}),
     classify(buf, start) {
       if (!has(buf, start, JSON_TYPE)) return 'other';
       const at = start + JSON_TYPE.length;

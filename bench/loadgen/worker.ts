@@ -275,6 +275,35 @@ async function fanoutJoin(args: Json): Promise<Json> {
   return { acked: r.acked, errors: r.errors };
 }
 
+/** Typing traffic during fanout (`--typing N`): every `every`-th subscriber sends `chat.typing` every `everyMs`, jittered. */
+const typingTimers: NodeJS.Timeout[] = [];
+
+function typingStart(args: Json): Json {
+  const typing = proto.typing;
+  if (!typing) return { typers: 0 };
+  const room = String(args['room']);
+  const every = Math.max(1, Number(args['every']));
+  const everyMs = Number(args['everyMs'] ?? 2000);
+  const frame = typing(room);
+  let typers = 0;
+  (groups.get('subs') ?? []).forEach((c, i) => {
+    if (i % every !== every - 1) return;
+    typers++;
+    const start = setTimeout(() => {
+      c.ws.send(frame);
+      typingTimers.push(setInterval(() => c.ws.send(frame), everyMs));
+    }, Math.random() * everyMs);
+    typingTimers.push(start);
+  });
+  return { typers };
+}
+
+function typingStop(): Json {
+  for (const t of typingTimers) clearInterval(t);
+  typingTimers.length = 0;
+  return {};
+}
+
 async function fanoutCreate(args: Json): Promise<Json> {
   const list = groups.get('pub') ?? [];
   const r = await requestAll(list, (_c, id) => proto.createRoom(String(args['room']), id), 10_000);
@@ -740,6 +769,10 @@ async function handle(req: Request): Promise<Json> {
       return fanoutCreate(args);
     case 'fanout.join':
       return fanoutJoin(args);
+    case 'typing.start':
+      return typingStart(args);
+    case 'typing.stop':
+      return typingStop();
     case 'publish':
       return publish(args);
     case 'soak.prepare':

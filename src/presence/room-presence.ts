@@ -57,8 +57,6 @@ interface LocalUser {
   conns: number;
   /** Counts down to `presence.left` after the last connection left. */
   leaving: NodeJS.Timeout | undefined;
-  /** The cluster knows the user is here (the add went through). */
-  shared: boolean;
 }
 
 export interface RoomPresenceOptions {
@@ -107,14 +105,13 @@ export class RoomPresenceTracker implements RoomPresence {
       }
       return;
     }
-    const local: LocalUser = { name: peer.userName ?? id, conns: 1, leaving: undefined, shared: false };
+    const local: LocalUser = { name: peer.userName ?? id, conns: 1, leaving: undefined };
     users.set(id, local);
     const ref = { id, name: local.name };
     const backend = this.options.backend;
     if (!backend) return this.announce('presence.joined', room, ref);
     backend.add(room, ref).then(
       (first) => {
-        local.shared = true;
         if (first) this.announce('presence.joined', room, ref);
       },
       (err: unknown) => {

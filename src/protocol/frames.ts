@@ -3,18 +3,15 @@
  * source of truth for the server's validation and the client SDK's types. No Node imports here.
  */
 import { z } from 'zod';
+import { ID_PATTERN, USER_ID_PATTERN } from './patterns.js';
 import { ROOM_NAME_PATTERN, ROOM_NAME_RULE } from './room-name.js';
 
 /** `id` is 1–64 chars of `[A-Za-z0-9_-]` (contract section 4). */
-export const FrameId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
+export const FrameId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ -');
 /** Room names share the id alphabet so they are safe in logs, URLs and channel names (`room-name.ts`). */
 export const RoomName = z.string().regex(ROOM_NAME_PATTERN, ROOM_NAME_RULE);
 /** A user id is a JWT `sub`: printable, bounded. */
-export const UserId = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must be printable');
+export const UserId = z.string().min(1).max(128).regex(USER_ID_PATTERN, 'must be printable');
 export const MessageId = z
   .string()
   .min(1)

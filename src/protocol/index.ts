@@ -5,3 +5,5 @@ export * from './markup.js';
 export * from './bans.js';
 export * from './constants.js';
 export * from './room-name.js';
+export * from './server-frames.js';
+export * from './patterns.js';

@@ -312,6 +312,35 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal(await store.getMessage(r.id, 'missing'), undefined);
       }));
 
+    it('edits a message: new text and editedAt in reads and history, seq kept; a deleted or foreign message is not edited', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'editing');
+        const other = await room(store, 'not-here');
+        const [m1, m2] = await fill(store, r, 2);
+        const edited = await store.editMessage(r.id, m1!.id, 'rewritten ✓ <b>text</b>', 5555);
+        assert.deepEqual(edited, { ...m1!, text: 'rewritten ✓ <b>text</b>', editedAt: 5555, replyTo: undefined });
+        const got = await store.getMessage(r.id, m1!.id);
+        assert.equal(got?.text, 'rewritten ✓ <b>text</b>');
+        assert.equal(got?.editedAt, 5555);
+        assert.equal(got?.seq, 1);
+        const page = await store.history(r.id, { limit: 10 });
+        assert.deepEqual(
+          page.messages.map((m) => [m.seq, m.text, m.editedAt]),
+          [
+            [1, 'rewritten ✓ <b>text</b>', 5555],
+            [2, m2!.text, undefined],
+          ],
+        );
+        assert.equal(await store.editMessage(other.id, m2!.id, 'wrong room', 6666), undefined);
+        assert.equal(await store.editMessage(r.id, 'missing', 'nobody', 6666), undefined);
+        await store.deleteMessage(r.id, m2!.id);
+        assert.equal(await store.editMessage(r.id, m2!.id, 'back from the dead', 7777), undefined);
+        const deleted = await store.getMessage(r.id, m2!.id);
+        assert.equal(deleted?.deleted, true);
+        assert.equal(deleted?.text, '');
+        assert.equal((await store.appendMessage(newMessage(r, 'after edits'))).seq, 3);
+      }));
+
     it('deletes a message: text erased, seq kept', () =>
       withStore(async (store) => {
         const r = await room(store, 'erasing');

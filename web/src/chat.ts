@@ -1,6 +1,6 @@
 /**
- * The chat view: rooms, history, replies, deletes, announcements — over the SDK, which reconnects,
- * resumes and keeps unsent messages in its outbox. Every piece of text from the network reaches
+ * The chat view: rooms, history, replies, edits, deletes, who is online, who is typing,
+ * announcements — over the SDK, which reconnects, resumes and keeps unsent messages in its outbox. Every piece of text from the network reaches
  * the page as text nodes or through DOMPurify (`render.ts`).
  */
 import { BulwarkError, CLOSE, newId, type BulwarkClient, type Room } from '../../client/index.js';
@@ -12,11 +12,13 @@ import { explain, noticeMs } from './explain.js';
 import { lastRoom } from './last-room.js';
 import { fillMessage, messageItem, type MessageActions, type ReplyTarget, type ShownMessage } from './message-item.js';
 import { notice, NOTICE_MS } from './notice.js';
+import { onlineList } from './online-list.js';
 import { renderText } from './render.js';
 import { watchRestrictions } from './restriction.js';
 import { renderRoomList } from './room-list.js';
 import { roomNameField } from './room-name-field.js';
 import type { Session, SessionUser } from './session.js';
+import { typingIndicator } from './typing.js';
 
 const PAGE = 50;
 
@@ -84,6 +86,9 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   );
 
   const title = h('h2', { class: 'room__title' }, 'Pick or create a room');
+  const online = onlineList();
+  const typists = typingIndicator();
+  const leaveBtn = h('button', { type: 'button', class: 'btn btn--quiet', hidden: true }, 'Leave room');
   const inviteInput = h('input', { name: 'invite', autocomplete: 'off', autocapitalize: 'none', maxlength: '128' });
   const inviteForm = h(
     'form',
@@ -100,7 +105,16 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   const input = h('textarea', { name: 'message', rows: '2', maxlength: '4000', autocomplete: 'off', disabled: true });
   const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary', disabled: true }, 'Send');
   const composer = h('form', { class: 'composer' }, replyBar, h('div', { class: 'composer__row' }, field('Message', input, 'field field--grow'), sendBtn));
-  const main = h('main', { class: 'room' }, h('div', { class: 'room__head' }, title, inviteForm), older, log, feedback.element, composer);
+  const main = h(
+    'main',
+    { class: 'room' },
+    h('div', { class: 'room__head' }, title, online.element, inviteForm, leaveBtn),
+    older,
+    log,
+    typists.element,
+    feedback.element,
+    composer,
+  );
 
   const shell = h('div', { class: 'shell' }, header, banner, announcements, h('div', { class: 'layout' }, sidebar, main));
   root.replaceChildren(shell);
@@ -153,6 +167,9 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
         fail(error);
       }
     },
+    edit: async (message, text) => {
+      await client.edit(v.name, message.id, text);
+    },
     fail,
   });
 
@@ -184,6 +201,22 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     if (stick) log.scrollTop = log.scrollHeight;
   };
 
+  /** A new version of a message already shown (an edit); one not loaded yet is left for its page. */
+  const update = (v: RoomView, message: ShownMessage): void => {
+    const known = v.byId.get(message.id);
+    if (!known) return;
+    known.message = message;
+    fillMessage(known.el, message, actionsFor(v));
+  };
+
+  const loadPresence = async (room: string): Promise<void> => {
+    try {
+      online.reset(room, await client.presence(room));
+    } catch {
+      /* the list stays as it was; the next (re)connect asks again */
+    }
+  };
+
   const loadOlder = async (): Promise<void> => {
     const v = current;
     if (!v || !v.hasOlder || v.loadingOlder || v.oldestSeq === undefined) return;
@@ -210,6 +243,9 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     remembered.set(v.name);
     feedback.clear();
     title.textContent = v.name;
+    online.show(v.name);
+    typists.show(v.name);
+    leaveBtn.hidden = false;
     inviteForm.hidden = !(v.info?.visibility === 'private' && mayModerate(v));
     older.hidden = !v.hasOlder;
     markDays(v.list); // "Today" may have become "Yesterday" since
@@ -233,6 +269,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
         v.info = ack.room;
         v.hasOlder = ack.hasMore;
         add(v, ack.history);
+        void loadPresence(name);
       } catch (error) {
         if (!v.info && !v.joined) rooms.delete(name);
         listRooms();
@@ -248,6 +285,28 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     if (quiet && current) return; // the person opened another room meanwhile
     showRoom(v);
     input.focus();
+  };
+
+  /** Forgets a room's messages, members and typists; empties the view when it was open. */
+  const closeRoom = (room: string): void => {
+    const v = rooms.get(room);
+    remembered.forget(room);
+    online.drop(room);
+    typists.drop(room);
+    if (v) {
+      // Keep it listed (public rooms stay joinable), but start afresh when it is opened again.
+      rooms.delete(room);
+      view(room).info = v.info;
+    }
+    if (v && v === current) {
+      current = undefined;
+      title.textContent = 'Pick or create a room';
+      log.replaceChildren();
+      online.show(undefined);
+      typists.show(undefined);
+      input.disabled = sendBtn.disabled = true;
+      inviteForm.hidden = older.hidden = leaveBtn.hidden = true;
+    }
   };
 
   const clearReply = (): void => {
@@ -309,6 +368,10 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     }
   });
   replyCancel.addEventListener('click', clearReply);
+  // Typing signals: the SDK sends at most one per room per window, none while disconnected.
+  input.addEventListener('input', () => {
+    if (current && input.value.trim() !== '') client.typing(current.name);
+  });
 
   // ---- room form, invites ----
   roomForm.addEventListener('submit', (event) => {
@@ -347,6 +410,19 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
       .catch(fail);
   });
 
+  leaveBtn.addEventListener('click', () => {
+    const v = current;
+    if (!v) return;
+    leaveBtn.disabled = true;
+    client
+      .leave(v.name)
+      .then(() => {
+        closeRoom(v.name);
+        listRooms();
+      })
+      .catch(fail)
+      .finally(() => (leaveBtn.disabled = false));
+  });
   older.addEventListener('click', () => void loadOlder());
   log.addEventListener('scroll', () => {
     if (log.scrollTop < 40) void loadOlder();
@@ -361,9 +437,14 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   });
 
   // ---- live events ----
-  client.on('open', () => void refreshRooms());
+  client.on('open', () => {
+    void refreshRooms();
+    // Who came and went while the connection was down.
+    if (current?.joined) void loadPresence(current.name);
+  });
   client.on('message', ({ room, message }) => {
     const v = view(room);
+    typists.stopped(room, message.user.id);
     add(v, [message]);
     if (v !== current) {
       v.unread++;
@@ -371,6 +452,18 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     }
   });
   client.on('unavailable', ({ room, message }) => add(view(room), [message]));
+  client.on('edited', ({ room, message }) => {
+    const v = rooms.get(room);
+    if (v) update(v, message);
+  });
+  client.on('typing', ({ room, user: who }) => {
+    if (who.id !== user.id) typists.typing(room, who);
+  });
+  client.on('presence.joined', ({ room, user: who }) => online.joined(room, who));
+  client.on('presence.left', ({ room, user: who }) => {
+    online.left(room, who);
+    typists.stopped(room, who.id);
+  });
   client.on('deleted', ({ room, message }) => {
     const v = rooms.get(room);
     const known = v?.byId.get(message);
@@ -380,16 +473,8 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     }
   });
   const gone = (room: string, why: string): void => {
-    const v = rooms.get(room);
+    closeRoom(room);
     rooms.delete(room);
-    remembered.forget(room);
-    if (v && v === current) {
-      current = undefined;
-      title.textContent = 'Pick or create a room';
-      log.replaceChildren();
-      input.disabled = sendBtn.disabled = true;
-      inviteForm.hidden = older.hidden = true;
-    }
     listRooms();
     feedback.show(`${room}: ${why}`);
   };

@@ -1,33 +1,16 @@
 /**
- * Typing, both ways (docs/protocol.md `chat.typing`). Outgoing: at most one `chat.typing` per
- * room every `SEND_EVERY_MS` while the person types, none for an empty composer. Incoming: "alice
- * is typing…" for the open room, each typist dropped after `EXPIRE_MS` without another signal,
- * or at once when their message arrives.
+ * Who is typing (docs/protocol.md `chat.typing`): "alice is typing…" for the open room, each
+ * typist dropped after `EXPIRE_MS` without another signal, or at once when their message arrives
+ * or they leave. (Sending is the SDK's `typing(room)`, throttled there.)
  */
 import { h } from './dom.js';
 
-/** How often a typist repeats the signal. */
-export const SEND_EVERY_MS = 3000;
-/** How long one signal keeps a typist shown: two missed repeats and they are gone. */
-export const EXPIRE_MS = 7000;
-
-/** Returns the composer's input handler: it calls `signal(room)` at most once per `SEND_EVERY_MS` per room. */
-export function typingSender(signal: (room: string) => void, everyMs = SEND_EVERY_MS): { typed(room: string, text: string): void; sent(room: string): void } {
-  const last = new Map<string, number>();
-  return {
-    typed(room, text) {
-      if (text.trim() === '') return;
-      const now = Date.now();
-      if (now - (last.get(room) ?? 0) < everyMs) return;
-      last.set(room, now);
-      signal(room);
-    },
-    /** After a send: the next keystroke signals again at once. */
-    sent(room) {
-      last.delete(room);
-    },
-  };
-}
+/**
+ * How long one signal keeps a typist shown. The SDK sends at most one signal per room every
+ * `typingIntervalMs` (2 s, like the server's `presence.typingIntervalMs`) while someone types, so
+ * two missed repeats and they are gone.
+ */
+export const EXPIRE_MS = 5000;
 
 export function typingLine(names: readonly string[]): string {
   if (names.length === 0) return '';
