@@ -70,6 +70,7 @@ export interface BenchResult {
   store?: Record<string, Row>;
   soak?: Record<string, Row>;
   attack?: Record<string, Row>;
+  api?: Record<string, Row>;
   fuzz?: Record<string, Row>;
   ratios: Record<string, number | null>;
   extraRatios: Record<string, number | null>;
@@ -92,7 +93,7 @@ function targetActual(t: Target): string {
   return t.note ? `${t.actual} (${t.note})` : String(t.actual);
 }
 
-const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'attack', 'fuzz'] as const;
+const SCENARIOS = ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'attack', 'api', 'fuzz'] as const;
 const UNITS: Record<string, string> = {
   echo: 'msgs/s',
   fanout: 'deliveries/s @knee',
@@ -101,6 +102,7 @@ const UNITS: Record<string, string> = {
   store: 'stored msgs/s',
   soak: 'acked msgs/s (RSS slope in the notes)',
   attack: 'legitimate acked msgs/s under attack (baseline vs attack below)',
+  api: 'API publishes/s (201), HTTP p50/p99',
   fuzz: 'fuzz frames/s',
 };
 

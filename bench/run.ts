@@ -5,7 +5,8 @@
  *   npm run bench                 full run (3 runs per scenario and system; a few minutes)
  *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, fewer connections, 50k-message history room
  *
- * Options: --typing N (fanout with N subscribers typing), --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the default set), --no-pin,
+ * Options: --typing N (fanout with N subscribers typing), --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the
+ * default set; api, attack and soak, not in the quick set), --no-pin,
  * --no-build, --profile (V8 CPU profiles of the bulwark server into <out>/profiles),
  * --out DIR (default bench/results). See bench/README.md for how to read the output.
  */
@@ -25,6 +26,7 @@ import { SYSTEMS, type ServerHandle, type SystemDef } from './systems/index.js';
 import { renderMarkdown, renderSvg, renderTable, type BenchResult, type FanoutPoint, type Row } from './report.js';
 import { fuzzScenario } from './fuzz.js';
 import { ATTACK_PARAMS, attackConfig, attackScenario } from './attack.js';
+import { API_PARAMS, apiConfig, apiScenario, apiSummary } from './api.js';
 import { POSTGRES_URL, postgresUnreachable } from '../test/helpers/postgres.js';
 
 // ---------------------------------------------------------------- options
@@ -48,6 +50,7 @@ const P = quick
       store: { appends: 30_000, batch: 1000, roomSize: 50_000, queries: 1000 },
       soak: { clients: 300, rooms: 30, messagesPerSec: 150, churnMs: 1000, sampleMs: 5000 },
       attack: ATTACK_PARAMS.quick,
+      api: API_PARAMS.quick,
     }
   : {
       runs: 3,
@@ -58,6 +61,7 @@ const P = quick
       store: { appends: 200_000, batch: 1000, roomSize: 1_000_000, queries: 3000 },
       soak: { clients: 300, rooms: 30, messagesPerSec: 150, churnMs: 1000, sampleMs: 10_000 },
       attack: ATTACK_PARAMS.full,
+      api: API_PARAMS.full,
     };
 const runs = Number(option('runs') ?? P.runs);
 /** The soak's length: 60 minutes in the full run (3 when asked for in quick mode). */
@@ -65,7 +69,7 @@ const soakMinutes = Number(option('soak-minutes') ?? (quick ? 3 : 60));
 /** Every system, quick or full (each in the scenarios it declares): issue 16's targets compare all of them. */
 const systems = (option('systems') ?? Object.keys(SYSTEMS).join(',')).split(',').filter(Boolean);
 /** Quick mode leaves the soak and the attack out unless asked for (`--quick --scenarios attack`: 10-s phases). */
-const scenarios = (option('scenarios') ?? (quick ? 'echo,fanout,connect,idle,store' : 'echo,fanout,connect,idle,store,attack,soak')).split(',').filter(Boolean);
+const scenarios = (option('scenarios') ?? (quick ? 'echo,fanout,connect,idle,store' : 'echo,fanout,connect,idle,store,api,attack,soak')).split(',').filter(Boolean);
 const outDir = option('out') ?? join(BENCH_DIR, 'results');
 /** `--typing N`: during fanout, N subscribers (Bulwark systems only) each send `chat.typing` every 2 s, fanned out to the room. */
 const typers = Number(option('typing') ?? 0);
@@ -473,6 +477,14 @@ const SCENARIOS: Record<string, ScenarioDef> = {
     systems: ['bulwark'],
     once: true,
     config: attackConfig(),
+  },
+  // The server API's publish under HTTP load with WebSocket subscribers (bench/api.ts): Bulwark only.
+  api: {
+    unit: 'API publishes/s',
+    metric: 'msgsPerSec',
+    run: (ctx) => apiScenario({ ...ctx, log, connect: (tag, prefix, n, concurrency) => connectUsers(ctx, tag, prefix, n, concurrency) }, P.api),
+    systems: ['bulwark'],
+    config: apiConfig(),
   },
 };
 
@@ -996,7 +1008,7 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
     ...attackTargets(byScenario['attack']?.['bulwark'] as (Row & Json) | undefined),
   ];
   const scenarioTable: Record<string, Record<string, Row>> = {};
-  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'attack', 'fuzz']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
+  for (const s of ['echo', 'fanout', 'connect', 'idle', 'store', 'soak', 'attack', 'api', 'fuzz']) if (byScenario[s]) scenarioTable[s] = byScenario[s];
   return {
     meta: {
       date: new Date().toISOString(),
@@ -1033,6 +1045,7 @@ function buildResult(rows: Row[], pin: Pinning, elapsedMs: number, probe: { star
             ]
           : []),
         ...(byScenario['soak']?.['bulwark'] ? [soakSummary(byScenario['soak']['bulwark'] as Row & Json)] : []),
+        ...(byScenario['api']?.['bulwark'] ? [apiSummary(byScenario['api']['bulwark'] as Row & Json)] : []),
         ...(process.env.BENCH_BULWARK_CONFIG ? [`ablation: Bulwark ran with BENCH_BULWARK_CONFIG=${process.env.BENCH_BULWARK_CONFIG} (not the default defences)`] : []),
       ],
     },

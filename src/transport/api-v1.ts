@@ -164,6 +164,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRoutesDeps): vo
       if (!verdict.ok) {
         audit.emit('api_key_refused', { ip, detail: { reason: verdict.reason, api: spec.operation } });
         const limited = await deps.failureLimiter.consume(`api-refused:${ip}`);
+        // Only refused keys spend this budget: a backend's valid key behind the same address still works.
         if (!limited.ok) return fail(reply, 'RATE_LIMITED', 'Too many refused keys from this address; retry later.', { retryAfterMs: limited.retryAfterMs });
         return fail(reply, 'UNAUTHENTICATED', verdict.reason === 'missing' ? 'Send an API key: Authorization: Bearer bwk_…' : 'The API key is not valid.');
       }
@@ -254,6 +255,8 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRoutesDeps): vo
       api.route({
         method: spec.method,
         url: fastifyPath(spec.path),
+        // No implicit HEAD twin: it would run the handler past the key check (the hook knows GET only).
+        exposeHeadRoute: false,
         schema: {
           ...(spec.params ? { params: spec.params } : {}),
           ...(spec.querystring ? { querystring: spec.querystring } : {}),

@@ -112,6 +112,13 @@ describe('server API authorization', () => {
     assert.equal(events.since(mark, 'api_key_refused').at(-1)?.detail?.reason, 'revoked');
   });
 
+  it('has no implicit HEAD routes that would answer past the key check', async () => {
+    for (const path of ['/api/v1/rooms/lobby/history', '/api/v1/rooms/lobby/presence', '/api/v1/rooms/no-such-room/history']) {
+      const res = await fetch(`${server.url}${path}`, { method: 'HEAD' });
+      assert.equal(res.status, 404, path);
+    }
+  });
+
   it('never echoes the key and never leaks internals in an error body', async () => {
     const { key } = await newKey(server, ['publish']);
     const res = await call(server, 'POST', '/api/v1/rooms/lobby/messages', { key, body: '{"text": ', headers: { 'content-type': 'application/json' } });
@@ -158,5 +165,8 @@ describe('server API rate limits', () => {
     for (let i = 0; i < 31; i++) statuses.push((await call(server, 'GET', '/api/v1/rooms/lobby/history', { key: wrong })).status);
     assert.deepEqual(statuses.slice(0, 30), Array(30).fill(401));
     assert.equal(statuses[30], 429);
+    // A valid key from the same address is not held back by someone else's refused ones.
+    const { key } = await newKey(server, ['history']);
+    assert.equal((await call(server, 'GET', '/api/v1/rooms/lobby/history', { key })).status, 200);
   });
 });
