@@ -88,7 +88,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   const title = h('h2', { class: 'room__title' }, 'Pick or create a room');
   const online = onlineList();
   const typists = typingIndicator();
-  const leaveBtn = h('button', { type: 'button', class: 'btn btn--quiet', hidden: true }, 'Leave room');
+  const leaveBtn = h('button', { type: 'button', class: 'btn btn--quiet room__leave', hidden: true }, 'Leave room');
   const inviteInput = h('input', { name: 'invite', autocomplete: 'off', autocapitalize: 'none', maxlength: '128' });
   const inviteForm = h(
     'form',
@@ -244,6 +244,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     feedback.clear();
     title.textContent = v.name;
     online.show(v.name);
+    void loadPresence(v.name); // fresh on every visit: events only keep it current while joined
     typists.show(v.name);
     leaveBtn.hidden = false;
     inviteForm.hidden = !(v.info?.visibility === 'private' && mayModerate(v));
@@ -269,7 +270,6 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
         v.info = ack.room;
         v.hasOlder = ack.hasMore;
         add(v, ack.history);
-        void loadPresence(name);
       } catch (error) {
         if (!v.info && !v.joined) rooms.delete(name);
         listRooms();
