@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { REDIS_URL, redisUnreachable } from '../helpers/redis.js';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { postgresMissing, TestSchemas } from '../helpers/postgres.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connect, type TestClient } from '../helpers/client.js';
@@ -79,12 +79,7 @@ describe('the server API in a cluster', { skip: missing !== undefined }, () => {
     await schemas?.dropAll();
     rmSync(dataDir, { recursive: true, force: true });
     const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, PREFIX);
     redis.disconnect();
   });
 

@@ -1,6 +1,6 @@
 /**
  * What every chat app has, in Chromium with two people against a real server: plain URLs made
- * into safe links, date separators, the open room remembered across reloads, a confirmation
+ * into safe links, date separators, the open room remembered across reloads and sign-ins, a confirmation
  * before deleting, the room-name rule shown before the server is asked, and notices that clear
  * themselves.
  */
@@ -10,7 +10,7 @@ import type { Browser } from 'playwright-core';
 import { LINK_REL } from '../../src/protocol/markup.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { browserSkip, ensureWebBuilt, launch, waitForText } from './browser.js';
-import { log, person, register, send, sentOf, type Person } from './people.js';
+import { log, PASSWORD, person, register, send, sentOf, type Person } from './people.js';
 
 const skip = browserSkip();
 const DAY_MS = 86_400_000;
@@ -121,13 +121,19 @@ describe('web app: chat features in Chromium', { skip }, () => {
     assert.equal(await log(bob).getByRole('separator', { name: 'Yesterday' }).count(), 1, 'separators are exposed as separators');
   });
 
-  it('remembers the open room across a reload, and forgets one no longer accessible', async () => {
+  it('remembers the open room across a reload and a new sign-in, and forgets one no longer accessible', async () => {
     await open(bob, 'links');
     await bob.page.reload();
     await waitForText(bob.page.locator('.room__title'), /^links$/);
     await waitForText(log(bob), /docs at/);
     const remembered = await bob.page.evaluate(() => Object.entries(localStorage).filter(([k]) => k.startsWith('bulwark.openRoom:')));
     assert.deepEqual(remembered, [['bulwark.openRoom:acct:bob', 'links']], 'per user, the room name only');
+    // And after signing out and in again.
+    await bob.page.getByRole('button', { name: 'Log out' }).click();
+    await bob.page.getByLabel('Username').fill('bob');
+    await bob.page.getByLabel('Password').fill(PASSWORD);
+    await bob.page.getByRole('button', { name: 'Log in' }).click();
+    await waitForText(bob.page.locator('.room__title'), /^links$/);
 
     // A private room bob was never invited to: not reopened, not complained about, forgotten.
     await alice.page.getByLabel('Room name').fill('hideout');

@@ -1,38 +1,26 @@
 /**
- * The chat view: rooms, history, replies, edits, deletes, who is online, who is typing,
- * announcements — over the SDK, which reconnects, resumes and keeps unsent messages in its outbox. Every piece of text from the network reaches
- * the page as text nodes or through DOMPurify (`render.ts`).
+ * The chat's behaviour: rooms, history, replies, edits, deletes, who is online, who is typing,
+ * announcements — over the SDK, which reconnects, resumes and keeps unsent messages in its
+ * outbox. Every piece of text from the network reaches the page as text nodes or through
+ * DOMPurify (`render.ts`); the page structure is `chat-layout.ts`.
  */
-import { BulwarkError, CLOSE, newId, type BulwarkClient, type Room } from '../../client/index.js';
+import { BulwarkError, CLOSE, newId, type BulwarkClient } from '../../client/index.js';
+import { showAnnouncement } from './announcements.js';
 import { connectionBanner } from './banner.js';
 import { confirmDialog } from './confirm-dialog.js';
 import { markDays } from './days.js';
-import { field, formatTime, h } from './dom.js';
+import { chatLayout } from './chat-layout.js';
+import { h } from './dom.js';
 import { explain, noticeMs } from './explain.js';
 import { lastRoom } from './last-room.js';
-import { fillMessage, messageItem, type MessageActions, type ReplyTarget, type ShownMessage } from './message-item.js';
-import { notice, NOTICE_MS } from './notice.js';
-import { onlineList } from './online-list.js';
-import { renderText } from './render.js';
+import { NOTICE_MS } from './notice.js';
+import type { MessageActions, ReplyTarget, ShownMessage } from './message-item.js';
+import { newRoomView, putMessages, replaceMessage, type RoomView } from './room-view.js';
 import { watchRestrictions } from './restriction.js';
 import { renderRoomList } from './room-list.js';
-import { roomNameField } from './room-name-field.js';
 import type { Session, SessionUser } from './session.js';
-import { typingIndicator } from './typing.js';
 
 const PAGE = 50;
-
-interface RoomView {
-  name: string;
-  info: Room | undefined;
-  joined: boolean;
-  list: HTMLOListElement;
-  byId: Map<string, { el: HTMLLIElement; message: ShownMessage }>;
-  oldestSeq: number | undefined;
-  hasOlder: boolean;
-  loadingOlder: boolean;
-  unread: number;
-}
 
 /** Builds the chat for a signed-in user; `signOut` shows the sign-in screen with a notice. */
 export function chat(root: HTMLElement, session: Session, user: SessionUser, signOut: (notice: string) => void): void {
@@ -46,77 +34,41 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   let sendBlockedUntil = 0;
 
   // ---- layout ----
-  const logout = h('button', { type: 'button', class: 'btn btn--quiet' }, 'Log out');
-  const roomsToggle = h('button', { type: 'button', class: 'btn btn--quiet rooms-toggle', 'aria-expanded': 'true', 'aria-controls': 'sidebar' }, 'Rooms');
-  const header = h(
-    'header',
-    { class: 'topbar' },
-    roomsToggle,
-    h('span', { class: 'topbar__brand' }, 'Bulwark'),
-    h('span', { class: 'topbar__user' }, user.name),
-    isAdmin ? h('a', { href: '/admin', class: 'btn btn--quiet' }, 'Admin') : null,
-    logout,
-  );
   const banner = connectionBanner(client, (code) => {
     if (code === CLOSE.UNAUTHENTICATED || code === CLOSE.FORBIDDEN) {
       client.close();
       signOut('Your session ended. Please log in again.');
     }
   });
-  const announcements = h('section', { class: 'announcements', 'aria-label': 'Announcements' });
-
-  const roomList = h('ul', { class: 'rooms' });
-  const roomName = roomNameField();
-  const privateBox = h('input', { type: 'checkbox', name: 'private' });
-  const createBtn = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Create room');
-  const joinBtn = h('button', { type: 'button', class: 'btn' }, 'Join room');
-  const roomForm = h(
-    'form',
-    { class: 'room-form', novalidate: true },
-    roomName.element,
-    h('label', { class: 'check' }, privateBox, h('span', {}, 'Private room')),
-    h('div', { class: 'room-form__actions' }, createBtn, joinBtn),
-  );
-  const sidebar = h(
-    'aside',
-    { class: 'sidebar sidebar--open', id: 'sidebar' },
-    h('h2', { class: 'sidebar__title' }, 'Rooms'),
-    h('nav', { 'aria-label': 'Rooms' }, roomList),
+  const layout = chatLayout(user, banner);
+  const {
+    logout,
+    roomsToggle,
+    announcements,
+    roomList,
+    roomName,
+    privateBox,
+    createBtn,
+    joinBtn,
     roomForm,
-  );
-
-  const title = h('h2', { class: 'room__title' }, 'Pick or create a room');
-  const online = onlineList();
-  const typists = typingIndicator();
-  const leaveBtn = h('button', { type: 'button', class: 'btn btn--quiet', hidden: true }, 'Leave room');
-  const inviteInput = h('input', { name: 'invite', autocomplete: 'off', autocapitalize: 'none', maxlength: '128' });
-  const inviteForm = h(
-    'form',
-    { class: 'invite', hidden: true },
-    field('Invite user', inviteInput, 'field field--inline'),
-    h('button', { type: 'submit', class: 'btn' }, 'Invite'),
-  );
-  const older = h('button', { type: 'button', class: 'btn btn--quiet older', hidden: true }, 'Load older');
-  const log = h('div', { role: 'log', 'aria-label': 'Conversation', class: 'log', tabindex: '0' });
-  const feedback = notice();
-  const replyText = h('span', { class: 'reply-bar__text' });
-  const replyCancel = h('button', { type: 'button', class: 'btn btn--quiet' }, 'Cancel reply');
-  const replyBar = h('div', { class: 'reply-bar', hidden: true }, replyText, replyCancel);
-  const input = h('textarea', { name: 'message', rows: '2', maxlength: '4000', autocomplete: 'off', disabled: true });
-  const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary', disabled: true }, 'Send');
-  const composer = h('form', { class: 'composer' }, replyBar, h('div', { class: 'composer__row' }, field('Message', input, 'field field--grow'), sendBtn));
-  const main = h(
-    'main',
-    { class: 'room' },
-    h('div', { class: 'room__head' }, title, online.element, inviteForm, leaveBtn),
+    sidebar,
+    title,
+    online,
+    typists,
+    leaveBtn,
+    inviteInput,
+    inviteForm,
     older,
     log,
-    typists.element,
-    feedback.element,
+    feedback,
+    replyText,
+    replyCancel,
+    replyBar,
+    input,
+    sendBtn,
     composer,
-  );
-
-  const shell = h('div', { class: 'shell' }, header, banner, announcements, h('div', { class: 'layout' }, sidebar, main));
+  } = layout;
+  const shell = layout.shell;
   root.replaceChildren(shell);
   const ask = confirmDialog(shell);
 
@@ -127,10 +79,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   // ---- rooms ----
   const view = (name: string): RoomView => {
     let v = rooms.get(name);
-    if (!v) {
-      v = { name, info: undefined, joined: false, list: h('ol', { class: 'messages' }), byId: new Map(), oldestSeq: undefined, hasOlder: false, loadingOlder: false, unread: 0 };
-      rooms.set(name, v);
-    }
+    if (!v) rooms.set(name, (v = newRoomView(name)));
     return v;
   };
 
@@ -175,38 +124,11 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
 
   const nearBottom = (): boolean => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
 
-  /** Adds (or updates) messages in seq order, skipping ones already shown. */
+  /** Adds (or updates) messages, keeping the reader at the bottom when they were there. */
   const add = (v: RoomView, messages: ShownMessage[]): void => {
     const stick = v === current && nearBottom();
-    const actions = actionsFor(v);
-    let added = false;
-    for (const message of messages) {
-      const known = v.byId.get(message.id);
-      if (known) {
-        known.message = message;
-        fillMessage(known.el, message, actions);
-        continue;
-      }
-      const el = messageItem(message, actions);
-      v.byId.set(message.id, { el, message });
-      added = true;
-      // Insert by seq: usually at the end. Separators and pending copies have no seq.
-      let after = v.list.lastElementChild as HTMLElement | null;
-      while (after && (after.dataset.seq === undefined || Number(after.dataset.seq) > message.seq)) after = after.previousElementSibling as HTMLElement | null;
-      if (after) after.after(el);
-      else v.list.prepend(el);
-      if (v.oldestSeq === undefined || message.seq < v.oldestSeq) v.oldestSeq = message.seq;
-    }
-    if (added) markDays(v.list);
+    putMessages(v, messages, actionsFor(v));
     if (stick) log.scrollTop = log.scrollHeight;
-  };
-
-  /** A new version of a message already shown (an edit); one not loaded yet is left for its page. */
-  const update = (v: RoomView, message: ShownMessage): void => {
-    const known = v.byId.get(message.id);
-    if (!known) return;
-    known.message = message;
-    fillMessage(known.el, message, actionsFor(v));
   };
 
   const loadPresence = async (room: string): Promise<void> => {
@@ -244,6 +166,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     feedback.clear();
     title.textContent = v.name;
     online.show(v.name);
+    void loadPresence(v.name); // fresh on every visit: events only keep it current while joined
     typists.show(v.name);
     leaveBtn.hidden = false;
     inviteForm.hidden = !(v.info?.visibility === 'private' && mayModerate(v));
@@ -269,7 +192,6 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
         v.info = ack.room;
         v.hasOlder = ack.hasMore;
         add(v, ack.history);
-        void loadPresence(name);
       } catch (error) {
         if (!v.info && !v.joined) rooms.delete(name);
         listRooms();
@@ -293,11 +215,8 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
     remembered.forget(room);
     online.drop(room);
     typists.drop(room);
-    if (v) {
-      // Keep it listed (public rooms stay joinable), but start afresh when it is opened again.
-      rooms.delete(room);
-      view(room).info = v.info;
-    }
+    // Keep it listed (public rooms stay joinable), but start afresh when it is opened again.
+    if (v) rooms.set(room, newRoomView(room, v.info));
     if (v && v === current) {
       current = undefined;
       title.textContent = 'Pick or create a room';
@@ -453,8 +372,9 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   });
   client.on('unavailable', ({ room, message }) => add(view(room), [message]));
   client.on('edited', ({ room, message }) => {
+    // One not loaded yet is left for its history page, which carries the new text.
     const v = rooms.get(room);
-    if (v) update(v, message);
+    if (v) replaceMessage(v, message, actionsFor(v));
   });
   client.on('typing', ({ room, user: who }) => {
     if (who.id !== user.id) typists.typing(room, who);
@@ -467,10 +387,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   client.on('deleted', ({ room, message }) => {
     const v = rooms.get(room);
     const known = v?.byId.get(message);
-    if (v && known) {
-      known.message = { id: message, seq: known.message.seq, room, deleted: true };
-      fillMessage(known.el, known.message, actionsFor(v));
-    }
+    if (v && known) replaceMessage(v, { id: message, seq: known.message.seq, room, deleted: true }, actionsFor(v));
   });
   const gone = (room: string, why: string): void => {
     closeRoom(room);
@@ -480,14 +397,7 @@ export function chat(root: HTMLElement, session: Session, user: SessionUser, sig
   };
   client.on('room.deleted', ({ room }) => gone(room, 'the room was deleted.'));
   client.on('room.removed', ({ room }) => gone(room, 'you were removed from the room.'));
-  client.on('announcement', ({ text, from, ts }) => {
-    const body = h('div', { class: 'announcement__body' });
-    body.append(renderText(text));
-    const dismiss = h('button', { type: 'button', class: 'link-btn' }, 'Dismiss');
-    const item = h('div', { class: 'announcement', role: 'alert' }, h('strong', {}, `Announcement from ${from} · ${formatTime(ts)}`), body, dismiss);
-    dismiss.addEventListener('click', () => item.remove());
-    announcements.append(item);
-  });
+  client.on('announcement', (a) => showAnnouncement(announcements, a));
   client.on('error', (error) => {
     if (error.code === 'RATE_LIMITED' || error.code === 'SPAM') fail(error);
     else console.warn('bulwark:', error.code, error.message);

@@ -7,10 +7,11 @@ import { h } from './dom.js';
 
 /**
  * How long one signal keeps a typist shown. The SDK sends at most one signal per room every
- * `typingIntervalMs` (2 s, like the server's `presence.typingIntervalMs`) while someone types, so
- * two missed repeats and they are gone.
+ * `typingIntervalMs` (2 s) while someone types, and the server forwards at most one per
+ * `presence.typingIntervalMs` (2 s, remembered up to 2.5 s), so a steady typist is heard at least
+ * every ~4.5 s; a little more than that and they are gone.
  */
-export const EXPIRE_MS = 5000;
+export const EXPIRE_MS = 6000;
 
 export function typingLine(names: readonly string[]): string {
   if (names.length === 0) return '';
