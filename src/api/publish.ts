@@ -6,9 +6,11 @@
  * The per-frame rate guard is left out: the API is rate-limited per key before this runs.
  *
  * Guard state (idempotency keys, spam memory, mutes) is kept under the key's subject
- * `apikey:<id>`, so one backend's repeats never count against a user's, or another key's.
+ * `apikey:<id>`, a namespace no token subject may enter (src/auth/identity.ts), so one backend's
+ * repeats never count against a user's, or another key's.
  */
 import { randomBytes } from 'node:crypto';
+import { API_KEY_SUBJECT_PREFIX } from '../auth/identity.js';
 import type { Author, Messages } from '../domain/messages.js';
 import { ok, type Reply } from '../domain/reply.js';
 import { runFrameGuards } from '../guards/frame/run.js';
@@ -20,7 +22,7 @@ import type { SecurityAudit } from '../security/audit.js';
 export const SYSTEM_USER: Author = Object.freeze({ id: 'system', name: 'System' });
 
 /** The guard subject of a key. */
-export const keySubject = (keyId: string): string => `apikey:${keyId}`;
+export const keySubject = (keyId: string): string => `${API_KEY_SUBJECT_PREFIX}${keyId}`;
 
 export interface ApiWritesDeps {
   messages: Messages;

@@ -7,13 +7,15 @@
  *   names one account for ever;
  * - a token subject is used as it is (`bulwark token --sub opsbot` is `opsbot`), or, for an issuer
  *   configured with a `subjectPrefix`, as `<prefix><sub>`;
- * - a subject that starts with a reserved prefix (`acct:`, or any configured issuer prefix) is
+ * - a subject that starts with a reserved prefix (`acct:`, `apikey:` — the server API's keys — or any configured issuer prefix) is
  *   refused unless it comes from the issuer that owns that namespace. Registering the username
  *   `opsbot` therefore yields `acct:opsbot`, never `opsbot`, and no outside issuer can mint
  *   `acct:opsbot`.
  */
 
 export const ACCOUNT_PREFIX = 'acct:';
+/** The server API's keys act as `apikey:<id>` (their rate, replay and spam state, their events): no token may carry it. */
+export const API_KEY_SUBJECT_PREFIX = 'apikey:';
 
 /** An issuer's subject prefix: a short lower-case label and one colon at the end. */
 export const SUBJECT_PREFIX = /^[a-z0-9][a-z0-9_.-]{0,31}:$/;

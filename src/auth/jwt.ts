@@ -7,7 +7,7 @@ import { SignJWT, decodeJwt, jwtVerify, errors, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Issuer, VerifyKey } from './keys.js';
-import { ACCOUNT_PREFIX, leadingLabel } from './identity.js';
+import { ACCOUNT_PREFIX, API_KEY_SUBJECT_PREFIX, leadingLabel } from './identity.js';
 import { normalizeDisplayName } from './display-name.js';
 
 export interface Identity {
@@ -84,7 +84,7 @@ export class TokenVerifier {
   private readonly issuers: readonly Issuer[];
   private readonly byIssuer = new Map<string, Issuer>();
   private readonly fallback: Issuer | undefined;
-  /** Namespace labels no unprefixed issuer may use: `acct:` and every configured prefix. */
+  /** Namespace labels no unprefixed issuer may use: `acct:`, `apikey:` and every configured prefix. */
   private readonly reserved: ReadonlySet<string>;
 
   constructor(
@@ -97,7 +97,7 @@ export class TokenVerifier {
         : [{ issuer: auth.issuer, audience: auth.audience, algorithms: auth.algorithms, key, subjectPrefix: undefined, ownsAccounts: key.kind === 'secret' }];
     for (const entry of this.issuers) if (entry.issuer !== undefined) this.byIssuer.set(entry.issuer, entry);
     this.fallback = this.issuers.find((entry) => entry.issuer === undefined);
-    this.reserved = new Set([ACCOUNT_PREFIX, ...this.issuers.flatMap((entry) => (entry.subjectPrefix ? [entry.subjectPrefix] : []))]);
+    this.reserved = new Set([ACCOUNT_PREFIX, API_KEY_SUBJECT_PREFIX, ...this.issuers.flatMap((entry) => (entry.subjectPrefix ? [entry.subjectPrefix] : []))]);
   }
 
   /** The one issuer whose keys may verify this token. */

@@ -3,7 +3,7 @@
  * configured key. It refuses what the server would refuse: an `acct:` subject (the built-in
  * accounts' namespace, docs/protocol.md "Identities") and a lifetime beyond `auth.maxTokenTtlMs`.
  */
-import { ACCOUNT_PREFIX, leadingLabel } from '../auth/identity.js';
+import { ACCOUNT_PREFIX, API_KEY_SUBJECT_PREFIX, leadingLabel } from '../auth/identity.js';
 import { hmacSecret, MissingSecretError } from '../auth/keys.js';
 import { mintToken } from '../auth/jwt.js';
 import { UsageError } from './args.js';
@@ -30,6 +30,7 @@ export const token: Command = {
     if (!sub) throw new UsageError(`usage: ${USAGE}`);
     // acct: ids are the built-in accounts' (src/auth/identity.ts); their tokens come from a login.
     if (leadingLabel(sub) === ACCOUNT_PREFIX) throw new CliError('"acct:" subjects belong to built-in accounts; manage them with bulwark users');
+    if (leadingLabel(sub) === API_KEY_SUBJECT_PREFIX) throw new CliError('"apikey:" subjects belong to server API keys; manage them with bulwark apikeys');
     const ttlMs = durationOption('ttl', ttl ?? '15m');
     const { config, dataDirSource } = resolveContext(args);
     if (!config.auth.algorithms.some((a) => a.startsWith('HS'))) throw new CliError('the configured key is a public key; mint tokens with your identity provider');

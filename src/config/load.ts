@@ -305,6 +305,7 @@ function checkIssuers(auth: Config['auth'], primary: boolean, problems: string[]
       if (++unprefixed > 1) problems.push(`config: ${at}.subjectPrefix is required: two issuers without one could name the same user`);
     } else {
       if (entry.subjectPrefix === 'acct:') problems.push(`config: ${at}.subjectPrefix: "acct:" belongs to the built-in accounts`);
+      if (entry.subjectPrefix === 'apikey:') problems.push(`config: ${at}.subjectPrefix: "apikey:" belongs to the server API's keys`);
       if (prefixes.has(entry.subjectPrefix)) problems.push(`config: ${at}.subjectPrefix: "${entry.subjectPrefix}" is used twice`);
       prefixes.add(entry.subjectPrefix);
     }

@@ -11,7 +11,7 @@ import { API_SCOPES } from '../../src/api/keys.js';
 import { API_ROUTES } from '../../src/api/routes.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { eventually, EventRecorder } from '../helpers/events.js';
-import { connect } from '../helpers/client.js';
+import { connect, openSocket } from '../helpers/client.js';
 import { call, LOOSE, newKey } from './support.js';
 
 /** A request each route accepts (given a key with its scope) in room `lobby`. */
@@ -116,6 +116,20 @@ describe('server API authorization', () => {
     for (const path of ['/api/v1/rooms/lobby/history', '/api/v1/rooms/lobby/presence', '/api/v1/rooms/no-such-room/history']) {
       const res = await fetch(`${server.url}${path}`, { method: 'HEAD' });
       assert.equal(res.status, 404, path);
+    }
+  });
+
+  it("keeps the keys' namespace apikey: out of every token: such a subject is refused even when signed by the server's own key", async () => {
+    const { record } = await newKey(server, ['publish']);
+    for (const sub of [`apikey:${record.id}`, 'APIKEY:x']) {
+      const mark = events.mark();
+      const client = await openSocket(server);
+      client.send({ type: 'auth', token: await server.token(sub) });
+      assert.equal((await client.closed).code, 4401, sub);
+      assert.deepEqual(
+        events.since(mark, 'auth_failed').map((e) => e.detail?.reason),
+        ['reserved_subject'],
+      );
     }
   });
 
