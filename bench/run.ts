@@ -5,7 +5,7 @@
  *   npm run bench                 full run (3 runs per scenario and system; a few minutes)
  *   npm run bench -- --quick      under 90 s: 1 run, shorter windows, fewer connections, 50k-message history room
  *
- * Options: --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the default set), --no-pin,
+ * Options: --typing N (fanout with N subscribers typing), --runs N, --systems a,b, --scenarios echo,fanout,connect,idle,store (and fuzz, not in the default set), --no-pin,
  * --no-build, --profile (V8 CPU profiles of the bulwark server into <out>/profiles),
  * --out DIR (default bench/results). See bench/README.md for how to read the output.
  */
@@ -67,6 +67,8 @@ const systems = (option('systems') ?? Object.keys(SYSTEMS).join(',')).split(',')
 /** Quick mode leaves the soak and the attack out unless asked for (`--quick --scenarios attack`: 10-s phases). */
 const scenarios = (option('scenarios') ?? (quick ? 'echo,fanout,connect,idle,store' : 'echo,fanout,connect,idle,store,attack,soak')).split(',').filter(Boolean);
 const outDir = option('out') ?? join(BENCH_DIR, 'results');
+/** `--typing N`: during fanout, N subscribers (Bulwark systems only) each send `chat.typing` every 2 s, fanned out to the room. */
+const typers = Number(option('typing') ?? 0);
 const profile = flag('profile');
 /** `--nice N` (e.g. -10): raised priority for server and load generator on a shared machine. */
 const niceOption = option('nice');
@@ -313,6 +315,10 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
   if (joinErrors.length) throw new Error(`room.join: ${joinErrors[0]}`);
   const members = joined.reduce((a, r) => a + r.acked, 0);
   const step = { ctx, room, members };
+  if (typers > 0) {
+    const started = await all<{ typers: number }>(ctx.workers, 'typing.start', () => ({ room, every: Math.max(1, Math.floor(subscribers / typers)), everyMs: 2000 }));
+    log(`[bench]   fanout ${ctx.sys.name}: typing traffic on, ${started.reduce((a, r) => a + r.typers, 0)} subscribers send chat.typing every 2 s (each fanned out to the room)`);
+  }
 
   const curve: FanoutPoint[] = [];
   /** Deliveries owed so far: every message published times the room's members. */
@@ -372,6 +378,12 @@ async function fanout(ctx: Ctx): Promise<RunOut> {
     const failed = bad === undefined ? undefined : curve.find((p) => p.rate === bad);
     if (!failed) kneeBound = 'ladder';
     else kneeBound = failed.loadgenCpuShare >= 0.9 && failed.serverCpuShare < 0.9 ? 'load generator' : 'server';
+  }
+  if (typers > 0) {
+    const typed = await all<{ sent: number; received: number }>(ctx.workers, 'typing.stop');
+    const sentSignals = typed.reduce((a, r) => a + r.sent, 0);
+    const received = typed.reduce((a, r) => a + r.received, 0);
+    log(`[bench]   fanout ${ctx.sys.name}: typing: ${fmt(sentSignals)} signals sent, ${fmt(received)} chat.typing frames delivered to subscribers`);
   }
   curve.sort((a, b) => a.rate - b.rate);
   return {

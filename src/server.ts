@@ -203,6 +203,7 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
   const onDelivered = (type: string, count: number): void => metrics.frameOut(type, count);
   hub = cluster ? new PresenceHub(cluster.presence, onDelivered) : new Hub(onDelivered);
   // Room presence: in-process on one node, in Redis (tied to the node leases) in a cluster.
+  let presenceLogged = 0;
   const roomPresence = openings.add(
     'room presence',
     new RoomPresenceTracker({
@@ -210,7 +211,13 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
       debounceMs: config.presence.debounceMs,
       backend: cluster?.roomPresence,
       sweepMs: config.cluster.heartbeatMs,
-      onError: (err) => log.warn({ err: reasonOf(err) }, "room presence: redis unavailable, using this node's view"),
+      onError: (err) => {
+        // One line a second at most: a Redis outage must not flood the log.
+        const now = Date.now();
+        if (now - presenceLogged < 1000) return;
+        presenceLogged = now;
+        log.warn({ err: reasonOf(err) }, "room presence: redis unavailable, using this node's view");
+      },
     }),
     (p) => p.close(),
   );
@@ -376,6 +383,8 @@ async function assemble(config: Config, options: BulwarkOptions, internal: Inter
     metrics,
     limiter: rateLimits.get('api'),
     failureLimiter: rateLimits.get('api', 'ip'),
+    // The key is trusted with any room, like a member of it (the `presence` scope is the authorization).
+    presence: async (room) => ((await store.getRoom(room)) ? roomPresence.members(room) : undefined),
     clientIp: (req) => clientIp(req.raw, trusted),
     onError: onApiError,
   });

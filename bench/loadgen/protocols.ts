@@ -4,7 +4,7 @@
  * `bulwark-socketio`, Bulwark over Socket.IO) plugs in by adding an adapter here and a server
  * entry in ../systems/index.ts.
  */
-export type FrameKind = 'ack' | 'error' | 'message' | 'welcome' | 'refused' | 'open' | 'ping' | 'other';
+export type FrameKind = 'ack' | 'error' | 'message' | 'typing' | 'welcome' | 'refused' | 'open' | 'ping' | 'other';
 
 export interface ClientProtocol {
   readonly name: string;
@@ -20,6 +20,8 @@ export interface ClientProtocol {
   createRoom(room: string, id: number): string | undefined;
   join(room: string, id: number): string;
   send(room: string, id: number, text: string): string;
+  /** A `chat.typing` signal (no id, no reply), where the protocol has one. */
+  typing?(room: string): string;
   classify(buf: Buffer, start: number, end: number): FrameKind;
   /** Answer to a `ping` frame, when the protocol pings at the application level. */
   readonly pong?: string;
@@ -37,6 +39,7 @@ const T_ACK = B('ack"');
 const T_ERROR = B('error"');
 const T_MESSAGE = B('chat.message"');
 const T_WELCOME = B('welcome"');
+const T_TYPING = B('chat.typing"');
 
 /** Bulwark's contract frames; raw-ws answers with the same shapes. */
 function jsonFrames(name: string, path: string, protocols: string[], rooms: boolean): ClientProtocol {
@@ -50,6 +53,7 @@ function jsonFrames(name: string, path: string, protocols: string[], rooms: bool
     createRoom: (room, id) => (rooms ? JSON.stringify({ type: 'room.create', id: `c${id}`, room, visibility: 'public' }) : undefined),
     join: (room, id) => JSON.stringify({ type: 'room.join', id: `j${id}`, room }),
     send: (room, id, text) => JSON.stringify({ type: 'chat.send', id: `m${id}`, room, text }),
+    ...(rooms ? { typing: (room: string) => JSON.stringify({ type: 'chat.typing', room }) } : {}),
     classify(buf, start) {
       if (!has(buf, start, JSON_TYPE)) return 'other';
       const at = start + JSON_TYPE.length;
@@ -57,6 +61,7 @@ function jsonFrames(name: string, path: string, protocols: string[], rooms: bool
       if (has(buf, at, T_ACK)) return 'ack';
       if (has(buf, at, T_ERROR)) return 'error';
       if (has(buf, at, T_WELCOME)) return 'welcome';
+      if (has(buf, at, T_TYPING)) return 'typing';
       return 'other';
     },
   };

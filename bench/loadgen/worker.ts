@@ -259,7 +259,8 @@ function subscriberHandler(c: Client) {
       if (b < 0 || b >= end) return;
       const sentAt = Number(buf.toString('latin1', a + 1, b));
       if (Number.isFinite(sentAt)) hist.record(wallNow() - sentAt);
-    } else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
+    } else if (kind === 'typing') typingReceived++;
+    else if (kind === 'ping' && pongFrame) c.ws.sendRaw(pongFrame);
   };
 }
 
@@ -273,6 +274,42 @@ async function fanoutJoin(args: Json): Promise<Json> {
     c.ws.onText = subscriberHandler(c);
   });
   return { acked: r.acked, errors: r.errors };
+}
+
+/** Typing traffic during fanout (`--typing N`): every `every`-th subscriber sends `chat.typing` every `everyMs`, jittered. */
+const typingTimers: NodeJS.Timeout[] = [];
+/** `chat.typing` frames this worker's subscribers received, and signals they sent. */
+let typingReceived = 0;
+let typingSent = 0;
+
+function typingStart(args: Json): Json {
+  const typing = proto.typing;
+  if (!typing) return { typers: 0 };
+  const room = String(args['room']);
+  const every = Math.max(1, Number(args['every']));
+  const everyMs = Number(args['everyMs'] ?? 2000);
+  const frame = typing(room);
+  let typers = 0;
+  (groups.get('subs') ?? []).forEach((c, i) => {
+    if (i % every !== every - 1) return;
+    typers++;
+    const type = (): void => {
+      c.ws.send(frame);
+      typingSent++;
+    };
+    const start = setTimeout(() => {
+      type();
+      typingTimers.push(setInterval(type, everyMs));
+    }, Math.random() * everyMs);
+    typingTimers.push(start);
+  });
+  return { typers };
+}
+
+function typingStop(): Json {
+  for (const t of typingTimers) clearInterval(t);
+  typingTimers.length = 0;
+  return { sent: typingSent, received: typingReceived };
 }
 
 async function fanoutCreate(args: Json): Promise<Json> {
@@ -740,6 +777,10 @@ async function handle(req: Request): Promise<Json> {
       return fanoutCreate(args);
     case 'fanout.join':
       return fanoutJoin(args);
+    case 'typing.start':
+      return typingStart(args);
+    case 'typing.stop':
+      return typingStop();
     case 'publish':
       return publish(args);
     case 'soak.prepare':

@@ -11,7 +11,7 @@
  * announces `presence.left`), whether that departure is a leave or the sweep of a dead node.
  */
 import type { Redis } from 'ioredis';
-import type { PresenceBackend, PresenceEntry, PresenceMember } from '../presence/room-presence.js';
+import { MAX_LISTED, type PresenceBackend, type PresenceEntry, type PresenceMember } from '../presence/room-presence.js';
 import { REDIS_NOW } from './nodes.js';
 
 /** Lua: `live(zkey, prune)` counts the nodes of a user's entry that are alive; with prune, removes the others. */
@@ -108,8 +108,6 @@ const LIVE_NODES = `${REDIS_NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
 `;
 
-/** Users listed per room at most (a presence answer stays bounded). */
-export const MAX_LISTED = 1000;
 /** Entries renewed per script call. */
 const RENEW_BATCH = 200;
 /** Rooms swept per script call. */

@@ -41,15 +41,22 @@ const MAX_REMEMBERED = 64;
 type Lookup = { ok: true; room: RoomRecord } | { ok: false; reply: Reply };
 
 export class Messages {
-  /** Users and rooms that sent `chat.typing` within the window: later ones are dropped. */
-  private readonly typingWindow: ExpiringCache<string, true>;
+  /** When each user and room last had a `chat.typing` forwarded. */
+  private readonly typingWindow: ExpiringCache<string, number>;
+  /**
+   * Least time between two forwarded signals: the window less 10 %, so a client that sends exactly
+   * once per window (the SDK does) is not dropped for its timer's jitter.
+   */
+  private readonly typingGapMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
     private readonly options: MessagesOptions = {},
   ) {
-    this.typingWindow = new ExpiringCache({ ttlMs: options.typingIntervalMs ?? 2000, maxEntries: options.maxTypingKeys ?? 100_000 });
+    const interval = options.typingIntervalMs ?? 2000;
+    this.typingWindow = new ExpiringCache({ ttlMs: interval, maxEntries: options.maxTypingKeys ?? 100_000 });
+    this.typingGapMs = Math.floor(interval * 0.9);
   }
 
   /** Typing windows remembered (bounded by `maxTypingKeys`). */
@@ -209,8 +216,11 @@ export class Messages {
    */
   typing(session: Session, frame: ClientFrameOf<'chat.typing'>): Reply | Promise<Reply> {
     const key = `${session.user.id}\u0000${frame.room}`;
-    if (this.typingWindow.get(key) !== undefined) return SILENT;
-    this.typingWindow.add(key, true);
+    const now = Date.now();
+    const last = this.typingWindow.get(key);
+    if (last !== undefined && now - last < this.typingGapMs) return SILENT;
+    if (last === undefined) this.typingWindow.add(key, now);
+    else this.typingWindow.set(key, now);
     const roomId = session.rooms.get(frame.room) ?? session.memberships.get(frame.room);
     if (roomId !== undefined) return this.typed(session, frame.room);
     return this.memberRoomId(session, frame.room).then((found) => (typeof found === 'number' ? this.typed(session, frame.room) : found));

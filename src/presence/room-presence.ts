@@ -16,6 +16,9 @@ import type { UserRef } from '../protocol/frames.js';
 
 export type PresenceMember = UserRef;
 
+/** Users listed per room at most: a presence answer stays bounded (docs/protocol.md "`presence`"). */
+export const MAX_LISTED = 1000;
+
 /** The service other parts of the server use (the server API's `GET /api/v1/rooms/{room}/presence`). */
 export interface RoomPresence {
   /** Users with a live connection joined to the room, across all nodes (no authorization here: the caller decides who may ask). */
@@ -57,8 +60,6 @@ interface LocalUser {
   conns: number;
   /** Counts down to `presence.left` after the last connection left. */
   leaving: NodeJS.Timeout | undefined;
-  /** The cluster knows the user is here (the add went through). */
-  shared: boolean;
 }
 
 export interface RoomPresenceOptions {
@@ -107,14 +108,13 @@ export class RoomPresenceTracker implements RoomPresence {
       }
       return;
     }
-    const local: LocalUser = { name: peer.userName ?? id, conns: 1, leaving: undefined, shared: false };
+    const local: LocalUser = { name: peer.userName ?? id, conns: 1, leaving: undefined };
     users.set(id, local);
     const ref = { id, name: local.name };
     const backend = this.options.backend;
     if (!backend) return this.announce('presence.joined', room, ref);
     backend.add(room, ref).then(
       (first) => {
-        local.shared = true;
         if (first) this.announce('presence.joined', room, ref);
       },
       (err: unknown) => {
@@ -167,7 +167,7 @@ export class RoomPresenceTracker implements RoomPresence {
     const users = this.rooms.get(room);
     if (!users) return [];
     const out: PresenceMember[] = [];
-    for (const [id, u] of users) out.push({ id, name: u.name });
+    for (const [id, u] of users) if (out.push({ id, name: u.name }) >= MAX_LISTED) break;
     return out;
   }
 
@@ -184,7 +184,7 @@ export class RoomPresenceTracker implements RoomPresence {
     }
     // This node's users count even if their add has not reached Redis yet.
     const seen = new Set(shared.map((m) => m.id));
-    for (const m of local) if (!seen.has(m.id)) shared.push(m);
+    for (const m of local) if (!seen.has(m.id) && shared.length < MAX_LISTED) shared.push(m);
     return shared;
   }
 

@@ -51,7 +51,7 @@ export interface ApiRoutesDeps {
   limiter: RateLimiter;
   /** Per client IP, spent by refused keys. */
   failureLimiter: RateLimiter;
-  presence?: PresenceLookup | undefined;
+  presence: PresenceLookup;
   clientIp(req: FastifyRequest): string;
   onError(err: unknown): void;
 }
@@ -227,7 +227,6 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRoutesDeps): vo
       },
       async presence(req, reply) {
         const { room } = req.params as { room: string };
-        if (!deps.presence) return fail(reply, 'INTERNAL');
         const members = await deps.presence(room);
         if (!members) return fail(reply, 'NOT_FOUND');
         return reply.code(200).header('Cache-Control', 'no-store').send({ room, members });

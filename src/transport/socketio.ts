@@ -32,6 +32,7 @@ import type { ErrorCode } from '../protocol/errors.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { Connection, type ConnectionHooks } from './connection.js';
+import { answerPings } from './ping-flood.js';
 import type { Hub, Peer } from '../fanout/hub.js';
 import { securityHeaders } from './security-headers.js';
 import { TurnWriter } from '../fanout/turn-writer.js';
@@ -145,14 +146,24 @@ function frameBytes(data: string): number {
 }
 
 /**
- * A `ws` server class for engine.io that closes a message in more than `maxFragments` fragments
- * with 1008, and terminates a peer with more than `maxPendingPongs` pongs not yet written.
+ * A `ws` server class for engine.io that holds its sockets to /ws's limits: a message in more than
+ * `maxFragments` fragments closes 1008, and pings are answered within `maxPendingPongs`, a flood
+ * being handed to `onPingFlood` with the upgrade request engine.io was given.
  */
-function fragmentLimited(maxFragments: number, maxPendingPongs: number): new (options: ServerOptions) => WebSocketServer {
-  return class FragmentLimitedServer extends WebSocketServer {
+function limitedWsServer(
+  limits: { maxFragments: number; maxPendingPongs: number },
+  onPingFlood: (ws: WebSocket, req: IncomingMessage, pending: number) => void,
+): new (options: ServerOptions) => WebSocketServer {
+  return class LimitedWsServer extends WebSocketServer {
     constructor(options: ServerOptions) {
-      const limited: ServerOptions & { maxPendingAutoPongs: number } = { ...options, maxFragments, maxPendingAutoPongs: maxPendingPongs };
-      super(limited);
+      super({ ...options, maxFragments: limits.maxFragments, autoPong: false });
+    }
+
+    override handleUpgrade(...[request, socket, head, callback]: Parameters<WebSocketServer['handleUpgrade']>): void {
+      super.handleUpgrade(request, socket, head, (ws, req) => {
+        answerPings(ws, limits.maxPendingPongs, (pending) => onPingFlood(ws, req, pending));
+        callback(ws, req);
+      });
     }
   };
 }
@@ -165,6 +176,8 @@ export class SocketIoTransport {
   private readonly vetted = new WeakMap<IncomingMessage, Vetted>();
   private readonly sockets = new Map<Socket, Connection>();
   private readonly byEngine = new WeakMap<EngineSocket, Connection>();
+  /** By the handshake request of its engine.io session (the WebSocket upgrade, unless it began polling). */
+  private readonly byRequest = new WeakMap<IncomingMessage, Connection>();
   private readonly upgrade: UpgradeOptions;
   private readonly plan: AdmissionPlan;
   /** Frames written to sockets directly, corked per turn, like /ws (see socketio-outbound.ts). */
@@ -184,7 +197,7 @@ export class SocketIoTransport {
       allowEIO3: false,
       maxHttpBufferSize: config.limits.maxPayloadBytes + ENVELOPE_BYTES,
       // engine.io builds its ws server with ws's own fragment default (16,384): hold it to ours (1008).
-      wsEngine: fragmentLimited(config.limits.maxFragments, config.limits.maxPendingPongs),
+      wsEngine: limitedWsServer(config.limits, (ws, req, pending) => this.pingFlood(ws, req, pending)),
       pingInterval: config.heartbeatMs,
       pingTimeout: config.heartbeatMs,
       upgradeTimeout: Math.min(10_000, config.auth.timeoutMs),
@@ -349,6 +362,15 @@ export class SocketIoTransport {
     });
   }
 
+  /** A ping flood on a session's WebSocket: `close {1008}` and a disconnect, or before CONNECT a 1008 close. */
+  private pingFlood(ws: WebSocket, req: IncomingMessage, pending: number): void {
+    const conn = this.byRequest.get(req);
+    this.deps.audit.emit('ping_flood', { ip: this.vetted.get(req)?.hs.ip ?? conn?.ip, user: conn?.userId, detail: { pending, transport: 'socket.io' } });
+    if (conn) return conn.close(CLOSE.POLICY, 'ping flood');
+    ws.close(CLOSE.POLICY, 'ping flood');
+    setTimeout(() => ws.terminate(), 2000).unref();
+  }
+
   /** `io.use`: the token from `auth.token` (or an early `Authorization` header), then admission. */
   private async authenticate(socket: Socket): Promise<void> {
     const vetted = this.vetted.get(socket.request);
@@ -405,6 +427,7 @@ export class SocketIoTransport {
     );
     this.sockets.set(socket, conn);
     this.byEngine.set(socket.conn, conn);
+    this.byRequest.set(socket.request, conn);
     // Replies go out like events (socketio-outbound.ts), not through Socket.IO's encoder.
     if (socket.nsp.name === '/') (socket as unknown as { ack: (id: number) => (frame: ServerFrame) => void }).ack = (id) => socketIoAck(socket, this.writer, id);
     if (vetted.pendingPeer) hub.closed(vetted.pendingPeer, conn.ip, []);

@@ -20,6 +20,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { Connection, type ConnectionHooks } from './connection.js';
+import { answerPings } from './ping-flood.js';
 import type { Hub } from '../fanout/hub.js';
 import { TurnWriter } from '../fanout/turn-writer.js';
 import type { Socket } from 'node:net';
@@ -61,7 +62,7 @@ export class WsTransport {
       clientTracking: false,
       maxPayload: config.limits.maxPayloadBytes,
       maxFragments: config.limits.maxFragments,
-      // Pongs are written here, within limits.maxPendingPongs (ws would terminate silently past 60).
+      // Pongs are written by answerPings, within limits.maxPendingPongs (ws would terminate silently past 60).
       autoPong: false,
       perMessageDeflate: config.compression.enabled
         ? { threshold: 1024, concurrencyLimit: 4, serverMaxWindowBits: 12, clientNoContextTakeover: true, serverNoContextTakeover: true }
@@ -133,18 +134,9 @@ export class WsTransport {
     hub.opened(conn, hs.ip);
     metrics.openConnections.inc();
     ws.on('pong', () => alive.add(ws));
-    // A ping flood (docs/protocol.md "Session"): pongs not yet written are bounded; past that, close 1008.
-    let pongsPending = 0;
-    const pongWritten = (): void => void pongsPending--;
-    ws.on('ping', (data: Buffer) => {
-      if (conn.closing) return;
-      if (pongsPending >= config.limits.maxPendingPongs) {
-        audit.emit('ping_flood', { ip: conn.ip, user: conn.userId, detail: { pending: pongsPending } });
-        conn.close(CLOSE.POLICY, 'ping flood');
-        return;
-      }
-      pongsPending++;
-      ws.pong(data, false, pongWritten);
+    answerPings(ws, config.limits.maxPendingPongs, (pending) => {
+      audit.emit('ping_flood', { ip: conn.ip, user: conn.userId, detail: { pending } });
+      conn.close(CLOSE.POLICY, 'ping flood');
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {

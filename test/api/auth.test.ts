@@ -87,7 +87,6 @@ describe('server API authorization', () => {
 
   it('accepts a key with exactly the route scope', async () => {
     for (const route of API_ROUTES) {
-      if (route.operation === 'presence') continue; // wired to the presence service (test/api/presence.test.ts)
       const { key } = await newKey(server, [route.scope]);
       const sample = SAMPLE[route.operation]!;
       const res = await call(server, route.method, sample.path, { key, body: sample.body });

@@ -281,6 +281,26 @@ describe('server API endpoints', () => {
     });
   });
 
+  describe('presence', () => {
+    it('lists the users with a live connection joined to the room, as the presence frame does; unknown room 404', async () => {
+      const onlooker = await connect(server, 'onlooker');
+      const res = await call(server, 'GET', '/api/v1/rooms/lobby/presence', { key: k.key });
+      assert.equal(res.status, 200);
+      const byId = (a: { id: string }, b: { id: string }): number => a.id.localeCompare(b.id);
+      const members = (res.body.members as Array<{ id: string; name: string }>).sort(byId);
+      assert.deepEqual(members, [
+        { id: 'member', name: 'Member' },
+        { id: 'owner', name: 'Owner' },
+      ]);
+      const frame = await owner.ok({ type: 'presence', room: 'lobby' });
+      assert.deepEqual((frame.members as Array<{ id: string }>).sort(byId), members);
+      assert.equal((await call(server, 'GET', '/api/v1/rooms/nowhere/presence', { key: k.key })).status, 404);
+      onlooker.close();
+      owner.frames.length = 0;
+      member.frames.length = 0;
+    });
+  });
+
   describe('disconnect', () => {
     it('closes every connection of the user (default 4403), leaves others open, and records an admin_action', async () => {
       const a1 = await connect(server, 'target');

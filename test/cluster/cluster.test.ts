@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { REDIS_URL, redisUnreachable } from '../helpers/redis.js';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { ClusterPresence } from '../../src/cluster/presence.js';
 import { ClusterHealth } from '../../src/cluster/health.js';
 import { NodeLeases } from '../../src/cluster/nodes.js';
@@ -55,15 +55,6 @@ async function refusedCode(node: TestServer, sub: string): Promise<number> {
   return code;
 }
 
-async function deleteKeys(redis: Redis): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
-
 describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis unreachable: ${unreachable}` : false }, () => {
   let a: TestServer;
   let b: TestServer;
@@ -92,7 +83,7 @@ describe('cluster mode (two nodes sharing Redis)', { skip: unreachable ? `Redis 
     for (const c of clients) c.close();
     await Promise.all([a?.stop(), b?.stop()]);
     if (redis) {
-      await deleteKeys(redis);
+      await deleteKeys(redis, PREFIX);
       await redis.quit();
     }
   });
@@ -272,12 +263,7 @@ describe('cluster-wide connection budgets (admission counts in Redis)', { skip: 
     for (const c of sockets) c.close();
     await Promise.all([a?.stop(), b?.stop()]);
     const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
     await redis.quit();
   });
 

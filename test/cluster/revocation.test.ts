@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { REDIS_URL, redisUnreachable } from '../helpers/redis.js';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { openSocket, type TestClient } from '../helpers/client.js';
 import { closeOf } from '../handshake/support.js';
@@ -101,12 +101,7 @@ describe('revocation across two nodes (Redis bus)', { skip: unreachable ? `Redis
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     const redis = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, PREFIX);
     await redis.quit();
   });
 

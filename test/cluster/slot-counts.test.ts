@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { REDIS_URL, redisUnreachable } from '../helpers/redis.js';
+import { REDIS_URL, deleteKeys, redisUnreachable } from '../helpers/redis.js';
 import { ClusterSlotCounts } from '../../src/cluster/slot-counts.js';
 
 const PREFIX = `bulwark-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -29,8 +29,7 @@ describe('cluster-wide connection budgets', { skip: unreachable }, () => {
   });
 
   after(async () => {
-    const keys = await redis.keys(`${PREFIX}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, PREFIX);
     await redis.quit();
   });
 

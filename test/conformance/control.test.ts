@@ -9,26 +9,15 @@ import type { TestServer } from '../helpers/server.js';
 import type { SecurityEventRecord } from '../../src/store/store.js';
 import { EventRecorder, storedEvents } from '../helpers/events.js';
 import { OP, closePayload, encodeFrame, upgrade, type FrameSpec } from './wire.js';
-import { assertAnswers, assertClosedWith, authedPeer, conformanceServer } from './support.js';
+import { assertAnswers, assertClosedWith, authedPeer, expectClosedWithEvent, recordedServer } from './support.js';
 
 describe('RFC 6455 control frames on /ws', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer();
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer()));
   after(() => server.stop());
 
-  async function expectProtocolError(frame: FrameSpec, reason?: string): Promise<void> {
-    const peer = await authedPeer(server);
-    const mark = recorder.mark();
-    peer.send(frame);
-    await assertClosedWith(peer, 1002);
-    const events = await recorder.waitFor(mark, 'malformed_frame');
-    assert.equal(events.length, 1);
-    if (reason !== undefined) assert.equal(events[0]!.detail?.reason, reason);
-  }
+  const expectProtocolError = (frame: FrameSpec, reason?: string): Promise<void> => expectClosedWithEvent(server, recorder, [frame], 1002, 'malformed_frame', reason);
 
   describe('ping and pong', () => {
     it('answers a ping with a pong carrying the same payload, up to 125 bytes', async () => {

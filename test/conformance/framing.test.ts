@@ -10,28 +10,17 @@ import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
 import { EventRecorder } from '../helpers/events.js';
 import { OP, upgrade, type FrameSpec } from './wire.js';
-import { assertAnswers, assertClosedWith, authedPeer, conformanceServer, fragments } from './support.js';
+import { assertAnswers, assertClosedWith, authedPeer, expectClosedWithEvent, fragments, recordedServer } from './support.js';
 
 describe('RFC 6455 framing on /ws', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer();
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer()));
   after(() => server.stop());
 
   /** Sends the frames on a fresh authenticated peer and expects close `code` with a protocol event. */
-  async function expectClose(frames: FrameSpec[], code: number, reason?: string): Promise<void> {
-    const peer = await authedPeer(server);
-    const mark = recorder.mark();
-    for (const f of frames) peer.send(f);
-    await assertClosedWith(peer, code);
-    const events = await recorder.waitFor(mark, code === 1009 ? 'frame_too_big' : 'malformed_frame');
-    assert.equal(events.length, 1, 'one security event');
-    if (reason !== undefined) assert.equal(events[0]!.detail?.reason, reason);
-    assert.equal(peer.frames.filter((f) => f.opcode === OP.TEXT).length, 0, 'no reply to the offending message');
-  }
+  const expectClose = (frames: FrameSpec[], code: number, reason?: string): Promise<void> =>
+    expectClosedWithEvent(server, recorder, frames, code, code === 1009 ? 'frame_too_big' : 'malformed_frame', reason);
 
   describe('fragmentation', () => {
     it('assembles a text message sent in three fragments and answers it', async () => {

@@ -12,7 +12,7 @@ import type { TestServer } from '../helpers/server.js';
 import { EventRecorder, eventually } from '../helpers/events.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { OP, encodeFrame, upgrade } from './wire.js';
-import { assertAnswers, assertClosedWith, authedPeer, conformanceServer, fragments } from './support.js';
+import { assertAnswers, assertClosedWith, authedPeer, conformanceServer, fragments, recordedServer } from './support.js';
 
 const KiB = 1024;
 
@@ -48,10 +48,7 @@ describe('defaults', () => {
 describe('binary and size limits on /ws (defaults)', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer();
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer()));
   after(() => server.stop());
 
   it('tells the client the 16 KiB limit in welcome', async () => {

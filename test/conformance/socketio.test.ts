@@ -12,7 +12,7 @@ import type { TestServer } from '../helpers/server.js';
 import { EventRecorder, eventually } from '../helpers/events.js';
 import { admissionGauges } from '../admission/support.js';
 import { OP, encodeFrame, upgrade, type RawPeer } from './wire.js';
-import { assertClosedWith, conformanceServer } from './support.js';
+import { assertClosedWith, conformanceServer, recordedServer } from './support.js';
 
 const EIO_PATH = '/socket.io/?EIO=4&transport=websocket';
 const MAX_PAYLOAD = 4096;
@@ -60,10 +60,7 @@ async function enginePeer(server: TestServer, headers?: Record<string, string>):
 describe('/socket.io/ at the packet level', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer({ maxPayloadBytes: MAX_PAYLOAD, maxMalformedFrames: 1000 });
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer({ maxPayloadBytes: MAX_PAYLOAD, maxMalformedFrames: 1000 })));
   after(() => server.stop());
 
   describe('events and acknowledgements', () => {
@@ -249,6 +246,34 @@ describe('/socket.io/ at the packet level', () => {
       peer.destroy();
     });
 
+    const pings = (n: number): Buffer => Buffer.concat(Array.from({ length: n }, () => encodeFrame({ opcode: OP.PING, payload: 'p' })));
+
+    it('answers 60 pings in a burst; on the 61st (limits.maxPendingPongs) emits close {1008} and disconnects, recording ping_flood', async () => {
+      const peer = await sioPeer(server);
+      peer.write(pings(60));
+      for (let i = 0; i < 60; i++) await peer.next((f) => f.opcode === OP.PONG);
+      const mark = recorder.mark();
+      peer.write(pings(61));
+      await assertEnded(peer);
+      assert.deepEqual(
+        events(peer).find(([name]) => name === 'close'),
+        ['close', { code: 1008, reason: 'ping flood' }],
+      );
+      const recorded = await recorder.waitFor(mark, 'ping_flood');
+      assert.equal(recorded.length, 1);
+      assert.match(String(recorded[0]!.user), /^sio-raw-/);
+      assert.deepEqual(recorded[0]!.detail, { pending: 60, transport: 'socket.io' });
+    });
+
+    it('closes 1008 on a ping flood before CONNECT, recording ping_flood for the IP', async () => {
+      const peer = await enginePeer(server);
+      const mark = recorder.mark();
+      peer.write(pings(200));
+      await assertClosedWith(peer, 1008);
+      const recorded = await recorder.waitFor(mark, 'ping_flood');
+      assert.deepEqual([recorded.length, recorded[0]!.ip, recorded[0]!.user], [1, '127.0.0.1', undefined]);
+    });
+
     it('closes 1008 on a message in more than limits.maxFragments (128) fragments', async () => {
       const peer = await sioPeer(server);
       const parts = [encodeFrame({ opcode: OP.TEXT, payload: '3', fin: false })];
@@ -294,20 +319,17 @@ describe("/socket.io/: the client's engine.io CLOSE packet", () => {
   const released = (): Promise<boolean> =>
     eventually(async () => JSON.stringify(await admissionGauges(server, 'socket.io')) === JSON.stringify({ handshakes: 0, pendingAuth: 0, authenticated: 0 }));
 
-  it('ends an authenticated session at once and gives back its admission places', async () => {
-    const peer = await sioPeer(server);
-    assert.deepEqual(await admissionGauges(server, 'socket.io'), { handshakes: 0, pendingAuth: 0, authenticated: 1 });
-    peer.text('1');
-    await assertEnded(peer);
-    assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
-    assert.ok(await eventually(() => server.bulwark.hub.openCount === 0), 'the connection left the hub');
-  });
-
-  it('ends a session that has not sent CONNECT and gives back its pending-auth place', async () => {
-    const peer = await enginePeer(server);
-    assert.deepEqual(await admissionGauges(server, 'socket.io'), { handshakes: 0, pendingAuth: 1, authenticated: 0 });
-    peer.text('1');
-    await assertEnded(peer);
-    assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
-  });
+  for (const [what, open, held] of [
+    ['an authenticated session', sioPeer, { handshakes: 0, pendingAuth: 0, authenticated: 1 }],
+    ['a session that has not sent CONNECT', enginePeer, { handshakes: 0, pendingAuth: 1, authenticated: 0 }],
+  ] as const) {
+    it(`ends ${what} at once and gives back its admission places`, async () => {
+      const peer = await open(server);
+      assert.deepEqual(await admissionGauges(server, 'socket.io'), held);
+      peer.text('1');
+      await assertEnded(peer);
+      assert.ok(await released(), `gauges: ${JSON.stringify(await admissionGauges(server, 'socket.io'))}`);
+      assert.ok(await eventually(() => server.bulwark.hub.openCount === 0), 'the connection left the hub');
+    });
+  }
 });

@@ -4,8 +4,9 @@
  * authenticated (so what a case observes is the framing rule, not the auth-first rule).
  */
 import assert from 'node:assert/strict';
+import { EventRecorder } from '../helpers/events.js';
 import { startServer, type StartOptions, type TestServer } from '../helpers/server.js';
-import { OP, upgrade, type RawPeer, type UpgradeOptions } from './wire.js';
+import { OP, upgrade, type FrameSpec, type RawPeer, type UpgradeOptions } from './wire.js';
 
 export const LOOSE_RULE = { points: 1_000_000, durationMs: 60_000 } as const;
 
@@ -18,6 +19,12 @@ export function conformanceServer(limits: Record<string, unknown> = {}, extra: S
       ...extra,
     },
   });
+}
+
+/** A conformance server with a recorder of the security events it emits from the start. */
+export async function recordedServer(limits: Record<string, unknown> = {}, extra: StartOptions['config'] = {}): Promise<{ server: TestServer; recorder: EventRecorder }> {
+  const server = await conformanceServer(limits, extra);
+  return { server, recorder: new EventRecorder(server) };
 }
 
 let counter = 0;
@@ -34,6 +41,30 @@ export async function assertClosedWith(peer: RawPeer, code: number): Promise<voi
   const ending = await peer.ending();
   assert.notEqual(ending, 'open', `expected close ${code}, the connection stayed open`);
   assert.equal((ending as { code: number }).code, code);
+}
+
+/**
+ * Sends `frames` (or whatever `send` writes) on a fresh authenticated peer and expects: close
+ * `code`, exactly one `event` (with `detail.reason` equal to `reason`, when given), and no reply
+ * to the offending message.
+ */
+export async function expectClosedWithEvent(
+  server: TestServer,
+  recorder: EventRecorder,
+  send: FrameSpec[] | ((peer: RawPeer) => void),
+  code: number,
+  event: string,
+  reason?: string,
+): Promise<void> {
+  const peer = await authedPeer(server);
+  const mark = recorder.mark();
+  if (typeof send === 'function') send(peer);
+  else for (const f of send) peer.send(f);
+  await assertClosedWith(peer, code);
+  const events = await recorder.waitFor(mark, event);
+  assert.equal(events.length, 1, 'one security event');
+  if (reason !== undefined) assert.equal(events[0]!.detail?.reason, reason);
+  assert.equal(peer.frames.filter((f) => f.opcode === OP.TEXT).length, 0, 'no reply to the offending message');
 }
 
 /** Asserts a working request/reply on the peer: the connection is healthy and answers in order. */

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../helpers/server.js';
 import { EventRecorder } from '../helpers/events.js';
-import { OP, closePayload } from './wire.js';
-import { assertAnswers, assertClosedWith, authedPeer, conformanceServer } from './support.js';
+import { OP, closePayload, type RawPeer } from './wire.js';
+import { assertAnswers, assertClosedWith, authedPeer, expectClosedWithEvent, recordedServer } from './support.js';
 
 /** A `room.list` frame whose unknown field `t` holds `bytes` verbatim (no re-encoding). */
 function frameWith(id: string, bytes: number[]): Buffer {
@@ -35,21 +35,10 @@ const INVALID: Array<[string, number[]]> = [
 describe('UTF-8 validation on /ws', () => {
   let server: TestServer;
   let recorder: EventRecorder;
-  before(async () => {
-    server = await conformanceServer();
-    recorder = new EventRecorder(server);
-  });
+  before(async () => ({ server, recorder } = await recordedServer()));
   after(() => server.stop());
 
-  async function expect1007(send: (peer: Awaited<ReturnType<typeof authedPeer>>) => void): Promise<void> {
-    const peer = await authedPeer(server);
-    const mark = recorder.mark();
-    send(peer);
-    await assertClosedWith(peer, 1007);
-    const events = await recorder.waitFor(mark, 'malformed_frame');
-    assert.equal(events[0]?.detail?.reason, 'WS_ERR_INVALID_UTF8');
-    assert.equal(peer.frames.filter((f) => f.opcode === OP.TEXT).length, 0, 'the message was never handled');
-  }
+  const expect1007 = (send: (peer: RawPeer) => void): Promise<void> => expectClosedWithEvent(server, recorder, send, 1007, 'malformed_frame', 'WS_ERR_INVALID_UTF8');
 
   describe('a whole message', () => {
     for (const [what, bytes] of INVALID) {

@@ -27,6 +27,10 @@ const VALID: Record<string, Record<string, unknown>> = {
   'chat.send': { type: 'chat.send', room: 'schema-room', text: 'hello', replyTo: 'm1', ts: Date.now() },
   'chat.history': { type: 'chat.history', room: 'schema-room', before: 10, after: 1, limit: 5 },
   'chat.delete': { type: 'chat.delete', room: 'schema-room', message: 'm1' },
+  'chat.edit': { type: 'chat.edit', room: 'schema-room', message: 'm1', text: 'hello again' },
+  // No id in its schema: the id these tests add is one more unknown field, reported beside the one under test.
+  'chat.typing': { type: 'chat.typing', room: 'schema-room' },
+  presence: { type: 'presence', room: 'schema-room' },
   'admin.broadcast': { type: 'admin.broadcast', text: 'hello' },
 };
 
@@ -60,6 +64,9 @@ const REQUIRED: Record<string, string[]> = {
   'chat.send': ['id', 'room', 'text'],
   'chat.history': ['id', 'room'],
   'chat.delete': ['id', 'room', 'message'],
+  'chat.edit': ['id', 'room', 'message', 'text'],
+  'chat.typing': ['room'],
+  presence: ['id', 'room'],
   'admin.broadcast': ['id', 'text'],
 };
 

@@ -64,6 +64,15 @@ export const FRAME_RULES: Record<string, Record<string, FieldRule>> = {
     limit: { arb: limit, required: false },
   },
   'chat.delete': { id: { arb: idString(), required: true }, room: { arb: idString(), required: true }, message: { arb: idString(), required: true } },
+  'chat.edit': {
+    id: { arb: idString(), required: true },
+    room: { arb: idString(), required: true },
+    message: { arb: idString(), required: true },
+    text: { arb: text, required: true },
+  },
+  /** No `id`: the one frame type without a reply (docs/protocol.md "`chat.typing`"). */
+  'chat.typing': { room: { arb: idString(), required: true } },
+  presence: { id: { arb: idString(), required: true }, room: { arb: idString(), required: true } },
   'admin.broadcast': { id: { arb: idString(), required: true }, text: { arb: text, required: true } },
 };
 

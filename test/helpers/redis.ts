@@ -22,3 +22,13 @@ export async function redisUnreachable(url = REDIS_URL, timeoutMs = 1000): Promi
     probe.disconnect();
   }
 }
+
+/** Deletes every key under `prefix` (a test run's own), with SCAN: never KEYS or FLUSHALL on the shared Redis. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}

@@ -83,7 +83,8 @@ describe('the documented rules through a real server', () => {
   after(() => server.stop());
 
   let n = 0;
-  const notAuth = FRAME_TYPES.filter((t) => t !== 'auth' && t !== 'auth.refresh');
+  // `chat.typing` has no `id` (an added one is an unknown field): it has no reply to check here.
+  const notAuth = FRAME_TYPES.filter((t) => t !== 'auth' && t !== 'auth.refresh' && t !== 'chat.typing');
 
   it('never answers a valid frame INVALID_PAYLOAD on a schema field', async () => {
     await fc.assert(

@@ -312,6 +312,35 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal(await store.getMessage(r.id, 'missing'), undefined);
       }));
 
+    it('edits a message: new text and editedAt in reads and history, seq kept; a deleted or foreign message is not edited', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'editing');
+        const other = await room(store, 'not-here');
+        const [m1, m2] = await fill(store, r, 2);
+        const edited = await store.editMessage(r.id, m1!.id, 'rewritten ✓ <b>text</b>', 5555);
+        assert.deepEqual(edited, { ...m1!, text: 'rewritten ✓ <b>text</b>', editedAt: 5555, replyTo: undefined });
+        const got = await store.getMessage(r.id, m1!.id);
+        assert.equal(got?.text, 'rewritten ✓ <b>text</b>');
+        assert.equal(got?.editedAt, 5555);
+        assert.equal(got?.seq, 1);
+        const page = await store.history(r.id, { limit: 10 });
+        assert.deepEqual(
+          page.messages.map((m) => [m.seq, m.text, m.editedAt]),
+          [
+            [1, 'rewritten ✓ <b>text</b>', 5555],
+            [2, m2!.text, undefined],
+          ],
+        );
+        assert.equal(await store.editMessage(other.id, m2!.id, 'wrong room', 6666), undefined);
+        assert.equal(await store.editMessage(r.id, 'missing', 'nobody', 6666), undefined);
+        await store.deleteMessage(r.id, m2!.id);
+        assert.equal(await store.editMessage(r.id, m2!.id, 'back from the dead', 7777), undefined);
+        const deleted = await store.getMessage(r.id, m2!.id);
+        assert.equal(deleted?.deleted, true);
+        assert.equal(deleted?.text, '');
+        assert.equal((await store.appendMessage(newMessage(r, 'after edits'))).seq, 3);
+      }));
+
     it('deletes a message: text erased, seq kept', () =>
       withStore(async (store) => {
         const r = await room(store, 'erasing');
@@ -750,6 +779,46 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         const r = await room(store, 'plain');
         await fill(store, r, 2);
         assert.equal(await store.sampleEncrypted('k1'), undefined);
+      }));
+
+    it('api keys: found by hash only, listed newest first, revoked once, use counts added up, kept across a reopen', () =>
+      withStore(async (store, handle) => {
+        const key = (id: string, createdAt: number, expiresAt: number | null = null) => ({
+          id,
+          name: `key ${id}`,
+          hash: id.padEnd(64, '0'),
+          scopes: ['publish', 'history'],
+          createdAt,
+          expiresAt,
+        });
+        await store.createApiKey(key('a1', 1000));
+        await store.createApiKey(key('b2', 2000, 9_000_000_000_000));
+        assert.deepEqual(await store.apiKeyByHash('a1'.padEnd(64, '0')), { ...key('a1', 1000), lastUsedAt: null, revokedAt: null, uses: 0 });
+        assert.equal(await store.apiKeyByHash('ff'.padEnd(64, '0')), undefined);
+        assert.deepEqual(
+          (await store.listApiKeys(10)).map((k) => k.id),
+          ['b2', 'a1'],
+        );
+        assert.equal((await store.listApiKeys(1)).length, 1);
+        await store.recordApiKeyUse('a1', 5000, 3);
+        await store.recordApiKeyUse('a1', 4000, 2);
+        const used = await store.apiKeyByHash('a1'.padEnd(64, '0'));
+        assert.equal(used?.uses, 5);
+        assert.equal(used?.lastUsedAt, 5000, 'the latest use wins, whatever order the counts arrive in');
+        assert.equal(await store.revokeApiKey('a1', 6000), true);
+        assert.equal(await store.revokeApiKey('a1', 7000), false, 'revoked once');
+        assert.equal(await store.revokeApiKey('nope', 7000), false);
+        assert.equal((await store.apiKeyByHash('a1'.padEnd(64, '0')))?.revokedAt, 6000);
+        if (!handle.reopen) return;
+        await store.close();
+        const reopened = await handle.reopen();
+        try {
+          const again = await reopened.apiKeyByHash('b2'.padEnd(64, '0'));
+          assert.equal(again?.expiresAt, 9_000_000_000_000);
+          assert.deepEqual(again?.scopes, ['publish', 'history']);
+        } finally {
+          await reopened.close();
+        }
       }));
 
     it('close is idempotent', async () => {
