@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { createBulwark } from '../../src/server.js';
@@ -174,7 +175,14 @@ describe('a Redis outage', { skip: missing }, () => {
 
       await until(() => seen.length === 17);
       assert.ok(resynced >= 1, 'the catch-up was reported');
-      // An ack given during the outage reached Redis afterwards: the same id on node B is a duplicate.
+      // An ack given during the outage reaches Redis afterwards (node A writes its backlog once its
+      // lease is renewed, asynchronously): then the same id on node B is a duplicate.
+      const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      try {
+        assert.ok(await eventually(async () => (await probe.keys('*sent-during-outage*')).length > 0, 10_000), 'the ack given during the outage reached Redis');
+      } finally {
+        probe.disconnect();
+      }
       const again = track(await connect(b, 'alice'));
       const duplicate = await again.request({ type: 'chat.send', id: 'sent-during-outage', room: 'outage', text: 'during 4' });
       assert.equal(duplicate.duplicate, true);
