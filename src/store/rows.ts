@@ -3,7 +3,7 @@
  * same in both schemas; SQLite stores `deleted` as 0/1, PostgreSQL as a boolean.
  */
 import type { TextCodec } from './text-codec.js';
-import type { RoomRecord, SecurityEventRecord, StoredMessage, StoredSecurityEvent } from './store.js';
+import type { ApiKeyRecord, RoomRecord, SecurityEventRecord, StoredMessage, StoredSecurityEvent } from './store.js';
 
 export interface RoomRow {
   id: number;
@@ -187,4 +187,30 @@ export async function toMessages(rows: readonly MessageRow[], roomName: string, 
   });
   if (unreadable) onUnreadable?.(roomName, unreadable);
   return messages;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  uses: number;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    scopes: row.scopes ? row.scopes.split(',') : [],
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+    uses: row.uses,
+  };
 }

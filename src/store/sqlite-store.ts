@@ -13,6 +13,8 @@ import {
   toRoom,
   toSecurityEvent,
   toStoredEvent,
+  toApiKey,
+  type ApiKeyRow,
   type EventRow,
   type MessageRow,
   type RoomRow,
@@ -82,32 +84,6 @@ interface InviteRow {
 
 function toInvite(row: InviteRow): InviteRecord {
   return { id: row.id, hash: row.hash, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at, usedBy: row.used_by };
-}
-
-interface ApiKeyRow {
-  id: string;
-  name: string;
-  hash: string;
-  scopes: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-  uses: number;
-}
-
-function toApiKey(row: ApiKeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    hash: row.hash,
-    scopes: row.scopes ? row.scopes.split(',') : [],
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-    uses: row.uses,
-  };
 }
 
 const API_KEY_COLUMNS = 'id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at, uses';
