@@ -113,16 +113,7 @@ export class RoomPresenceTracker implements RoomPresence {
     const ref = { id, name: local.name };
     const backend = this.options.backend;
     if (!backend) return this.announce('presence.joined', room, ref);
-    backend.add(room, ref).then(
-      (first) => {
-        if (first) this.announce('presence.joined', room, ref);
-      },
-      (err: unknown) => {
-        // Redis unreachable: this node's view decides (docs/protocol.md "`presence`").
-        this.options.onError?.(err);
-        this.announce('presence.joined', room, ref);
-      },
-    );
+    void this.announceIf(backend.add(room, ref), 'presence.joined', room, ref, true);
   }
 
   /** A connection of the peer's user stopped following the room (left, kicked, closed). */
@@ -146,13 +137,21 @@ export class RoomPresenceTracker implements RoomPresence {
     const ref = { id, name: local.name };
     const backend = this.options.backend;
     if (!backend) return this.announce('presence.left', room, ref);
-    backend.remove(room, id).then(
-      (last) => {
-        if (last) this.announce('presence.left', room, ref);
+    void this.announceIf(backend.remove(room, id), 'presence.left', room, ref, true);
+  }
+
+  /**
+   * Announces a transition when the backend says it is a cluster-wide one. When the backend cannot
+   * answer (Redis unreachable), this node's view decides if `localDecides` (docs/protocol.md "`presence`").
+   */
+  private announceIf(clusterWide: Promise<boolean>, type: 'presence.joined' | 'presence.left', room: string, user: PresenceMember, localDecides: boolean): Promise<void> {
+    return clusterWide.then(
+      (yes) => {
+        if (yes) this.announce(type, room, user);
       },
       (err: unknown) => {
         this.options.onError?.(err);
-        this.announce('presence.left', room, ref);
+        if (localDecides) this.announce(type, room, user);
       },
     );
   }
@@ -226,16 +225,7 @@ export class RoomPresenceTracker implements RoomPresence {
     this.rooms.clear();
     const backend = this.options.backend;
     if (backend && entries.length > 0) {
-      await Promise.all(
-        entries.map(({ room, user }) =>
-          backend.remove(room, user.id).then(
-            (last) => {
-              if (last) this.announce('presence.left', room, user);
-            },
-            (err: unknown) => this.options.onError?.(err),
-          ),
-        ),
-      );
+      await Promise.all(entries.map(({ room, user }) => this.announceIf(backend.remove(room, user.id), 'presence.left', room, user, false)));
     }
     this.closed = true;
   }
