@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import type { Issuer, VerifyKey } from './keys.js';
 import { ACCOUNT_PREFIX, API_KEY_SUBJECT_PREFIX, leadingLabel } from './identity.js';
 import { normalizeDisplayName } from './display-name.js';
+import { verifyHmacJwt } from './hmac-jws.js';
 
 export interface Identity {
   id: string;
@@ -123,7 +124,13 @@ export class TokenVerifier {
         ...(entry.issuer ? { issuer: entry.issuer } : {}),
         ...(entry.audience ? { audience: entry.audience } : {}),
       };
-      const { payload } = entry.key.kind === 'public' ? await jwtVerify(token, entry.key.key, options) : await jwtVerify(token, entry.key.key, options);
+      const key = entry.key;
+      const { payload } =
+        key.kind === 'secret'
+          ? verifyHmacJwt(token, key.key, options)
+          : key.kind === 'public'
+            ? await jwtVerify(token, key.key, options)
+            : await jwtVerify(token, key.key, options);
       // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
       const now = Date.now();
       if (typeof payload.iat === 'number' && payload.iat * 1000 > now + this.auth.clockSkewMs) return { ok: false, reason: 'not_yet_valid' };

@@ -3,7 +3,7 @@
  * With no key configured, a random 256-bit secret is created once in the data directory with
  * mode 0600: there is no built-in default secret.
  */
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
@@ -11,7 +11,8 @@ import type { Config } from '../config/schema.js';
 import { ensurePrivateDir, tighten } from '../store/private-files.js';
 
 /** The key material of one issuer. */
-export type IssuerKey = { kind: 'secret'; key: JWTVerifyGetKey } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
+/** A shared secret is verified with node:crypto's HMAC (auth/hmac-jws.ts), the others by jose. */
+export type IssuerKey = { kind: 'secret'; key: KeyObject } | { kind: 'public'; key: CryptoKey } | { kind: 'jwks'; key: JWTVerifyGetKey };
 
 /** One issuer a token can name, with its own keys (docs/protocol.md "Several issuers"). */
 export interface Issuer {
@@ -28,25 +29,6 @@ export interface Issuer {
 
 /** One issuer's key (the single-issuer configuration), or every configured issuer. */
 export type VerifyKey = IssuerKey | { kind: 'issuers'; issuers: Issuer[] };
-
-/**
- * An HMAC secret imported once per algorithm: handing jose the raw bytes makes it import a
- * WebCrypto key on every verification (a measurable share of each handshake). Only HS
- * algorithms get a key; anything else fails jose's own algorithm checks first.
- */
-export function hmacKeyResolver(secret: Uint8Array): JWTVerifyGetKey {
-  const keys = new Map<string, Promise<CryptoKey>>();
-  return (header) => {
-    const alg = header.alg ?? '';
-    if (!/^HS(256|384|512)$/.test(alg)) return secret;
-    let key = keys.get(alg);
-    if (!key) {
-      key = crypto.subtle.importKey('raw', new Uint8Array(secret), { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['verify']);
-      keys.set(alg, key);
-    }
-    return key;
-  };
-}
 
 export const SECRET_FILE = 'jwt-secret';
 
@@ -94,7 +76,7 @@ async function issuerKey(
     const pem = source.publicKey.includes('-----BEGIN') ? source.publicKey : readFileSync(source.publicKey, 'utf8');
     return { kind: 'public', key: await importSPKI(pem, algorithms[0]!) };
   }
-  return { kind: 'secret', key: hmacKeyResolver(source.secret!) };
+  return { kind: 'secret', key: createSecretKey(source.secret!) };
 }
 
 /** Whether the single-issuer keys describe an issuer (with only `auth.issuers` they may not). */
