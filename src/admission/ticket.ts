@@ -32,6 +32,8 @@ export class Ticket {
   pendingBudget = false;
   /** The upgrade timeout, cleared once the connection opens or goes. */
   deadline: NodeJS.Timeout | undefined;
+  /** Run once when the connection opens (the upgrade's own bookkeeping lets go of the socket). */
+  onOpened: (() => void) | undefined;
 
   constructor(
     readonly ip: string,
@@ -46,7 +48,10 @@ export class Ticket {
   /** The transport opened the connection; `evict` closes it if it must make room before it authenticates. */
   opened(evict: Evict | undefined): void {
     if (this.current !== 'handshake') return;
-    if (this.deadline) clearTimeout(this.deadline);
+    this.clearDeadline();
+    const onOpened = this.onOpened;
+    this.onOpened = undefined;
+    onOpened?.();
     this.openedAt = Date.now();
     this.evict = evict;
     this.move('pending');
@@ -62,10 +67,17 @@ export class Ticket {
   /** Gives every place back. Idempotent; a listener as is (`socket.once('close', ticket.release)`). */
   readonly release = (): void => {
     if (this.current === 'released') return;
-    if (this.deadline) clearTimeout(this.deadline);
+    this.clearDeadline();
+    this.onOpened = undefined;
     this.evict = undefined;
     this.move('released');
   };
+
+  private clearDeadline(): void {
+    if (this.deadline === undefined) return;
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
 
   private move(to: TicketState): void {
     const from = this.current;

@@ -86,7 +86,13 @@ export function handleUpgrade(options: UpgradeOptions, req: IncomingMessage, soc
       return;
     }
     attempt.ticket = ticket;
+    // The ticket owns the timeout from here: it clears it, and drops it (with the request its
+    // callback holds) once the connection opens, instead of keeping both for the socket's life.
     ticket.deadline = attempt.timer;
+    attempt.timer = undefined;
+    // Once open, the transport's own close handler releases the ticket: this listener (and the
+    // attempt it holds) need not live as long as the connection.
+    ticket.onOpened = () => socket.removeListener('close', attempt.onClose);
     try {
       proceed(hs, ticket);
     } catch (error) {

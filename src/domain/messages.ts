@@ -35,9 +35,6 @@ export interface Author {
   readonly name: string;
 }
 
-/** Bound on Session.memberships per connection. */
-const MAX_REMEMBERED = 64;
-
 type Lookup = { ok: true; room: RoomRecord } | { ok: false; reply: Reply };
 
 export class Messages {
@@ -70,8 +67,7 @@ export class Messages {
     if (!room) return NO_SUCH_ROOM;
     const state = await this.store.getMembership(room.id, session.user.id);
     if (!mayRoom(session.user, 'send', { room, state })) return maySeeRoom(session.user, { room, state }) ? refuse('NOT_A_MEMBER', 'Join the room first.') : NO_SUCH_ROOM;
-    if (session.memberships.size >= MAX_REMEMBERED) session.memberships.clear();
-    session.memberships.set(name, room.id);
+    session.rememberMembership(name, room.id);
     return room.id;
   }
 

@@ -95,7 +95,7 @@ export class Rooms {
     if (state === 'member') await this.store.removeMembership(room.id, session.user.id);
     // Every connection of this user stops following the room.
     this.bus.publish({ target: { kind: 'user', user: session.user.id }, frame: '', effect: { leave: room.name } });
-    session.memberships.delete(room.name);
+    session.forgetMembership(room.name);
     session.leave(room.name);
     return ack('room.leave', { room: room.name });
   }

@@ -20,7 +20,10 @@ export interface Session {
    * (name -> id): spares a store read per `chat.send`. Dropped with the room on kick, leave or
    * delete; a stale entry for a deleted room only yields NOT_FOUND at append time.
    */
-  readonly memberships: Map<string, number>;
+  readonly memberships: ReadonlyMap<string, number>;
+  /** Adds to `memberships` (bounded: past the bound the remembered rooms are forgotten). */
+  rememberMembership(room: string, roomId: number): void;
+  forgetMembership(room: string): void;
   /**
    * Follows the room's live messages. A returned promise is awaited before the room's history is
    * read (a cluster node first learns where the room's live delivery starts).

@@ -226,7 +226,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
     const conn = new Connection(hs.ip, out, hub, config.limits.maxBufferedBytes, hooks);
     hub.opened(conn, hs.ip);
     ticket.opened(undefined);
-    conn.onAuthenticated = ticket.authenticated.bind(ticket);
+    conn.ticket = ticket;
     conn.authenticate(hs.identity!);
     const g: Guarded = { conn, kind, queued: 0, chain: Promise.resolve() };
     guarded.set(target, g);

@@ -50,6 +50,11 @@ const MAX_DESCRIBED_ROOMS = 20;
 /** The longest delay a Node timer holds (2^31-1 ms). */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** The rooms of a connection that follows none: shared, so an idle connection holds no Map. */
+const NONE: ReadonlyMap<string, number> = new Map();
+/** Bound on Session.memberships per connection. */
+const MAX_REMEMBERED = 64;
+
 let counter = 0;
 const NODE_TAG = Math.random().toString(36).slice(2, 8);
 
@@ -57,8 +62,9 @@ export class Connection implements Session, Peer {
   readonly connectionId = `${NODE_TAG}-${(++counter).toString(36)}`;
   /** When the connection opened (ms). */
   readonly openedAt = Date.now();
-  readonly rooms = new Map<string, number>();
-  readonly memberships = new Map<string, number>();
+  /** Created on the first join or membership found (most connections of a big room list join a few rooms; an idle one none). */
+  private joined: Map<string, number> | undefined;
+  private remembered: Map<string, number> | undefined;
   user!: Principal;
   identity: Identity | undefined;
   malformed = 0;
@@ -68,8 +74,8 @@ export class Connection implements Session, Peer {
   /** Lets the next frame start before the current one's reply (see Session.ordered). */
   releaseOrder: (() => void) | undefined;
   readonly inbox: Inbound[] = [];
-  /** Told when the connection authenticates (it leaves admission's pending-auth budget). */
-  onAuthenticated: (() => void) | undefined;
+  /** Admission's hold on this connection: told when it authenticates (it leaves the pending-auth budget), released when it goes. */
+  ticket: { authenticated(): void; release(): void } | undefined;
   private paused = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -80,6 +86,24 @@ export class Connection implements Session, Peer {
     private readonly maxBufferedBytes: number,
     private readonly hooks: ConnectionHooks,
   ) {}
+
+  get rooms(): ReadonlyMap<string, number> {
+    return this.joined ?? NONE;
+  }
+
+  get memberships(): ReadonlyMap<string, number> {
+    return this.remembered ?? NONE;
+  }
+
+  rememberMembership(room: string, roomId: number): void {
+    const remembered = (this.remembered ??= new Map());
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    remembered.set(room, roomId);
+  }
+
+  forgetMembership(room: string): void {
+    this.remembered?.delete(room);
+  }
 
   get authenticated(): boolean {
     return this.identity !== undefined;
@@ -125,7 +149,7 @@ export class Connection implements Session, Peer {
     this.identity = identity;
     this.user = { id: identity.id, name: identity.name, roles: identity.roles, admin: identity.roles.includes('admin') };
     this.hub.authenticatedPeer(this);
-    this.onAuthenticated?.();
+    this.ticket?.authenticated();
   }
 
   /** Replaces the identity after `auth.refresh` (same `sub`, checked by the caller). */
@@ -137,13 +161,14 @@ export class Connection implements Session, Peer {
   }
 
   join(room: string, roomId: number): Promise<void> | undefined {
-    if (this.rooms.has(room) && this.rooms.get(room) === roomId) return undefined;
-    this.rooms.set(room, roomId);
+    const joined = (this.joined ??= new Map());
+    if (joined.get(room) === roomId) return undefined;
+    joined.set(room, roomId);
     return this.hub.subscribe(this, room, roomId);
   }
 
   leave(room: string): void {
-    if (!this.rooms.delete(room)) return;
+    if (!this.joined?.delete(room)) return;
     this.hub.unsubscribe(this, room);
   }
 
@@ -154,7 +179,7 @@ export class Connection implements Session, Peer {
   }
 
   dropRoom(room: string): void {
-    this.memberships.delete(room);
+    this.remembered?.delete(room);
     this.leave(room);
   }
 
@@ -192,7 +217,9 @@ export class Connection implements Session, Peer {
    * steps: a token's far expiry is still enforced.
    */
   timer(ms: number, fn: () => void): void {
-    const deadline = Date.now() + Math.max(0, ms);
+    // The common case (anything under ~24.8 days) is one timer, without a stepping closure.
+    if (ms <= MAX_TIMER_MS) return this.schedule(Math.max(0, ms), fn);
+    const deadline = Date.now() + ms;
     const step = (): void => {
       const left = deadline - Date.now();
       if (left > MAX_TIMER_MS) return this.schedule(MAX_TIMER_MS, step);

@@ -432,7 +432,7 @@ export class SocketIoTransport {
     if (socket.nsp.name === '/') (socket as unknown as { ack: (id: number) => (frame: ServerFrame) => void }).ack = (id) => socketIoAck(socket, this.writer, id);
     if (vetted.pendingPeer) hub.closed(vetted.pendingPeer, conn.ip, []);
     hub.opened(conn, conn.ip);
-    if (vetted.ticket) conn.onAuthenticated = vetted.ticket.authenticated.bind(vetted.ticket);
+    if (vetted.ticket) conn.ticket = vetted.ticket;
     metrics.openConnections.inc();
 
     socket.onAny((...args: unknown[]) => this.event(socket, conn, args));

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Admission, AdmissionPlan } from '../admission/admission.js';
 import type { Ticket } from '../admission/ticket.js';
@@ -19,7 +19,7 @@ import { SUBPROTOCOL } from '../guards/handshake/subprotocol.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityAudit } from '../security/audit.js';
-import { Connection, type ConnectionHooks } from './connection.js';
+import { Connection, type ConnectionHooks, type Outbound } from './connection.js';
 import { answerPings } from './ping-flood.js';
 import type { Hub } from '../fanout/hub.js';
 import { TurnWriter } from '../fanout/turn-writer.js';
@@ -44,6 +44,46 @@ const alive = new WeakSet<WebSocket>();
 /** ws keeps its socket private; the turn writer writes pre-framed buffers to it directly. */
 function rawSocket(ws: WebSocket): Socket {
   return (ws as unknown as { _socket: Socket })._socket;
+}
+
+function terminate(ws: WebSocket): void {
+  ws.terminate();
+}
+
+/**
+ * The raw-WebSocket side of one connection. Methods on a prototype rather than five closures per
+ * connection: an idle connection's memory is mostly what it holds for its whole life.
+ */
+class WsOutbound implements Outbound {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Socket,
+    /** Undefined with compression negotiated: ws frames (and may queue) itself; otherwise frame once, write corked. */
+    private readonly writer: TurnWriter | undefined,
+  ) {}
+
+  send(data: string): void {
+    if (this.writer === undefined) this.ws.send(data);
+    else if (this.ws.readyState === this.ws.OPEN) this.writer.write(this.socket, data);
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+    // A reader that stopped reading never completes the closing handshake.
+    setTimeout(terminate, 2000, this.ws).unref();
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
 }
 
 export class WsTransport {
@@ -101,63 +141,61 @@ export class WsTransport {
     });
   }
 
+  /**
+   * The socket listeners, one set per transport: each finds its connection by the socket it is
+   * called on (`this`), so a connection holds no closures of its own.
+   */
+  private readonly listeners = ((transport: WsTransport) => ({
+    pong(this: WebSocket): void {
+      alive.add(this);
+    },
+    message(this: WebSocket, data: RawData, isBinary: boolean): void {
+      const conn = transport.sockets.get(this);
+      if (!conn) return;
+      if (isBinary) {
+        transport.deps.audit.emit('binary_frame', { ip: conn.ip, user: conn.userId });
+        conn.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not accepted');
+        return;
+      }
+      transport.deps.pipeline.handleText(conn, data.toString());
+    },
+    error(this: WebSocket, error: Error & { code?: string }): void {
+      const conn = transport.sockets.get(this);
+      if (!conn) return;
+      // Over maxPayloadBytes, or a 64-bit length past 2^53 (its top bit set, RFC 6455 5.2): both close 1009 from the header alone.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || error.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH')
+        transport.deps.audit.emit('frame_too_big', { ip: conn.ip, user: conn.userId });
+      else transport.deps.audit.emit('malformed_frame', { ip: conn.ip, user: conn.userId, detail: { reason: error.code ?? 'protocol' } });
+    },
+    close(this: WebSocket): void {
+      const conn = transport.sockets.get(this);
+      if (!conn) return;
+      transport.sockets.delete(this);
+      transport.deps.metrics.openConnections.dec();
+      conn.ticket?.release();
+      conn.released();
+    },
+  }))(this);
+
   private open(ws: WebSocket, hs: HandshakeRequest, ticket: Ticket): void {
-    const { config, hub, pipeline, auth, audit, metrics } = this.deps;
-    const socket = rawSocket(ws);
+    const { config, hub, auth, audit, metrics } = this.deps;
     const compressed = ws.extensions.includes('permessage-deflate');
-    const conn = new Connection(
-      hs.ip,
-      {
-        // With compression negotiated, ws frames (and may queue) itself; otherwise frame once, write corked.
-        send: compressed
-          ? (data) => ws.send(data)
-          : (data) => {
-              if (ws.readyState === ws.OPEN) this.writer.write(socket, data);
-            },
-        close: (code, reason) => {
-          ws.close(code, reason);
-          // A reader that stopped reading never completes the closing handshake.
-          setTimeout(() => ws.terminate(), 2000).unref();
-        },
-        bufferedBytes: () => ws.bufferedAmount,
-        pause: () => ws.pause(),
-        resume: () => ws.resume(),
-      },
-      hub,
-      config.limits.maxBufferedBytes,
-      this.hooks,
-    );
+    const conn = new Connection(hs.ip, new WsOutbound(ws, rawSocket(ws), compressed ? undefined : this.writer), hub, config.limits.maxBufferedBytes, this.hooks);
     this.sockets.set(ws, conn);
-    conn.onAuthenticated = ticket.authenticated.bind(ticket);
+    conn.ticket = ticket;
     ticket.opened((code, reason) => conn.close(code, reason));
     alive.add(ws);
     hub.opened(conn, hs.ip);
     metrics.openConnections.inc();
-    ws.on('pong', () => alive.add(ws));
+    const on = this.listeners;
+    ws.on('pong', on.pong);
     answerPings(ws, config.limits.maxPendingPongs, (pending) => {
       audit.emit('ping_flood', { ip: conn.ip, user: conn.userId, detail: { pending } });
       conn.close(CLOSE.POLICY, 'ping flood');
     });
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        audit.emit('binary_frame', { ip: conn.ip, user: conn.userId });
-        conn.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not accepted');
-        return;
-      }
-      pipeline.handleText(conn, data.toString());
-    });
-    ws.on('error', (error: Error & { code?: string }) => {
-      // Over maxPayloadBytes, or a 64-bit length past 2^53 (its top bit set, RFC 6455 5.2): both close 1009 from the header alone.
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || error.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH')
-        audit.emit('frame_too_big', { ip: conn.ip, user: conn.userId });
-      else audit.emit('malformed_frame', { ip: conn.ip, user: conn.userId, detail: { reason: error.code ?? 'protocol' } });
-    });
-    ws.on('close', () => {
-      ticket.release();
-      this.sockets.delete(ws);
-      metrics.openConnections.dec();
-      conn.released();
-    });
+    ws.on('message', on.message);
+    ws.on('error', on.error);
+    ws.on('close', on.close);
     if (hs.identity) {
       void auth.admitEarly(conn, hs.identity);
     } else {
