@@ -10,7 +10,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from 'n
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePrivateDir, tighten } from '../store/private-files.js';
-import type { EncodedText, TextCodec } from '../store/text-codec.js';
+import type { PagedText, TextCodec } from '../store/text-codec.js';
 import { DecryptThread } from './decrypt-thread.js';
 import { decodeBody, IV_BYTES, TAG_BYTES } from './gcm-body.js';
 
@@ -123,7 +123,7 @@ export class EncryptingCodec implements TextCodec {
   }
 
   /** A page of rows, decrypted on the codec's thread (same format as `decode`); an unreadable row is null. */
-  decodeMany(rows: readonly EncodedText[]): Promise<Array<string | null>> {
+  decodeMany(rows: readonly PagedText[]): Promise<Array<string | null>> {
     return this.pages.decryptAll(rows);
   }
 

@@ -8,7 +8,7 @@
  * calling thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { EncodedText } from '../store/text-codec.js';
+import type { PagedText } from '../store/text-codec.js';
 import type { KeyRing } from './at-rest.js';
 import { decodeBody } from './gcm-body.js';
 
@@ -55,11 +55,12 @@ export class DecryptThread {
   }
 
   /** The page's texts in order; a row that cannot be decrypted is null. */
-  decryptAll(rows: readonly EncodedText[]): Promise<Array<string | null>> {
+  decryptAll(rows: readonly PagedText[]): Promise<Array<string | null>> {
     if (rows.length === 0) return Promise.resolve([]);
     let size = 0;
-    for (const row of rows) size += row.body.length;
-    const data = new Uint8Array(size);
+    for (const row of rows) size += typeof row.body === 'string' ? row.body.length >>> 1 : row.body.length;
+    // Its own memory (never the shared pool), so it can be transferred.
+    const data = Buffer.allocUnsafeSlow(size);
     const offsets = new Array<number>(rows.length + 1);
     const keyIds = new Array<string | null>(rows.length);
     const aads = new Array<string>(rows.length);
@@ -67,8 +68,12 @@ export class DecryptThread {
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       offsets[i] = at;
-      data.set(row.body, at);
-      at += row.body.length;
+      const body = row.body;
+      if (typeof body === 'string') at += data.write(body, at, 'hex');
+      else {
+        data.set(body, at);
+        at += body.length;
+      }
       keyIds[i] = row.keyId;
       aads[i] = row.aad;
     }
@@ -93,7 +98,14 @@ export class DecryptThread {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { keys: keyEntries(this.ring()) }, execArgv: [], stdout: false, stderr: false });
+    const worker = new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: { keys: keyEntries(this.ring()) },
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      stdout: false,
+      stderr: false,
+    });
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.seq);

@@ -18,7 +18,11 @@ export interface MessageRow {
   seq: number;
   user_id: string;
   user_name: string;
-  body: Buffer;
+  /**
+   * The stored bytes; or, as SQLite's history pages read it, a string: the plain text when
+   * `key_id` is null, else the encrypted body in hex.
+   */
+  body: Buffer | string;
   key_id: string | null;
   ts: number;
   reply_to: string | null;
@@ -152,8 +156,10 @@ function messageOf(row: MessageRow, roomName: string, text: string | null): Stor
 }
 
 function decodeOne(row: MessageRow, codec: TextCodec): string | null {
+  const body = row.body;
+  if (typeof body === 'string' && row.key_id === null) return body;
   try {
-    return codec.decode(row.body, row.key_id, row.id);
+    return codec.decode(typeof body === 'string' ? Buffer.from(body, 'hex') : body, row.key_id, row.id);
   } catch {
     return null;
   }
@@ -169,16 +175,22 @@ export function toMessage(row: MessageRow, roomName: string, codec: TextCodec, o
 /** Below this many rows a page is decoded in place: the thread round trip costs more. */
 const THREAD_MIN_ROWS = 16;
 
+/** The text of a row that needs no decoding (deleted, or read as text without a key); undefined when it does. */
+function textInPlace(row: MessageRow): string | undefined {
+  if (isDeleted(row)) return '';
+  return typeof row.body === 'string' && row.key_id === null ? row.body : undefined;
+}
+
 /** A page of messages; a codec that can decodes it off the event loop (`decodeMany`). */
 export async function toMessages(rows: readonly MessageRow[], roomName: string, codec: TextCodec, onUnreadable?: UnreadableHook): Promise<StoredMessage[]> {
   let texts: Array<string | null>;
   if (!codec.decodeMany || rows.length < THREAD_MIN_ROWS) {
     texts = rows.map((r) => (isDeleted(r) ? '' : decodeOne(r, codec)));
   } else {
-    const live = rows.filter((r) => !isDeleted(r));
-    const decoded = await codec.decodeMany(live.map((r) => ({ body: r.body, keyId: r.key_id, aad: r.id })));
+    const pending = rows.filter((r) => textInPlace(r) === undefined);
+    const decoded = pending.length > 0 ? await codec.decodeMany(pending.map((r) => ({ body: r.body, keyId: r.key_id, aad: r.id }))) : [];
     let next = 0;
-    texts = rows.map((r) => (isDeleted(r) ? '' : (decoded[next++] ?? null)));
+    texts = rows.map((r) => textInPlace(r) ?? decoded[next++] ?? null);
   }
   let unreadable: Array<string | null> | undefined;
   const messages = rows.map((r, i) => {

@@ -10,12 +10,17 @@ export interface EncodedText {
   aad: string;
 }
 
+/** A stored text of a history page: its bytes, or the same bytes in hex (a page read as text, store/rows.ts `MessageRow.body`). */
+export interface PagedText extends Omit<EncodedText, 'body'> {
+  body: Buffer | string;
+}
+
 export interface TextCodec {
   /** `aad` binds the ciphertext to its row (the message id). */
   encode(text: string, aad?: string): { body: Buffer; keyId: string | null };
   decode(body: Buffer, keyId: string | null, aad?: string): string;
   /** Decodes a page of rows off the calling thread, when the codec can (see security/decrypt-thread.ts); a row it cannot read is null. */
-  decodeMany?(rows: readonly EncodedText[]): Promise<Array<string | null>>;
+  decodeMany?(rows: readonly PagedText[]): Promise<Array<string | null>>;
 }
 
 export const plainCodec: TextCodec = {

@@ -89,4 +89,52 @@ describe('decrypt thread', () => {
       await codec.close();
     }
   });
+
+  it('reads pages as text (plain rows as text, encrypted rows as hex): rows written before encryption, multi-byte text, short and long pages, tampering still caught', async () => {
+    const path = join(dir, 'text-pages.db');
+    const texts = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => `row ${from + i} é✓🙂 <i>x</i> ${'\u0000'.slice(0, (from + i) % 2)}`);
+    // Written without encryption first (a store that turned encryption on later keeps these rows as they are).
+    const plainStore = new SqliteStore({ path });
+    const room = (await plainStore.createRoom({ name: 'p', owner: 'alice', visibility: 'public', createdAt: Date.now() }))!;
+    const append = (store: SqliteStore, text: string, i: number): Promise<unknown> =>
+      store.appendMessage({ id: `t${String(i).padStart(4, '0')}`, roomId: room.id, roomName: 'p', userId: 'alice', userName: 'Alice', text, ts: Date.now() });
+    await Promise.all(texts(0, 30).map((t, i) => append(plainStore, t, i)));
+    await plainStore.close();
+    const codec = new EncryptingCodec(ring('k1'));
+    const store = new SqliteStore({ path, codec });
+    try {
+      await Promise.all(texts(30, 30).map((t, i) => append(store, t, 30 + i)));
+      const all = [...texts(0, 30), ...texts(30, 30)];
+      // 60 rows go through the thread; 5 are decoded in place.
+      assert.deepEqual(
+        (await store.history(room.id, { limit: 100 })).messages.map((m) => m.text),
+        all,
+      );
+      assert.deepEqual(
+        (await store.history(room.id, { before: 34, limit: 5 })).messages.map((m) => m.text),
+        all.slice(28, 33),
+      );
+      assert.deepEqual(
+        (await store.history(room.id, { after: 10, before: 50, limit: 100 })).messages.map((m) => m.text),
+        all.slice(10, 49),
+      );
+      // A flipped byte in an encrypted row's ciphertext: that row is unavailable, never garbage, in both paths.
+      const raw = new (await import('better-sqlite3')).default(path);
+      raw.prepare("UPDATE messages SET body = substr(body, 1, 40) || x'00' || substr(body, 42) WHERE id = 't0040'").run();
+      raw.close();
+      for (const limit of [5, 100]) {
+        const page = await store.history(room.id, { after: 36, limit });
+        const broken = page.messages.find((m) => m.id === 't0040')!;
+        assert.equal(broken.unavailable, true);
+        assert.equal(broken.text, '');
+        assert.deepEqual(
+          page.messages.filter((m) => m.id !== 't0040').map((m) => m.text),
+          all.slice(36, 36 + limit).filter((_, i) => 36 + i !== 40),
+        );
+      }
+    } finally {
+      await store.close();
+      await codec.close();
+    }
+  });
 });
