@@ -16,17 +16,38 @@ function offeredProtocols(req: IncomingMessage): string[] {
     .filter(Boolean);
 }
 
+/** A handshake request; its URL is parsed only when a guard reads it (a WHATWG parse per handshake is measurable). */
+class DescribedRequest implements HandshakeRequest {
+  private parsed: URL | undefined;
+  identity?: HandshakeRequest['identity'];
+
+  constructor(
+    readonly ip: string,
+    readonly origin: string | undefined,
+    readonly headers: IncomingMessage['headers'],
+    readonly headerCount: number,
+    readonly headerBytes: number,
+    readonly target: string,
+    readonly protocols: readonly string[],
+  ) {}
+
+  get url(): URL {
+    return (this.parsed ??= new URL(this.target, 'http://localhost'));
+  }
+}
+
 export function describeRequest(req: IncomingMessage, trusted: ReadonlySet<string>): HandshakeRequest {
   const rawHeaders = req.rawHeaders;
   let headerBytes = 0;
   for (const h of rawHeaders) headerBytes += h.length + 2;
-  return {
-    ip: clientIp(req, trusted),
-    origin: typeof req.headers.origin === 'string' ? req.headers.origin : undefined,
-    headers: req.headers,
-    headerCount: rawHeaders.length / 2,
+  const origin = req.headers.origin;
+  return new DescribedRequest(
+    clientIp(req, trusted),
+    typeof origin === 'string' ? origin : undefined,
+    req.headers,
+    rawHeaders.length / 2,
     headerBytes,
-    url: new URL(req.url ?? '/', 'http://localhost'),
-    protocols: offeredProtocols(req),
-  };
+    req.url ?? '/',
+    offeredProtocols(req),
+  );
 }

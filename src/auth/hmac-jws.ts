@@ -16,6 +16,8 @@ import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { UnsecuredJWT, decodeProtectedHeader, errors, type JWTClaimVerificationOptions, type JWTPayload } from 'jose';
 
 const HASH: Readonly<Record<string, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+/** `{"alg":"none"}`: the header jose checks when the signed one names no extension (`crit`, `b64`). */
+const NONE_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
 
 export interface HmacVerifyOptions extends JWTClaimVerificationOptions {
   /** Allowed `alg` values; anything that is not also an HS algorithm is refused. */
@@ -37,7 +39,9 @@ export function verifyHmacJwt(token: string, key: KeyObject, options: HmacVerify
   const given = Buffer.from(token.slice(last + 1));
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new errors.JWSSignatureVerificationFailed();
   // Signed: jose checks the header's extensions and the claims, on the same header and payload.
-  const unsigned = `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${token.slice(first + 1, last)}.`;
+  const extended = header.crit !== undefined || header.b64 !== undefined;
+  const unsignedHeader = extended ? Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url') : NONE_HEADER;
+  const unsigned = `${unsignedHeader}.${token.slice(first + 1, last)}.`;
   const { algorithms: _algorithms, ...claimOptions } = options;
   return { payload: UnsecuredJWT.decode(unsigned, claimOptions).payload };
 }

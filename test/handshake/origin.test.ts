@@ -83,6 +83,18 @@ describe("origin allowlist (default: the server's own origins)", () => {
     assert.ok(!JSON.stringify(rows).includes(token), 'the bearer token never reaches the event');
   });
 
+  it('answers an origin seen before as it did the first time, also after more distinct origins than its cache holds', async () => {
+    const own = `HTTP://127.0.0.1:${port}`; // the own origin, spelled non-canonically
+    for (let round = 0; round < 2; round++) {
+      assert.equal(await handshakeStatus(server, { origin: own }), 101, `round ${round}: accepted`);
+      assert.equal(await handshakeStatus(server, { origin: `http://127.0.0.1:${port}@evil.com` }), 403, `round ${round}: refused`);
+      // 300 distinct origins: more than the 256 the guard remembers.
+      const statuses = await Promise.all(Array.from({ length: 300 }, (_, i) => handshakeStatus(server, { origin: `http://evil-${round}-${i}.example` })));
+      assert.deepEqual(new Set(statuses), new Set([403]));
+    }
+    assert.equal(await handshakeStatus(server, { origin: own }), 101, 'still accepted after the flood');
+  });
+
   it('still opens sockets for the own origin after the attacks', async () => {
     const client = await openSocket(server);
     client.send({ type: 'auth', token: await server.token('alice') });

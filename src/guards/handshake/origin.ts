@@ -20,6 +20,20 @@ export function normalizeOrigin(value: string): string | undefined {
   }
 }
 
+/** Origins seen recently and their canonical form: a handshake from a known origin costs no URL parse. */
+const seen = new Map<string, string | undefined>();
+/** Bound on `seen`: a flood of distinct origins empties it rather than growing it. */
+const MAX_SEEN = 256;
+
+function canonicalOf(origin: string): string | undefined {
+  const known = seen.get(origin);
+  if (known !== undefined || seen.has(origin)) return known;
+  const canonical = normalizeOrigin(origin);
+  if (seen.size >= MAX_SEEN) seen.clear();
+  seen.set(origin, canonical);
+  return canonical;
+}
+
 export interface OriginPolicy {
   /** Allowed origins; the guard reads it on each check so the server can add its own after listen. */
   allowed(): ReadonlySet<string>;
@@ -33,7 +47,7 @@ export function originGuard(policy: OriginPolicy): HandshakeGuard {
       if (req.origin === undefined) {
         return policy.allowMissing ? undefined : { reason: 'origin', event: 'origin_rejected', detail: { origin: null } };
       }
-      const canonical = normalizeOrigin(req.origin);
+      const canonical = canonicalOf(req.origin);
       if (canonical !== undefined && policy.allowed().has(canonical)) return undefined;
       return { reason: 'origin', event: 'origin_rejected', detail: { origin: req.origin.slice(0, 200) } };
     },

@@ -16,6 +16,8 @@ export function findEarlyToken(req: HandshakeRequest, allowQuery: boolean): Earl
   const header = req.headers.authorization;
   if (typeof header === 'string' && /^Bearer\s+/i.test(header)) return { token: header.replace(/^Bearer\s+/i, '').trim(), via: 'header' };
   for (const p of req.protocols) if (p.startsWith(BEARER_PREFIX)) return { token: p.slice(BEARER_PREFIX.length), via: 'subprotocol' };
+  // Without a query string there is nothing to look for (and no URL to parse).
+  if (!req.target.includes('?')) return undefined;
   const query = req.url.searchParams.get('token') ?? req.url.searchParams.get('access_token');
   if (query !== null) return allowQuery ? { token: query, via: 'query' } : 'query_refused';
   return undefined;

@@ -17,6 +17,9 @@ export interface HandshakeRequest {
   /** Number of header lines as received. */
   readonly headerCount: number;
   readonly headerBytes: number;
+  /** The request target as received (path and query). */
+  readonly target: string;
+  /** The target parsed (against `http://localhost`). */
   readonly url: URL;
   /** Offered subprotocols, in order. */
   readonly protocols: readonly string[];
