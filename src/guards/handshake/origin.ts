@@ -5,6 +5,7 @@
  * the serialized origin (scheme://host[:port], lower case, default port dropped): a prefix or
  * suffix that merely looks alike never matches.
  */
+import { boundedCache } from '../../security/bounded-cache.js';
 import type { HandshakeGuard } from './types.js';
 
 /** Canonical `scheme://host[:port]`, or undefined when the value is not an http(s) origin. */
@@ -20,18 +21,16 @@ export function normalizeOrigin(value: string): string | undefined {
   }
 }
 
-/** Origins seen recently and their canonical form: a handshake from a known origin costs no URL parse. */
-const seen = new Map<string, string | undefined>();
-/** Bound on `seen`: a flood of distinct origins empties it rather than growing it. */
-const MAX_SEEN = 256;
+/**
+ * Origins seen recently and their canonical form ('' when not an http(s) origin): a handshake
+ * from a known origin costs no URL parse. Client-controlled keys, so the project's bounded LRU.
+ */
+const seen = boundedCache<string, string>(256, 10 * 60_000);
 
 function canonicalOf(origin: string): string | undefined {
-  const known = seen.get(origin);
-  if (known !== undefined || seen.has(origin)) return known;
-  const canonical = normalizeOrigin(origin);
-  if (seen.size >= MAX_SEEN) seen.clear();
-  seen.set(origin, canonical);
-  return canonical;
+  let canonical = seen.get(origin);
+  if (canonical === undefined) seen.set(origin, (canonical = normalizeOrigin(origin) ?? ''));
+  return canonical === '' ? undefined : canonical;
 }
 
 export interface OriginPolicy {
