@@ -348,9 +348,13 @@ export class SqliteStore implements Store {
       this.writeSeqs();
       return result;
     });
+    // BEGIN IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the first
+    // statement. A deferred transaction starts as a read (`nextSeq` reads the room's last seq)
+    // and SQLite refuses its upgrade to a write at once, busy handler or not, when another
+    // connection (a CLI command, the other nodes' tooling) committed in between.
     this.batcher = new WriteBatcher(
-      (ops) => runAll(ops),
-      (op) => runOne(op),
+      (ops) => runAll.immediate(ops),
+      (op) => runOne.immediate(op),
     );
     this.batcher.onCommit = options.onCommit;
   }
@@ -371,13 +375,17 @@ export class SqliteStore implements Store {
     this.seqs.clear();
   }
 
+  /** Each step reads the version under the write lock: a server and a CLI command opening the same file at once apply each migration once. */
   private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(SQLITE_MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
+    const step = this.db.transaction((): boolean => {
+      const v = this.db.pragma('user_version', { simple: true }) as number;
+      if (v >= SQLITE_MIGRATIONS.length) return false;
+      this.db.exec(SQLITE_MIGRATIONS[v]!);
+      this.db.pragma(`user_version = ${v + 1}`);
+      return true;
+    });
+    while (step.immediate()) {
+      // next migration
     }
   }
 

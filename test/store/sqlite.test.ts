@@ -1,7 +1,9 @@
 /** The store contract against SQLite (a fresh database file per test). */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store.js';
@@ -63,6 +65,53 @@ describe('sqlite: WAL checkpoints on a worker thread', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(fileSize(path) < 200_000, `no worker copied the rows (${fileSize(path)} bytes)`);
     assert.ok(fileSize(`${path}-wal`) > 60_000, 'the rows are in the WAL');
+    await store.close();
+  });
+});
+
+describe('sqlite: another process writing to the same database (the CLI: keys rotate, ban, revoke)', () => {
+  test('every append commits while another connection keeps committing: no SQLITE_BUSY_SNAPSHOT from a read turned write', async () => {
+    const path = join(dir, 'second-writer.db');
+    const store = new SqliteStore({ path });
+    const room = await store.createRoom({ name: 'busy', owner: 'alice', visibility: 'public', createdAt: Date.now() });
+    assert.ok(room);
+    // A second process with its own connection, committing small write transactions back to back
+    // (what a CLI command does to a live server's database), until its stdin closes or 10 s pass.
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
+         const db = new Database(${JSON.stringify(path)}); db.pragma('busy_timeout = 5000');
+         const put = db.prepare("INSERT INTO key_checks (kind, key_id, check_value, created_at) VALUES ('encryption', 'other', ?, ?) ON CONFLICT(kind, key_id) DO UPDATE SET check_value = excluded.check_value");
+         let open = true; process.stdin.on('end', () => { open = false; }); process.stdin.resume();
+         const until = Date.now() + 10000; let n = 0;
+         const step = () => { for (let i = 0; i < 50; i++) put.run(String(++n), Date.now()); if (n === 50) process.stdout.write('writing\\n'); if (open && Date.now() < until) setImmediate(step); else { db.close(); process.stdout.write('wrote ' + n + '\\n'); } };
+         step();`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    writer.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    while (!out.includes('writing')) await new Promise((r) => setTimeout(r, 10));
+    const outcomes: Array<PromiseSettledResult<unknown>> = [];
+    for (let turn = 0; turn < 60; turn++) {
+      const batch = Array.from({ length: 40 }, (_, i) =>
+        store.appendMessage({ id: `b${turn}-${i}`, roomId: room.id, roomName: room.name, userId: 'alice', userName: 'Alice', text: `m ${turn}.${i}`, ts: Date.now() }),
+      );
+      outcomes.push(...(await Promise.allSettled(batch)));
+    }
+    writer.stdin.end();
+    await new Promise((r) => writer.once('exit', r));
+    const failed = outcomes.filter((o) => o.status === 'rejected');
+    assert.ok(/wrote (\d+)/.test(out) && Number(/wrote (\d+)/.exec(out)![1]) > 100, `the other process kept writing (${out.trim()})`);
+    assert.deepEqual(
+      failed.map((o) => String((o as PromiseRejectedResult).reason)),
+      [],
+      'no append failed',
+    );
+    const last = await store.history(room.id, { limit: 1 });
+    assert.equal(last.messages.at(-1)?.seq, 60 * 40, 'every append is stored, gap-free');
     await store.close();
   });
 });
