@@ -28,6 +28,7 @@ import type { Statement, Database as Db } from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import { plainCodec, type EncodedText, type TextCodec } from './text-codec.js';
 import { WriteBatcher, type BatchedWrite } from './write-batcher.js';
+import { MessageRows, messageInsertSql, ROWS_PER_STATEMENT } from './message-rows.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { RoomGoneError } from './errors.js';
 import type {
@@ -154,6 +155,8 @@ export class SqliteStore implements Store {
   private closed = false;
   /** room id -> last seq assigned in the current transaction. */
   private readonly seqs = new Map<number, number>();
+  /** Messages appended in the running transaction, not yet inserted. */
+  private readonly rows: MessageRows;
   private readonly sql: {
     insertRoom: Statement;
     roomByName: Statement;
@@ -273,7 +276,7 @@ export class SqliteStore implements Store {
       lastSeq: db.prepare('SELECT last_seq FROM rooms WHERE id = ?').pluck(),
       setLastSeq: db.prepare('UPDATE rooms SET last_seq = ? WHERE id = ?'),
       roomNameById: db.prepare('SELECT name FROM rooms WHERE id = ?').pluck(),
-      insertMessage: db.prepare('INSERT INTO messages (room_id, seq, id, user_id, user_name, body, key_id, ts, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertMessage: db.prepare(messageInsertSql(1)),
       messageById: db.prepare('SELECT id, seq, user_id, user_name, body, key_id, ts, reply_to, deleted, edited_at FROM messages WHERE id = ? AND room_id = ?'),
       editMessage: db.prepare('UPDATE messages SET body = ?, key_id = ?, edited_at = ? WHERE id = ? AND room_id = ? AND deleted = 0'),
       markDeleted: db.prepare("UPDATE messages SET deleted = 1, body = x'', key_id = NULL WHERE id = ? AND room_id = ?"),
@@ -335,16 +338,27 @@ export class SqliteStore implements Store {
       keyCheck: db.prepare('SELECT kind, key_id, check_value, created_at FROM key_checks WHERE kind = ? AND key_id = ?'),
       sampleEncrypted: db.prepare('SELECT id, body, key_id FROM messages WHERE key_id = ? AND deleted = 0 LIMIT 1'),
     };
+    this.rows = new MessageRows(db.prepare(messageInsertSql(ROWS_PER_STATEMENT)), this.sql.insertMessage);
     // Within one transaction the next seq of a room is counted in memory and written back once.
     const runAll = db.transaction((ops: readonly BatchedWrite[]) => {
       this.seqs.clear();
-      const results = ops.map((op) => op.run());
+      this.rows.clear();
+      const results: unknown[] = new Array(ops.length);
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        // Any other write sees the messages appended before it in the batch.
+        if (!op.buffered) this.rows.flush();
+        results[i] = op.run();
+      }
+      this.rows.flush();
       this.writeSeqs();
       return results;
     });
     const runOne = db.transaction((op: BatchedWrite) => {
       this.seqs.clear();
+      this.rows.clear();
       const result = op.run();
+      this.rows.flush();
       this.writeSeqs();
       return result;
     });
@@ -463,7 +477,7 @@ export class SqliteStore implements Store {
     return this.batcher.enqueue(() => {
       const seq = this.nextSeq(message.roomId);
       if (seq === undefined) throw new RoomGoneError();
-      this.sql.insertMessage.run(message.roomId, seq, message.id, message.userId, message.userName, body, keyId, message.ts, message.replyTo ?? null);
+      this.rows.add(message.roomId, seq, message.id, message.userId, message.userName, body, keyId, message.ts, message.replyTo ?? null);
       return {
         id: message.id,
         seq,
@@ -475,7 +489,7 @@ export class SqliteStore implements Store {
         replyTo: message.replyTo,
         deleted: false,
       };
-    });
+    }, true);
   }
 
   getMessage(roomId: number, messageId: string): Promise<StoredMessage | undefined> {

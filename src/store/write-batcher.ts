@@ -7,6 +7,11 @@ export interface BatchedWrite<T = unknown> {
   run(): T;
   resolve(value: T): void;
   reject(error: unknown): void;
+  /**
+   * The write only buffers its rows (a message append): the store writes them, many per
+   * statement, before the next write that is not buffered and before the commit.
+   */
+  buffered?: boolean;
 }
 
 export class WriteBatcher {
@@ -24,9 +29,9 @@ export class WriteBatcher {
     private readonly alone: (op: BatchedWrite) => unknown,
   ) {}
 
-  enqueue<T>(run: () => T): Promise<T> {
+  enqueue<T>(run: () => T, buffered = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.push({ run, resolve, reject } as BatchedWrite);
+      this.pending.push({ run, resolve, reject, buffered } as BatchedWrite);
       this.schedule();
     });
   }

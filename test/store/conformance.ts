@@ -239,6 +239,35 @@ export function runStoreConformance(label: string, makeStore: MakeStore): void {
         assert.equal((await store.appendMessage(newMessage(r, 'next'))).seq, 4);
       }));
 
+    it('a large batch: writes of one turn see the appends before them, and a bad row among many fails alone', () =>
+      withStore(async (store) => {
+        const r = await room(store, 'large-batch');
+        const first = await store.appendMessage(newMessage(r, 'original'));
+        // One turn: 20 appends (more than one multi-row statement's worth), then an edit and a
+        // delete of messages appended in this same turn, then 20 more with one duplicate id.
+        const ids = Array.from({ length: 40 }, () => messageId());
+        const appends1 = ids.slice(0, 20).map((id, i) => store.appendMessage(newMessage(r, `m${i + 1}`, { id })));
+        const edit = store.editMessage(r.id, ids[2]!, 'm3 edited', 7777);
+        const deletion = store.deleteMessage(r.id, ids[18]!);
+        const appends2 = ids.slice(20).map((id, i) => store.appendMessage(newMessage(r, `m${i + 21}`, { id: i === 9 ? first.id : id })));
+        const results = await Promise.allSettled([...appends1, ...appends2]);
+        assert.equal((await edit)?.text, 'm3 edited', 'the edit found a message appended earlier in its batch');
+        assert.equal(await deletion, true, 'the delete found a message appended earlier in its batch');
+        assert.deepEqual(
+          results.map((x, i) => (x.status === 'rejected' ? i : -1)).filter((i) => i >= 0),
+          [29],
+          'only the duplicate id is refused',
+        );
+        const page = await store.history(r.id, { limit: 100 });
+        assert.deepEqual(seqsOf(page.messages), range(1, 40), 'gap-free: 1 + 39 appends');
+        assert.equal(page.messages[3]!.text, 'm3 edited');
+        assert.equal(page.messages[19]!.deleted, true);
+        assert.deepEqual(
+          page.messages.slice(21).map((m) => m.text),
+          Array.from({ length: 20 }, (_, i) => `m${i + 21}`).filter((_, i) => i !== 9),
+        );
+      }));
+
     it('pages history: latest, before, after, between, with hasMore both ways, ascending', () =>
       withStore(async (store) => {
         const r = await room(store, 'paged');
