@@ -64,14 +64,24 @@ export class Ticket {
     this.move('authenticated');
   }
 
-  /** Gives every place back. Idempotent; a listener as is (`socket.once('close', ticket.release)`). */
-  readonly release = (): void => {
+  /** Gives every place back. Idempotent. */
+  release(): void {
     if (this.current === 'released') return;
     this.clearDeadline();
     this.onOpened = undefined;
     this.evict = undefined;
     this.move('released');
-  };
+  }
+
+  /**
+   * `release` as a listener (`socket.once('close', ticket.releaseOnClose)`), made on first use:
+   * the raw WebSocket path releases from its shared close listener, so its tickets never need one.
+   */
+  get releaseOnClose(): () => void {
+    return (this.releaser ??= () => this.release());
+  }
+
+  private releaser: (() => void) | undefined;
 
   private clearDeadline(): void {
     if (this.deadline === undefined) return;

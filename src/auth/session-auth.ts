@@ -115,28 +115,32 @@ export class SessionAuth {
     this.scheduleExpiry(conn, identity);
   }
 
+  /** The token's refresh reminder, then its expiry: one timer at a time per connection, on callbacks shared by all. */
   private scheduleExpiry(conn: Connection, identity: Identity): void {
-    conn.clearTimers();
     const now = Date.now();
-    const expiresAt = identity.expiresAt;
-    // One timer at a time per connection: first the refresh reminder, then the expiry.
-    const expire = (): void => {
-      if (conn.identity !== identity) return;
-      this.audit.emit('token_expired', { ip: conn.ip, user: identity.id, detail: { live: true } });
-      conn.close(CLOSE.UNAUTHENTICATED, 'token expired');
-    };
-    const remindAt = expiresAt - this.config.auth.refreshLeadMs;
+    const remindAt = identity.expiresAt - this.config.auth.refreshLeadMs;
     if (remindAt <= now) {
-      conn.send({ type: 'auth.refresh_required', expiresAt });
-      conn.timer(expiresAt - now, expire);
+      conn.send({ type: 'auth.refresh_required', expiresAt: identity.expiresAt });
+      conn.timer(identity.expiresAt - now, this.expire);
       return;
     }
-    conn.timer(remindAt - now, () => {
-      if (conn.identity !== identity) return;
-      conn.send({ type: 'auth.refresh_required', expiresAt });
-      conn.timer(expiresAt - Date.now(), expire);
-    });
+    conn.timer(remindAt - now, this.remind);
   }
+
+  // Each identity change (admit, auth.refresh) schedules anew, so the identity a timer finds is the one it was set for.
+  private readonly remind = (conn: Connection): void => {
+    const identity = conn.identity;
+    if (!identity) return;
+    conn.send({ type: 'auth.refresh_required', expiresAt: identity.expiresAt });
+    conn.timer(identity.expiresAt - Date.now(), this.expire);
+  };
+
+  private readonly expire = (conn: Connection): void => {
+    const identity = conn.identity;
+    if (!identity) return;
+    this.audit.emit('token_expired', { ip: conn.ip, user: identity.id, detail: { live: true } });
+    conn.close(CLOSE.UNAUTHENTICATED, 'token expired');
+  };
 
   /**
    * The `auth` frame on an unauthenticated connection. A refusal closes the connection; when the

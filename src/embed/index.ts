@@ -243,7 +243,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
           // From here the slot follows the socket: ws refusing after all, the client leaving before
           // 101, the app never calling accept() or the connection closing all give it back.
           if (socket.destroyed) return result.ticket.release();
-          socket.once('close', result.ticket.release);
+          socket.once('close', result.ticket.releaseOnClose);
           wsVetted.set(info.req, { hs, ticket: result.ticket });
           cb(true);
         });
@@ -290,7 +290,7 @@ export async function createGuard(input: ConfigInput = {}, options: GuardOptions
         if (!result.ok) return next(connectError(result.refusal.message ?? result.refusal.reason, connectErrorData(result.refusal)));
         const ticket = result.ticket;
         // The engine.io session is the connection: its end gives the slot back, whatever ends it.
-        socket.conn.once('close', ticket.release);
+        socket.conn.once('close', ticket.releaseOnClose);
         if (socket.conn.readyState === 'closed') return ticket.release();
         const g = register(socket, 'socketio', hs, ticket, {
           send: (data) => {

@@ -42,6 +42,40 @@ function removeFrom<K>(map: Map<K, Set<Peer>>, key: K, peer: Peer): boolean {
 }
 
 /**
+ * Connections by user or by address: most users and addresses have one connection, held as is;
+ * a Set is made only for the second (an idle connection then costs its hub no Set of its own).
+ */
+class PeerGroups {
+  private readonly map = new Map<string, Peer | Set<Peer>>();
+
+  add(key: string, peer: Peer): void {
+    const held = this.map.get(key);
+    if (held === undefined) this.map.set(key, peer);
+    else if (held instanceof Set) held.add(peer);
+    else if (held !== peer) this.map.set(key, new Set([held, peer]));
+  }
+
+  remove(key: string, peer: Peer): void {
+    const held = this.map.get(key);
+    if (held === peer) this.map.delete(key);
+    else if (held instanceof Set && held.delete(peer)) {
+      if (held.size === 1) this.map.set(key, held.values().next().value as Peer);
+      else if (held.size === 0) this.map.delete(key);
+    }
+  }
+
+  size(key: string): number {
+    const held = this.map.get(key);
+    return held === undefined ? 0 : held instanceof Set ? held.size : 1;
+  }
+
+  get(key: string): Iterable<Peer> | undefined {
+    const held = this.map.get(key);
+    return held === undefined || held instanceof Set ? held : [held];
+  }
+}
+
+/**
  * Told which rooms have local followers (the cluster's per-room `seq` order, fanout/sequencer.ts).
  * `watch` may return a promise the follower waits for before reading the room's history.
  */
@@ -68,25 +102,25 @@ export class Hub {
   ) {}
 
   private readonly rooms = new Map<string, Set<Peer>>();
-  private readonly users = new Map<string, Set<Peer>>();
+  private readonly users = new PeerGroups();
   private readonly authenticated = new Set<Peer>();
   private readonly admins = new Set<Peer>();
   private readonly byId = new Map<string, Peer>();
   /** Every open connection, authenticated or not. */
   private readonly open = new Set<Peer>();
   /** Open connections by client IP (an IP ban closes them all). */
-  private readonly byIp = new Map<string, Set<Peer>>();
+  private readonly byIp = new PeerGroups();
 
   get openCount(): number {
     return this.open.size;
   }
 
   ipCount(ip: string): number {
-    return this.byIp.get(ip)?.size ?? 0;
+    return this.byIp.size(ip);
   }
 
   userCount(user: string): number {
-    return this.users.get(user)?.size ?? 0;
+    return this.users.size(user);
   }
 
   roomSize(room: string): number {
@@ -96,22 +130,22 @@ export class Hub {
   opened(peer: Peer, ip: string): void {
     this.open.add(peer);
     this.byId.set(peer.connectionId, peer);
-    addTo(this.byIp, ip, peer);
+    this.byIp.add(ip, peer);
   }
 
   authenticatedPeer(peer: Peer): void {
     this.authenticated.add(peer);
-    if (peer.userId !== undefined) addTo(this.users, peer.userId, peer);
+    if (peer.userId !== undefined) this.users.add(peer.userId, peer);
     if (peer.isAdmin) this.admins.add(peer);
   }
 
   closed(peer: Peer, ip: string, rooms: Iterable<string>): void {
     if (!this.open.delete(peer)) return;
     this.byId.delete(peer.connectionId);
-    removeFrom(this.byIp, ip, peer);
+    this.byIp.remove(ip, peer);
     this.authenticated.delete(peer);
     this.admins.delete(peer);
-    if (peer.userId !== undefined) removeFrom(this.users, peer.userId, peer);
+    if (peer.userId !== undefined) this.users.remove(peer.userId, peer);
     for (const room of rooms) this.removeFromRoom(peer, room);
   }
 

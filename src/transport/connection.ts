@@ -55,6 +55,11 @@ const NONE: ReadonlyMap<string, number> = new Map();
 /** Bound on Session.memberships per connection. */
 const MAX_REMEMBERED = 64;
 
+/** One step of a deadline farther than a Node timer holds. */
+function stepTowards(conn: Connection, deadline: number, fn: (conn: Connection) => void): void {
+  conn.timer(deadline - Date.now(), fn);
+}
+
 let counter = 0;
 const NODE_TAG = Math.random().toString(36).slice(2, 8);
 
@@ -77,7 +82,8 @@ export class Connection implements Session, Peer {
   /** Admission's hold on this connection: told when it authenticates (it leaves the pending-auth budget), released when it goes. */
   ticket: { authenticated(): void; release(): void } | undefined;
   private paused = false;
-  private timers: NodeJS.Timeout[] = [];
+  /** The connection's one timer (see `timer`). */
+  private pending: NodeJS.Timeout | undefined;
 
   constructor(
     readonly ip: string,
@@ -212,33 +218,25 @@ export class Connection implements Session, Peer {
   }
 
   /**
-   * Runs `fn` in `ms` (unless the connection's timers are cleared first). Node's timers hold at
-   * most 2^31-1 ms (~24.8 days) and fire at once beyond it, so a farther deadline is reached in
-   * steps: a token's far expiry is still enforced.
+   * Runs `fn(this)` in `ms`, replacing the connection's pending timer (a connection has one at a
+   * time: the auth timeout, then the token's refresh reminder, then its expiry), unless the
+   * timers are cleared first. The callback is shared by every connection, so a connection holds
+   * a Node timer and nothing else for it. Node's timers hold at most 2^31-1 ms (~24.8 days) and
+   * fire at once beyond it, so a farther deadline is reached in steps: a token's far expiry is
+   * still enforced.
    */
-  timer(ms: number, fn: () => void): void {
-    // The common case (anything under ~24.8 days) is one timer, without a stepping closure.
-    if (ms <= MAX_TIMER_MS) return this.schedule(Math.max(0, ms), fn);
-    const deadline = Date.now() + ms;
-    const step = (): void => {
-      const left = deadline - Date.now();
-      if (left > MAX_TIMER_MS) return this.schedule(MAX_TIMER_MS, step);
-      this.schedule(left, fn);
-    };
-    step();
-  }
-
-  private schedule(ms: number, fn: () => void): void {
+  timer(ms: number, fn: (conn: Connection) => void): void {
+    this.clearTimers();
     if (this.closing) return;
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
-    // At most one step per ~24.8 days joins the list; clearTimers empties it at every refresh.
-    this.timers.push(t);
+    if (ms > MAX_TIMER_MS) this.pending = setTimeout(stepTowards, MAX_TIMER_MS, this, Date.now() + ms, fn);
+    else this.pending = setTimeout(fn, Math.max(0, ms), this);
+    this.pending.unref();
   }
 
   clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
+    if (this.pending === undefined) return;
+    clearTimeout(this.pending);
+    this.pending = undefined;
   }
 
   close(code: number, reason: string): void {

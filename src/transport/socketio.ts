@@ -161,7 +161,7 @@ function limitedWsServer(
 
     override handleUpgrade(...[request, socket, head, callback]: Parameters<WebSocketServer['handleUpgrade']>): void {
       super.handleUpgrade(request, socket, head, (ws, req) => {
-        answerPings(ws, limits.maxPendingPongs, (pending) => onPingFlood(ws, req, pending));
+        answerPings(ws, { max: limits.maxPendingPongs, onFlood: (_, pending) => onPingFlood(ws, req, pending) });
         callback(ws, req);
       });
     }
@@ -295,7 +295,7 @@ export class SocketIoTransport {
     vetted.session = true;
     const ticket = vetted.ticket;
     if (ticket) {
-      esock.once('close', ticket.release);
+      esock.once('close', ticket.releaseOnClose);
       // Shedding, the auth timeout or a ban before CONNECT succeeded: the client sees connect_error
       // with the close code (4408; a ban's 4403 or 4429 and `banned until …`).
       const evict = (code: number, reason: string): void => {

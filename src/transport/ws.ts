@@ -20,7 +20,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { Connection, type ConnectionHooks, type Outbound } from './connection.js';
-import { answerPings } from './ping-flood.js';
+import { answerPings, type PingPolicy } from './ping-flood.js';
 import type { Hub } from '../fanout/hub.js';
 import { TurnWriter } from '../fanout/turn-writer.js';
 import type { Socket } from 'node:net';
@@ -94,6 +94,10 @@ export class WsTransport {
   private readonly writer = new TurnWriter();
   private readonly upgrade: UpgradeOptions;
   private readonly plan: AdmissionPlan;
+  /** Shared by every socket of the transport (ping-flood.ts). */
+  private readonly pings: PingPolicy;
+  /** The auth timeout's callback, one for every connection. */
+  private readonly authTimedOut: (conn: Connection) => void;
 
   constructor(private readonly deps: WsTransportDeps) {
     const { config } = deps;
@@ -116,6 +120,20 @@ export class WsTransport {
     };
     this.upgrade = { admission: deps.admission, trusted: new Set(config.trustProxy), tls: deps.tls, timeoutMs: config.limits.upgradeTimeoutMs };
     this.plan = { transport: 'ws', before: deps.guards.before, after: deps.guards.after };
+    this.pings = {
+      max: config.limits.maxPendingPongs,
+      onFlood: (ws, pending) => {
+        const conn = this.sockets.get(ws);
+        if (!conn) return;
+        deps.audit.emit('ping_flood', { ip: conn.ip, user: conn.userId, detail: { pending } });
+        conn.close(CLOSE.POLICY, 'ping flood');
+      },
+    };
+    this.authTimedOut = (conn) => {
+      if (conn.authenticated) return;
+      deps.audit.emit('auth_timeout', { ip: conn.ip });
+      conn.close(CLOSE.AUTH_TIMEOUT, 'authentication timeout');
+    };
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -178,7 +196,7 @@ export class WsTransport {
   }))(this);
 
   private open(ws: WebSocket, hs: HandshakeRequest, ticket: Ticket): void {
-    const { config, hub, auth, audit, metrics } = this.deps;
+    const { config, hub, auth, metrics } = this.deps;
     const compressed = ws.extensions.includes('permessage-deflate');
     const conn = new Connection(hs.ip, new WsOutbound(ws, rawSocket(ws), compressed ? undefined : this.writer), hub, config.limits.maxBufferedBytes, this.hooks);
     this.sockets.set(ws, conn);
@@ -189,10 +207,7 @@ export class WsTransport {
     metrics.openConnections.inc();
     const on = this.listeners;
     ws.on('pong', on.pong);
-    answerPings(ws, config.limits.maxPendingPongs, (pending) => {
-      audit.emit('ping_flood', { ip: conn.ip, user: conn.userId, detail: { pending } });
-      conn.close(CLOSE.POLICY, 'ping flood');
-    });
+    answerPings(ws, this.pings);
     ws.on('message', on.message);
     ws.on('error', on.error);
     ws.on('close', on.close);
@@ -200,11 +215,7 @@ export class WsTransport {
       void auth.admitEarly(conn, hs.identity);
     } else {
       // Under pressure an unauthenticated connection gets auth.pressureTimeoutMs.
-      conn.timer(this.deps.admission.authTimeoutMs(), () => {
-        if (conn.authenticated) return;
-        audit.emit('auth_timeout', { ip: conn.ip });
-        conn.close(CLOSE.AUTH_TIMEOUT, 'authentication timeout');
-      });
+      conn.timer(this.deps.admission.authTimeoutMs(), this.authTimedOut);
     }
   }
 
