@@ -77,10 +77,40 @@ async function post(node: TestServer, path: string, body: unknown, cookie?: stri
   return { status: res.status, accessToken: json.accessToken ?? '', refresh: /bulwark_refresh=([^;]*)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '' };
 }
 
+/**
+ * Opens a socket and authenticates it. A refusal fails at once with the close code and reason;
+ * a missing welcome fails with the node's cluster state and its latest security events, so a
+ * failure under load says what the node decided.
+ */
+const recorded = new WeakMap<TestServer, string[]>();
+
+/** The node's latest security events (the last 20), recorded from the first call on. */
+function eventsOf(node: TestServer): string[] {
+  let events = recorded.get(node);
+  if (!events) {
+    const list: string[] = [];
+    node.bulwark.audit.onEvent((type, event) => {
+      list.push(`${type}${event.user ? ` (${event.user})` : ''}`);
+      if (list.length > 20) list.shift();
+    });
+    recorded.set(node, (events = list));
+  }
+  return events;
+}
+
 async function authenticate(node: TestServer, token: string): Promise<TestClient> {
+  const events = eventsOf(node);
   const client = await openSocket(node);
   client.send({ type: 'auth', token });
-  client.welcome = await client.next('welcome');
+  const refused = client.closed.then(({ code, reason }) => {
+    throw new Error(`refused with ${code} ${reason}; events ${JSON.stringify(events)}`);
+  });
+  try {
+    client.welcome = await Promise.race([client.next('welcome', 10_000), refused]);
+  } catch (err) {
+    throw new Error(`no welcome: ${(err as Error).message}; cluster ${JSON.stringify(node.bulwark.clusterState())}; events ${JSON.stringify(events)}`);
+  }
+  refused.catch(() => undefined);
   return client;
 }
 
