@@ -844,7 +844,7 @@ async function main(): Promise<void> {
             dir,
             secret,
             cpu: pin.server,
-            profileDir: name === 'bulwark' && profileDir ? join(profileDir, scenario) : undefined,
+            profileDir: profileDir ? join(profileDir, scenario, name) : undefined,
             ...(def.config ? { config: def.config } : {}),
           });
           try {

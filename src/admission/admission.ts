@@ -17,7 +17,7 @@ import type { Config } from '../config/schema.js';
 import { capacityRefusal, pendingAuthRefusal } from '../guards/handshake/capacity.js';
 import type { HandshakeGuard, HandshakeRequest, HandshakeVerdict } from '../guards/handshake/types.js';
 import type { RateLimiter } from '../guards/rate-limits.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, TransportTallies } from '../observability/metrics.js';
 import { CLOSE } from '../protocol/close-codes.js';
 import type { SecurityAudit } from '../security/audit.js';
 import { rowOf, type HandshakeRefusal } from './refusal.js';
@@ -64,7 +64,7 @@ export class Admission implements TicketOwner {
   readonly pendingAuth: AdmissionCounts;
   /** Tickets holding a pending-auth place, in admission order (oldest first). */
   private readonly pending = new Set<Ticket>();
-  private readonly gauges: Record<Exclude<TicketState, 'released'>, Map<TransportLabel, { inc(): void; dec(): void }>>;
+  private readonly gauges: Record<Exclude<TicketState, 'released'>, TransportTallies>;
   private accepting = true;
   private readonly sweeper: NodeJS.Timeout;
   /** Effective limits (docs/protocol.md "Configuration keys": each at most the larger one it lives in). */
@@ -79,7 +79,7 @@ export class Admission implements TicketOwner {
     this.pressureTimeoutMs = Math.min(auth.pressureTimeoutMs, auth.timeoutMs);
     this.pressureAt = limits.shedAtRatio * limits.maxConnections;
     const m = deps.metrics;
-    this.gauges = { handshake: childrenOf(m.pendingHandshakes), pending: childrenOf(m.pendingAuth), authenticated: childrenOf(m.authenticatedConnections) };
+    this.gauges = { handshake: m.pendingHandshakes, pending: m.pendingAuth, authenticated: m.authenticatedConnections };
     // Overdue connections go even when no new handshake arrives to push them out.
     this.sweeper = setInterval(() => this.underPressure() && this.sweep(), Math.max(100, Math.min(1000, this.pressureTimeoutMs / 2)));
     this.sweeper.unref();
@@ -122,7 +122,7 @@ export class Admission implements TicketOwner {
       const full = await this.takeSlot(hs.ip);
       if (full) return this.refused(hs, plan.transport, capacityRefusal(full));
       ticket = new Ticket(hs.ip, plan.transport, this);
-      this.gauges.handshake.get(plan.transport)!.inc();
+      this.gauges.handshake.of(plan.transport).inc();
       const late = await runGuards(plan.after, hs);
       if (late) {
         ticket.release();
@@ -248,8 +248,8 @@ export class Admission implements TicketOwner {
 
   /** TicketOwner: keeps the gauges and the budgets in step with every transition. */
   moved(ticket: Ticket, from: TicketState, to: TicketState): void {
-    if (from !== 'released') this.gauges[from].get(ticket.transport)!.dec();
-    if (to !== 'released') this.gauges[to].get(ticket.transport)!.inc();
+    if (from !== 'released') this.gauges[from].of(ticket.transport).dec();
+    if (to !== 'released') this.gauges[to].of(ticket.transport).inc();
     if ((to === 'authenticated' || to === 'released') && ticket.pendingBudget) {
       ticket.pendingBudget = false;
       this.pending.delete(ticket);
@@ -260,11 +260,6 @@ export class Admission implements TicketOwner {
 }
 
 /** Label children looked up once: transitions happen per connection, not per frame, but cheaply. */
-function childrenOf(gauge: Metrics['pendingAuth']): Map<TransportLabel, { inc(): void; dec(): void }> {
-  const labels: TransportLabel[] = ['ws', 'socket.io', 'guard'];
-  return new Map(labels.map((t) => [t, gauge.labels(t)]));
-}
-
 async function runGuards(guards: readonly HandshakeGuard[], hs: HandshakeRequest): Promise<HandshakeVerdict> {
   for (const guard of guards) {
     let verdict = guard.check(hs);

@@ -9,11 +9,11 @@
  * Every transition happens at most once, so a release reached by several paths (the socket's
  * `close`, a refusal, a timeout, engine.io's `connection_error`) gives each place back once.
  */
+import type { TransportLabel } from '../observability/metrics.js';
+
+export type { TransportLabel };
 
 export type TicketState = 'handshake' | 'pending' | 'authenticated' | 'released';
-
-/** Bounded label values for the gauges. */
-export type TransportLabel = 'ws' | 'socket.io' | 'guard';
 
 /** Closes an open, unauthenticated connection to make room (4408). */
 export type Evict = (code: number, reason: string) => void;

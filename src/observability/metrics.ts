@@ -4,9 +4,56 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The transports a connection can be admitted on (`guard`: the handshake guards' own tests). */
+export const TRANSPORT_LABELS = ['ws', 'socket.io', 'guard'] as const;
+export type TransportLabel = (typeof TRANSPORT_LABELS)[number];
+
+/** One count, changed on the hot path by a plain addition. */
+export class Tally {
+  value = 0;
+
+  inc(): void {
+    this.value++;
+  }
+
+  dec(): void {
+    this.value--;
+  }
+}
+
+/** A gauge by `transport` whose values are tallies, copied into the gauge when it is collected. */
+export class TransportTallies {
+  readonly gauge: Gauge<'transport'>;
+  private readonly tallies = new Map<TransportLabel, Tally>(TRANSPORT_LABELS.map((t) => [t, new Tally()]));
+
+  constructor(registry: Registry, name: string, help: string) {
+    const tallies = this.tallies;
+    this.gauge = new Gauge({
+      name,
+      help,
+      labelNames: ['transport'],
+      registers: [registry],
+      collect() {
+        for (const [transport, tally] of tallies) this.set({ transport }, tally.value);
+      },
+    });
+  }
+
+  of(transport: TransportLabel): Tally {
+    return this.tallies.get(transport)!;
+  }
+}
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly openConnections = new Gauge({ name: 'bulwark_open_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  /** Open connections, counted on the hot path; `openConnections` reads it when collected. */
+  readonly open = new Tally();
+  readonly openConnections: Gauge = new Gauge({
+    name: 'bulwark_open_connections',
+    help: 'Open WebSocket connections',
+    registers: [this.registry],
+    collect: (): void => this.openConnections.set(this.open.value),
+  });
   readonly framesIn = new Counter({ name: 'bulwark_frames_in_total', help: 'Client frames received, by type', labelNames: ['type'], registers: [this.registry] });
   readonly framesOut = new Counter({ name: 'bulwark_frames_out_total', help: 'Server frames sent, by type', labelNames: ['type'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'bulwark_errors_total', help: 'Error replies, by code', labelNames: ['code'], registers: [this.registry] });
@@ -22,25 +69,18 @@ export class Metrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
-  /** Admission (docs/protocol.md "Under attack"): every admitted connection is in exactly one of these three, by transport. */
-  readonly pendingHandshakes = new Gauge({
-    name: 'bulwark_pending_handshakes',
-    help: 'Handshakes holding a connection slot, not yet switched to WebSocket (101) or an engine.io session',
-    labelNames: ['transport'],
-    registers: [this.registry],
-  });
-  readonly pendingAuth = new Gauge({
-    name: 'bulwark_pending_auth_connections',
-    help: 'Open connections that have not authenticated yet',
-    labelNames: ['transport'],
-    registers: [this.registry],
-  });
-  readonly authenticatedConnections = new Gauge({
-    name: 'bulwark_authenticated_connections',
-    help: 'Open authenticated connections',
-    labelNames: ['transport'],
-    registers: [this.registry],
-  });
+  /**
+   * Admission (docs/protocol.md "Under attack"): every admitted connection is in exactly one of
+   * these three, by transport. Each handshake moves through all three, so they are tallies read
+   * at scrape time rather than labelled prom-client updates (a label hash each) per transition.
+   */
+  readonly pendingHandshakes = new TransportTallies(
+    this.registry,
+    'bulwark_pending_handshakes',
+    'Handshakes holding a connection slot, not yet switched to WebSocket (101) or an engine.io session',
+  );
+  readonly pendingAuth = new TransportTallies(this.registry, 'bulwark_pending_auth_connections', 'Open connections that have not authenticated yet');
+  readonly authenticatedConnections = new TransportTallies(this.registry, 'bulwark_authenticated_connections', 'Open authenticated connections');
   readonly apiRequests = new Counter({
     name: 'bulwark_api_requests_total',
     help: 'Server API calls with a valid key, by operation and status',

@@ -433,7 +433,7 @@ export class SocketIoTransport {
     if (vetted.pendingPeer) hub.closed(vetted.pendingPeer, conn.ip, []);
     hub.opened(conn, conn.ip);
     if (vetted.ticket) conn.ticket = vetted.ticket;
-    metrics.openConnections.inc();
+    metrics.open.inc();
 
     socket.onAny((...args: unknown[]) => this.event(socket, conn, args));
     socket.on('disconnect', (reason: string) => {
@@ -441,7 +441,7 @@ export class SocketIoTransport {
       if (socket.connected || !this.sockets.has(socket)) return;
       this.sockets.delete(socket);
       if (reason === 'ping timeout') audit.emit('heartbeat_timeout', { ip: conn.ip, user: conn.userId, detail: { transport: 'socket.io' } });
-      metrics.openConnections.dec();
+      metrics.open.dec();
       conn.released();
       vetted.ticket?.release();
       // One Socket.IO session per engine.io connection.

@@ -189,7 +189,7 @@ export class WsTransport {
       const conn = transport.sockets.get(this);
       if (!conn) return;
       transport.sockets.delete(this);
-      transport.deps.metrics.openConnections.dec();
+      transport.deps.metrics.open.dec();
       conn.ticket?.release();
       conn.released();
     },
@@ -204,7 +204,7 @@ export class WsTransport {
     ticket.opened((code, reason) => conn.close(code, reason));
     alive.add(ws);
     hub.opened(conn, hs.ip);
-    metrics.openConnections.inc();
+    metrics.open.inc();
     const on = this.listeners;
     ws.on('pong', on.pong);
     answerPings(ws, this.pings);
