@@ -831,12 +831,17 @@ async function main(): Promise<void> {
       const scenarioStart = performance.now();
       const def = SCENARIOS[scenario];
       if (!def) throw new Error(`unknown scenario ${scenario}`);
-      for (const name of systems) {
-        const sys = SYSTEMS[name]!;
-        if (sys.scenarios && !sys.scenarios.includes(scenario)) continue;
-        if (def.systems && !def.systems.includes(name)) continue;
-        const perRun: RunOut[] = [];
-        for (let r = 0; r < (def.once ? 1 : runs); r++) {
+      // Runs go round the systems (run 1 of each, then run 2 of each, …) rather than system by
+      // system, so a host that slows down during the scenario (a neighbour on a shared machine)
+      // weighs on every system alike and the ratios between them stay fair.
+      const taking = systems
+        .filter((name) => !SYSTEMS[name]!.scenarios || SYSTEMS[name]!.scenarios!.includes(scenario))
+        .filter((name) => !def.systems || def.systems.includes(name));
+      const perSystem = new Map<string, RunOut[]>(taking.map((name) => [name, []]));
+      const rounds = def.once ? 1 : runs;
+      for (let r = 0; r < rounds; r++) {
+        for (const name of taking) {
+          const sys = SYSTEMS[name]!;
           const port = await freePort();
           const dir = join(tmp, `${scenario}-${name}-${r}`);
           const server = await sys.start({
@@ -850,9 +855,9 @@ async function main(): Promise<void> {
           try {
             await all(workers, 'init', (w) => ({ protocol: sys.protocol, port, secret, localAddresses: LOCAL_ADDRESSES, workerIndex: w }));
             const out = await def.run({ sys, server, workers, secret, dir, loadgenCpu: pin.loadgen });
-            perRun.push(out);
+            perSystem.get(name)!.push(out);
             log(
-              `[bench] ${scenario} ${name} run ${r + 1}/${def.once ? 1 : runs}: ${fmt(out.value)} ${def.unit}, p50 ${fmt(out.p50Ms, 2)} ms, p99 ${fmt(out.p99Ms, 2)} ms, ${fmt(out.cpuUsPerOp, 2)} server µs/op` +
+              `[bench] ${scenario} ${name} run ${r + 1}/${rounds}: ${fmt(out.value)} ${def.unit}, p50 ${fmt(out.p50Ms, 2)} ms, p99 ${fmt(out.p99Ms, 2)} ms, ${fmt(out.cpuUsPerOp, 2)} server µs/op` +
                 (out.extra?.['loadgenCpuShare'] !== undefined
                   ? `, server CPU ${fmt(Number(out.extra['serverCpuShare']) * 100)}%, load gen CPU ${fmt(Number(out.extra['loadgenCpuShare']) * 100)}%`
                   : ''),
@@ -862,8 +867,8 @@ async function main(): Promise<void> {
             await server.stop();
           }
         }
-        rows.push(aggregate(scenario, name, def.metric, perRun));
       }
+      for (const [name, perRun] of perSystem) rows.push(aggregate(scenario, name, def.metric, perRun));
       timings.push(`${scenario} ${fmt((performance.now() - scenarioStart) / 1000, 1)} s`);
     }
   } finally {
