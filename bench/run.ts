@@ -834,9 +834,7 @@ async function main(): Promise<void> {
       // Runs go round the systems (run 1 of each, then run 2 of each, …) rather than system by
       // system, so a host that slows down during the scenario (a neighbour on a shared machine)
       // weighs on every system alike and the ratios between them stay fair.
-      const taking = systems
-        .filter((name) => !SYSTEMS[name]!.scenarios || SYSTEMS[name]!.scenarios!.includes(scenario))
-        .filter((name) => !def.systems || def.systems.includes(name));
+      const taking = systems.filter((name) => (SYSTEMS[name]!.scenarios?.includes(scenario) ?? true) && (def.systems?.includes(name) ?? true));
       const perSystem = new Map<string, RunOut[]>(taking.map((name) => [name, []]));
       const rounds = def.once ? 1 : runs;
       for (let r = 0; r < rounds; r++) {

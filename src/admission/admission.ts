@@ -259,7 +259,6 @@ export class Admission implements TicketOwner {
   }
 }
 
-/** Label children looked up once: transitions happen per connection, not per frame, but cheaply. */
 async function runGuards(guards: readonly HandshakeGuard[], hs: HandshakeRequest): Promise<HandshakeVerdict> {
   for (const guard of guards) {
     let verdict = guard.check(hs);

@@ -77,11 +77,6 @@ async function post(node: TestServer, path: string, body: unknown, cookie?: stri
   return { status: res.status, accessToken: json.accessToken ?? '', refresh: /bulwark_refresh=([^;]*)/.exec(res.headers.get('set-cookie') ?? '')?.[1] ?? '' };
 }
 
-/**
- * Opens a socket and authenticates it. A refusal fails at once with the close code and reason;
- * a missing welcome fails with the node's cluster state and its latest security events, so a
- * failure under load says what the node decided.
- */
 const recorded = new WeakMap<TestServer, string[]>();
 
 /** The node's latest security events (the last 20), recorded from the first call on. */
@@ -98,6 +93,11 @@ function eventsOf(node: TestServer): string[] {
   return events;
 }
 
+/**
+ * Opens a socket and authenticates it. A refusal fails at once with the close code and reason;
+ * a missing welcome fails with the node's cluster state and its latest security events, so a
+ * failure under load says what the node decided.
+ */
 async function authenticate(node: TestServer, token: string): Promise<TestClient> {
   const events = eventsOf(node);
   const client = await openSocket(node);
